@@ -1,0 +1,73 @@
+//! The read-only look at an existing file that comes before any migration: a
+//! database written by a newer ChatBell is refused, never altered.
+//!
+//! The probe opens the file with `SQLITE_OPEN_READONLY` and sets no journal mode
+//! (setting `journal_mode=WAL` writes to the file). A read-only connection to a
+//! WAL database still creates `-wal` and `-shm` files when they are missing, and
+//! leaves them behind; so when there is no `-wal` (nor a rollback `-journal`) the
+//! file alone holds the whole database, and it is opened `immutable`, which
+//! creates nothing at all. When a `-wal` is there (ChatBell is running, or it
+//! crashed), the probe reads through it like any reader.
+
+use crate::error::StoreError;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Connection};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// `path` with `suffix` appended to its file name (`x.db` → `x.db-wal`).
+pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = OsString::from(path.as_os_str());
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Fails with [`StoreError::TooNew`] when the database at `path` carries a schema
+/// version above `supported`, either in `PRAGMA user_version` or in
+/// `_sqlx_migrations`. Writes nothing.
+pub(crate) async fn refuse_newer(path: &Path, supported: i64) -> Result<(), StoreError> {
+    let quiet = !sibling(path, "-wal").exists() && !sibling(path, "-journal").exists();
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .create_if_missing(false)
+        .immutable(quiet);
+    let mut conn = options
+        .connect()
+        .await
+        .map_err(|e| StoreError::classify(e, "opening the file"))?;
+    let verdict = check(&mut conn, supported).await;
+    // Closing a read-only connection writes nothing.
+    let _ = conn.close().await;
+    verdict
+}
+
+async fn check(conn: &mut SqliteConnection, supported: i64) -> Result<(), StoreError> {
+    let classify = |e| StoreError::classify(e, "reading the schema version");
+    let user_version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(classify)?;
+    if user_version > supported {
+        return Err(StoreError::TooNew {
+            found: user_version,
+            supported,
+        });
+    }
+    let has_migrations: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(classify)?;
+    if has_migrations.is_some() {
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(classify)?;
+        if let Some(found) = newest.filter(|v| *v > supported) {
+            return Err(StoreError::TooNew { found, supported });
+        }
+    }
+    Ok(())
+}
