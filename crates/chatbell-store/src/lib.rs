@@ -57,10 +57,10 @@ use codec::{from_json, parse, to_json};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
-use std::sync::Arc;
-use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 /// The migrations of `migrations/`, embedded at compile time.
 static MIGRATOR: Migrator = sqlx::migrate!();

@@ -551,7 +551,7 @@ async fn snapshot_keeps_live_and_recent_notifications_history_keeps_all() {
     let recent = T0 - week + Span::hours(1);
     let key = |n| NotificationKey::Offer(SessionId::from_u128(n));
     let expired = Lifecycle::Expired;
-    let all = vec![
+    let all = [
         notification(key(1), old, Lifecycle::Live),
         notification(key(2), old, expired),
         notification(key(3), recent, expired),
