@@ -1,0 +1,14 @@
+//! ChatBell's link with Dynamics 365: the Dataverse Web API client, the schema
+//! mapping, the decoding of rows, the polling sync and the write-backs.
+//!
+//! GUI-free: the desktop shell and the tests drive it the same way.
+
+pub mod client;
+pub mod datetime;
+pub mod decode;
+pub mod poll;
+pub mod schema;
+
+pub use client::{AuthFailure, Dataverse, DataverseError, RetryPolicy, StaticToken, TokenSource};
+pub use poll::{Batch, PollConfig, Poller};
+pub use schema::{Mapping, Schema, SchemaError, Table};
