@@ -6,9 +6,13 @@
 pub mod client;
 pub mod datetime;
 pub mod decode;
+pub mod desk;
 pub mod poll;
 pub mod schema;
+pub mod writeback;
 
 pub use client::{AuthFailure, Dataverse, DataverseError, RetryPolicy, StaticToken, TokenSource};
+pub use desk::{Desk, DeskConfig, DeskError, Desktop, Input, PollReport};
 pub use poll::{Batch, PollConfig, Poller};
 pub use schema::{Mapping, Schema, SchemaError, Table};
+pub use writeback::Writer;

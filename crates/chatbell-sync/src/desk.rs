@@ -1,0 +1,515 @@
+//! The agent's desk: the engine, the local cache, the poller, the write-backs and
+//! the timers, run as one loop.
+//!
+//! Every step has the same shape: an event (a poll's rows, the agent's action, a
+//! timer, a write-back's answer) goes into the engine; the engine's effects and
+//! the rows behind them are committed to the store in one transaction (R14); only
+//! then are the effects carried out — on the [`Desktop`] (toasts, sounds, tray),
+//! on the timers, and as write-backs to Dynamics.
+//!
+//! Polling adapts (R13 within the request budget): [`DeskConfig::fast`] while
+//! something is live for me or a write-back is in flight, [`DeskConfig::normal`]
+//! when all is quiet, backing off while Dynamics is unreachable. The first poll
+//! after a start, an outage or a sleep is a catch-up (R17).
+
+use crate::client::DataverseError;
+use crate::poll::{PollConfig, Poller};
+use crate::schema::Schema;
+use crate::writeback::Writer;
+use crate::Dataverse;
+use chatbell_core::{
+    Action, ActionError, Clock, Command, Effect, Engine, Event, NotificationKey, RequestId,
+    Scheduler, Span, SyncMode, Ts, UserId, WriteBackOutcome,
+};
+use chatbell_store::{Commit, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the effects the engine decided are carried out: toasts, sounds, the tray.
+pub trait Desktop: Send {
+    /// Carries out `effects`, already committed. `engine` is the state after them.
+    fn perform(&mut self, effects: &[Effect], engine: &Engine);
+    /// Dynamics became reachable or not (shown in the tray and panel).
+    fn connection(&mut self, _online: bool) {}
+}
+
+/// How the desk paces itself.
+#[derive(Clone, Debug)]
+pub struct DeskConfig {
+    /// Poll interval while something is live for me.
+    pub fast: Span,
+    /// Poll interval when all is quiet.
+    pub normal: Span,
+    /// The longest wait between polls while Dynamics is unreachable.
+    pub max_backoff: Span,
+    /// A gap between two polls longer than this (sleep, suspended process) makes
+    /// the next one a catch-up.
+    pub gap: Span,
+    pub poll: PollConfig,
+}
+
+impl Default for DeskConfig {
+    fn default() -> Self {
+        DeskConfig {
+            fast: Span::seconds(3),
+            normal: Span::seconds(8),
+            max_backoff: Span::seconds(60),
+            gap: Span::seconds(90),
+            poll: PollConfig::default(),
+        }
+    }
+}
+
+/// Why the desk could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Dataverse(#[from] DataverseError),
+    #[error("this cache belongs to another agent ({cached}); signed in as {signed_in}")]
+    OtherAgent { cached: UserId, signed_in: UserId },
+}
+
+/// What a poll did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PollReport {
+    /// Changes that reached the engine.
+    pub changes: usize,
+    /// Effects the engine drew from them.
+    pub effects: usize,
+    /// Rows skipped as unreadable.
+    pub skipped: usize,
+    pub catch_up: bool,
+}
+
+/// The running desk of the signed-in agent.
+pub struct Desk<D: Desktop> {
+    engine: Engine,
+    store: Store,
+    poller: Poller,
+    writer: Writer,
+    timers: Scheduler,
+    clock: Arc<dyn Clock>,
+    desktop: D,
+    cfg: DeskConfig,
+    me: UserId,
+    online: bool,
+    catch_up_next: bool,
+    failures: u32,
+    last_poll: Option<Ts>,
+}
+
+impl<D: Desktop> Desk<D> {
+    /// Opens the desk: asks Dynamics who is signed in, restores the engine from
+    /// the store (firing what fell due while ChatBell was closed), and records
+    /// what the restore decided.
+    pub async fn open(
+        store: Store,
+        dv: Dataverse,
+        schema: Schema,
+        clock: Arc<dyn Clock>,
+        desktop: D,
+        cfg: DeskConfig,
+    ) -> Result<Desk<D>, DeskError> {
+        let who = dv.who_am_i().await?;
+        let me = UserId(who.user_id);
+        let now = clock.now();
+        let mut snapshot = store.snapshot_at(now).await?;
+        if let Some(cached) = snapshot.me.filter(|c| *c != me) {
+            return Err(DeskError::OtherAgent {
+                cached,
+                signed_in: me,
+            });
+        }
+        snapshot.me = Some(me);
+        // Restoring arms every kept timer (one already due fires at the first
+        // `fire_due_timers`) and withdraws what lapsed while ChatBell was closed.
+        let (engine, effects) = Engine::restore(snapshot, now);
+        let mut marks = Vec::new();
+        for set in Poller::watermark_sets(&schema) {
+            if let Some(w) = store.watermark(&set).await? {
+                marks.push((set, w));
+            }
+        }
+        let poller = Poller::new(dv.clone(), schema.clone(), me, cfg.poll.clone(), &marks);
+        let pending: Vec<Command> = engine.pending_commands().cloned().collect();
+        let mut desk = Desk {
+            engine,
+            store,
+            poller,
+            writer: Writer::new(dv, schema),
+            timers: Scheduler::new(),
+            clock,
+            desktop,
+            cfg,
+            me,
+            online: true,
+            catch_up_next: true,
+            failures: 0,
+            last_poll: None,
+        };
+        desk.store
+            .commit(&Commit {
+                effects: &effects,
+                me: Some(me),
+                ..Commit::default()
+            })
+            .await?;
+        desk.carry_out(effects).await?;
+        // Write-backs decided before a crash, not yet answered: send them again
+        // (each is safe to send twice; see the writeback module).
+        for command in pending {
+            desk.write_back(command).await?;
+        }
+        Ok(desk)
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn desktop(&self) -> &D {
+        &self.desktop
+    }
+
+    pub fn desktop_mut(&mut self) -> &mut D {
+        &mut self.desktop
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn me(&self) -> UserId {
+        self.me
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.online
+    }
+
+    /// The Web API requests sent so far.
+    pub fn requests_sent(&self) -> u64 {
+        self.poller
+            .client()
+            .counters()
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// One poll: fetch what changed, run it through the engine, commit, carry out.
+    pub async fn poll(&mut self) -> Result<PollReport, DeskError> {
+        let now = self.clock.now();
+        if self.last_poll.is_some_and(|t| now - t > self.cfg.gap) {
+            self.catch_up_next = true;
+        }
+        self.last_poll = Some(now);
+        let batch = match self.poller.poll(now).await {
+            Ok(b) => b,
+            Err(e) => {
+                self.failures += 1;
+                if e.is_offline() {
+                    self.catch_up_next = true;
+                    self.set_online(false).await?;
+                }
+                return Err(e.into());
+            }
+        };
+        self.failures = 0;
+        self.set_online(true).await?;
+        for skipped in &batch.skipped {
+            tracing::warn!(%skipped, "skipped a row Dynamics sent");
+        }
+        let mode = if self.catch_up_next {
+            SyncMode::CatchUp
+        } else {
+            SyncMode::Live
+        };
+        let mut report = PollReport {
+            changes: batch.changes.len(),
+            skipped: batch.skipped.len(),
+            catch_up: mode == SyncMode::CatchUp,
+            ..PollReport::default()
+        };
+        let effects = self
+            .engine
+            .handle(
+                Event::Sync {
+                    changes: batch.changes.clone(),
+                    mode,
+                },
+                now,
+            )
+            .unwrap_or_default();
+        self.store
+            .commit(&Commit {
+                changes: &batch.changes,
+                effects: &effects,
+                watermarks: &batch.watermarks,
+                ..Commit::default()
+            })
+            .await?;
+        self.poller.committed(batch);
+        self.catch_up_next = false;
+        report.effects = effects.len();
+        self.carry_out(effects).await?;
+        Ok(report)
+    }
+
+    /// The agent acts on a notification (toast, panel, tray, command line).
+    pub async fn act(
+        &mut self,
+        key: NotificationKey,
+        action: Action,
+        reason: Option<String>,
+    ) -> Result<Result<(), ActionError>, DeskError> {
+        self.handle(Event::Act {
+            key,
+            action,
+            reason,
+        })
+        .await
+    }
+
+    /// The agent withdraws a request they made (R8).
+    pub async fn withdraw_request(
+        &mut self,
+        request: RequestId,
+        reason: String,
+    ) -> Result<Result<(), ActionError>, DeskError> {
+        self.handle(Event::WithdrawRequest { request, reason })
+            .await
+    }
+
+    /// Sounds muted on this desktop, or not.
+    pub async fn set_muted(&mut self, muted: bool) -> Result<(), DeskError> {
+        let now = self.clock.now();
+        let effects = self
+            .engine
+            .handle(Event::SetMuted(muted), now)
+            .unwrap_or_default();
+        self.store
+            .commit(&Commit {
+                effects: &effects,
+                muted: Some(muted),
+                ..Commit::default()
+            })
+            .await?;
+        self.carry_out(effects).await
+    }
+
+    /// Fires every timer that is due.
+    pub async fn fire_due_timers(&mut self) -> Result<usize, DeskError> {
+        let due = self.timers.pop_due(self.clock.now());
+        let n = due.len();
+        for (key, _) in due {
+            self.handle(Event::TimerFired(key)).await?.ok();
+        }
+        Ok(n)
+    }
+
+    /// When the next timer falls due.
+    pub fn next_deadline(&self) -> Option<Ts> {
+        self.timers.next_deadline()
+    }
+
+    /// How long until the next poll should start, counted from the last one.
+    pub fn poll_interval(&self) -> Span {
+        if self.failures > 0 {
+            let shift = self.failures.min(6);
+            let backoff = Span(self.cfg.normal.0.saturating_mul(1 << shift));
+            return backoff.min(self.cfg.max_backoff);
+        }
+        let busy = !self.engine.live_notifications().is_empty()
+            || self.engine.pending_commands().next().is_some();
+        if busy {
+            self.cfg.fast
+        } else {
+            self.cfg.normal
+        }
+    }
+
+    /// When the next poll is due.
+    pub fn next_poll(&self) -> Ts {
+        match self.last_poll {
+            Some(t) => t + self.poll_interval(),
+            None => self.clock.now(),
+        }
+    }
+
+    /// Runs the desk until `inputs` closes: polls on time, fires timers, takes
+    /// the agent's actions. `speed` divides every wait (1.0 in the app; a
+    /// simulated shift runs faster, on a clock that runs as fast).
+    pub async fn run(
+        mut self,
+        mut inputs: tokio::sync::mpsc::Receiver<Input>,
+        speed: f64,
+    ) -> Result<Desk<D>, DeskError> {
+        loop {
+            let now = self.clock.now();
+            let next = self
+                .next_deadline()
+                .map_or(self.next_poll(), |t| t.min(self.next_poll()));
+            let wait_ms = (next - now).0.max(0) as f64 / speed.max(0.001);
+            let wait = Duration::from_secs_f64(wait_ms / 1000.0);
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    None => return Ok(self),
+                    Some(input) => self.take(input).await?,
+                },
+                () = tokio::time::sleep(wait) => {
+                    self.fire_due_timers().await?;
+                    if self.clock.now() >= self.next_poll() {
+                        match self.poll().await {
+                            Ok(_) => {}
+                            Err(DeskError::Dataverse(e)) => {
+                                tracing::warn!(error = %e, "poll failed");
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn take(&mut self, input: Input) -> Result<(), DeskError> {
+        match input {
+            Input::Act {
+                key,
+                action,
+                reason,
+                reply,
+            } => {
+                let r = self.act(key, action, reason).await?;
+                let _ = reply.send(r);
+            }
+            Input::WithdrawRequest {
+                request,
+                reason,
+                reply,
+            } => {
+                let r = self.withdraw_request(request, reason).await?;
+                let _ = reply.send(r);
+            }
+            Input::SetMuted(m) => self.set_muted(m).await?,
+            Input::PollNow => {
+                if let Err(DeskError::Dataverse(e)) = self.poll().await {
+                    tracing::warn!(error = %e, "poll failed");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(&mut self, event: Event) -> Result<Result<(), ActionError>, DeskError> {
+        let now = self.clock.now();
+        let effects = match self.engine.handle(event, now) {
+            Ok(e) => e,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        self.store
+            .commit(&Commit {
+                effects: &effects,
+                ..Commit::default()
+            })
+            .await?;
+        self.carry_out(effects).await?;
+        Ok(Ok(()))
+    }
+
+    async fn set_online(&mut self, online: bool) -> Result<(), DeskError> {
+        if self.online == online {
+            return Ok(());
+        }
+        self.online = online;
+        let now = self.clock.now();
+        let effects = self
+            .engine
+            .handle(Event::Connectivity { online }, now)
+            .unwrap_or_default();
+        self.desktop.connection(online);
+        if !effects.is_empty() {
+            self.store
+                .commit(&Commit {
+                    effects: &effects,
+                    ..Commit::default()
+                })
+                .await?;
+            self.carry_out(effects).await?;
+        }
+        Ok(())
+    }
+
+    /// Carries out committed effects: the desktop's, the timers, the write-backs.
+    async fn carry_out(&mut self, effects: Vec<Effect>) -> Result<(), DeskError> {
+        if effects.is_empty() {
+            return Ok(());
+        }
+        self.desktop.perform(&effects, &self.engine);
+        let mut commands = Vec::new();
+        for e in effects {
+            match e {
+                Effect::ArmTimer(key, at) => {
+                    self.timers.arm(key, at);
+                }
+                Effect::DisarmTimer(key) => {
+                    self.timers.disarm(&key);
+                }
+                Effect::WriteBack(command) => commands.push(command),
+                _ => {}
+            }
+        }
+        for command in commands {
+            Box::pin(self.write_back(command)).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a write-back and runs its answer through the engine.
+    async fn write_back(&mut self, command: Command) -> Result<(), DeskError> {
+        let outcome = self.writer.send(&command, self.clock.now()).await;
+        if let WriteBackOutcome::Failed { message } = &outcome {
+            tracing::warn!(%message, "a write-back failed");
+        }
+        let now = self.clock.now();
+        let effects = self
+            .engine
+            .handle(
+                Event::WriteBackDone {
+                    command: command.id,
+                    outcome: outcome.clone(),
+                },
+                now,
+            )
+            .unwrap_or_default();
+        self.store
+            .commit(&Commit {
+                effects: &effects,
+                completed: &[(command.id, outcome)],
+                ..Commit::default()
+            })
+            .await?;
+        Box::pin(self.carry_out(effects)).await
+    }
+}
+
+/// What the shell sends the running desk.
+#[derive(Debug)]
+pub enum Input {
+    Act {
+        key: NotificationKey,
+        action: Action,
+        reason: Option<String>,
+        reply: tokio::sync::oneshot::Sender<Result<(), ActionError>>,
+    },
+    WithdrawRequest {
+        request: RequestId,
+        reason: String,
+        reply: tokio::sync::oneshot::Sender<Result<(), ActionError>>,
+    },
+    SetMuted(bool),
+    /// Poll now (the agent asked, or the network came back).
+    PollNow,
+}
