@@ -16,7 +16,7 @@
 //! id and etag (messages by id) before it reaches the engine. Agents' names come
 //! from the lookups' formatted values, at no extra request.
 
-use crate::client::{Dataverse, DataverseError};
+use crate::client::{Dataverse, DataverseError, CODE_DELTA_TOKEN_EXPIRED};
 use crate::datetime;
 use crate::decode::{self, DecodeError};
 use crate::schema::{Schema, Table};
@@ -36,6 +36,9 @@ pub struct PollConfig {
     pub page_size: u32,
     /// How far back the first sync reads messages.
     pub history: Span,
+    /// Try change tracking for the sessions (it needs organisation-level read;
+    /// when Dynamics refuses it, the poller falls back to watermarks for good).
+    pub change_tracking: bool,
 }
 
 impl Default for PollConfig {
@@ -45,6 +48,7 @@ impl Default for PollConfig {
             slow_every: Span::minutes(3),
             page_size: 500,
             history: Span::hours(24),
+            change_tracking: true,
         }
     }
 }
@@ -79,6 +83,10 @@ struct Advance {
     configs: Option<HashMap<Uuid, String>>,
     blocked: Option<HashMap<Uuid, String>>,
     teams: Option<Vec<TeamId>>,
+    /// The sessions' new delta link; `Some(None)` drops it.
+    delta: Option<Option<String>>,
+    /// Dynamics refused change tracking.
+    tracking_refused: bool,
 }
 
 /// Reads what changed since the last poll.
@@ -95,6 +103,10 @@ pub struct Poller {
     known_configs: HashMap<Uuid, String>,
     known_blocked: HashMap<Uuid, String>,
     my_teams: Option<Vec<TeamId>>,
+    /// The sessions' `@odata.deltaLink`, while change tracking is in use.
+    delta: Option<String>,
+    /// Change tracking was refused (or is off): watermarks only.
+    no_tracking: bool,
 }
 
 const WATERMARKED: [Table; 3] = [Table::Session, Table::Message, Table::Request];
@@ -110,11 +122,16 @@ impl Poller {
         watermarks: &[(String, Watermark)],
     ) -> Poller {
         let mut marks = HashMap::new();
+        let mut delta = None;
         for t in WATERMARKED {
             if let Some((_, w)) = watermarks.iter().find(|(set, _)| set == schema.set(t)) {
                 marks.insert(t, w.modified_on);
+                if t == Table::Session {
+                    delta.clone_from(&w.token);
+                }
             }
         }
+        let no_tracking = !cfg.change_tracking;
         Poller {
             dv,
             schema,
@@ -126,6 +143,8 @@ impl Poller {
             known_configs: HashMap::new(),
             known_blocked: HashMap::new(),
             my_teams: None,
+            delta,
+            no_tracking,
         }
     }
 
@@ -167,12 +186,29 @@ impl Poller {
             batch.advance.slow_at = Some(now);
         }
 
-        // Sessions: every cycle.
-        let filter = match self.since(Table::Session) {
-            Some(t) => format!("modifiedon ge {}", datetime::format(t)),
-            None => "statecode eq 0".to_string(),
+        // Sessions: every cycle, through change tracking where it is granted.
+        let mut sessions = None;
+        if !self.no_tracking {
+            match self.track_sessions(&mut batch).await {
+                Ok(rows) => sessions = Some(rows),
+                Err(TrackError::Refused(why)) => {
+                    tracing::info!(%why, "change tracking refused: polling by modifiedon");
+                    batch.advance.tracking_refused = true;
+                    batch.advance.delta = Some(None);
+                }
+                Err(TrackError::Dataverse(e)) => return Err(e),
+            }
+        }
+        let sessions = match sessions {
+            Some(rows) => rows,
+            None => {
+                let filter = match self.since(Table::Session) {
+                    Some(t) => format!("modifiedon ge {}", datetime::format(t)),
+                    None => "statecode eq 0".to_string(),
+                };
+                self.query(Table::Session, &filter, &mut batch).await?
+            }
         };
-        let sessions = self.query(Table::Session, &filter, &mut batch).await?;
 
         // Messages: when a session says one came after the messages' watermark.
         let message_mark = self.marks.get(&Table::Message).copied();
@@ -247,6 +283,97 @@ impl Poller {
         if let Some(t) = a.teams {
             self.my_teams = Some(t);
         }
+        if let Some(d) = a.delta {
+            self.delta = d;
+        }
+        if a.tracking_refused {
+            self.no_tracking = true;
+        }
+    }
+
+    /// Whether the sessions are read through change tracking.
+    pub fn uses_change_tracking(&self) -> bool {
+        !self.no_tracking && self.delta.is_some()
+    }
+
+    /// Reads the sessions through change tracking: the delta link when there is
+    /// one, else the whole table with a new one. An expired delta token
+    /// (`0x80044352`) means: read the whole table again.
+    async fn track_sessions(&mut self, batch: &mut Batch) -> Result<Vec<Change>, TrackError> {
+        let mut prefer = self.prefer();
+        prefer.push("odata.track-changes".into());
+        let initial = format!(
+            "{}?$select={}",
+            self.schema.set(Table::Session),
+            self.schema.select(Table::Session)
+        );
+        let page = match &self.delta {
+            Some(link) => match self.dv.get_all(link, &prefer).await {
+                Err(DataverseError::Service { code, .. }) if code == CODE_DELTA_TOKEN_EXPIRED => {
+                    tracing::info!("the delta token expired: reading the sessions again");
+                    self.dv.get_all(&initial, &prefer).await?
+                }
+                other => other?,
+            },
+            None => match self.dv.get_all(&initial, &prefer).await {
+                Err(DataverseError::Service {
+                    status: 400 | 403,
+                    code,
+                    message,
+                }) => return Err(TrackError::Refused(format!("{message} ({code})"))),
+                other => other?,
+            },
+        };
+        let Some(link) = page.delta_link.clone() else {
+            return Err(TrackError::Refused(
+                "no @odata.deltaLink in the answer".into(),
+            ));
+        };
+        let mut out = Vec::with_capacity(page.value.len());
+        let mut newest: Option<Ts> = None;
+        for v in &page.value {
+            if is_deleted_entity(v) {
+                if let Some(id) = v
+                    .get("id")
+                    .and_then(|i| i.as_str())
+                    .and_then(|i| Uuid::parse_str(i).ok())
+                {
+                    out.push(Change::SessionRemoved(chatbell_core::SessionId(id)));
+                }
+                continue;
+            }
+            let identity = identity(&self.schema, Table::Session, v);
+            if let Some((id, etag, modified)) = &identity {
+                newest = newest.max(Some(*modified));
+                if self
+                    .seen
+                    .get(&(Table::Session, *id))
+                    .is_some_and(|(e, _)| e == etag)
+                {
+                    continue;
+                }
+            }
+            let errors = decode::changes(
+                &self.schema,
+                Table::Session,
+                std::slice::from_ref(v),
+                &mut out,
+            );
+            if errors.is_empty() {
+                if let Some((id, etag, modified)) = identity {
+                    batch
+                        .advance
+                        .seen
+                        .push(((Table::Session, id), (etag, modified)));
+                }
+            }
+            batch.skipped.extend(errors);
+        }
+        if let Some(n) = newest {
+            batch.advance.marks.push((Table::Session, n));
+        }
+        batch.advance.delta = Some(Some(link));
+        Ok(out)
     }
 
     /// The store's watermarks once `advance` is applied.
@@ -262,12 +389,18 @@ impl Poller {
                     .map(|(_, m)| *m)
                     .max();
                 let mark = committed.max(new)?;
-                (new.is_some()).then(|| {
+                let token = match (t, &advance.delta) {
+                    (Table::Session, Some(d)) => d.clone(),
+                    (Table::Session, None) => self.delta.clone(),
+                    _ => None,
+                };
+                let changed = new.is_some() || (*t == Table::Session && advance.delta.is_some());
+                changed.then(|| {
                     (
                         self.schema.set(*t).to_string(),
                         Watermark {
                             modified_on: mark,
-                            token: None,
+                            token,
                         },
                     )
                 })
@@ -414,6 +547,27 @@ impl Poller {
         }
         Ok(out)
     }
+}
+
+/// Why change tracking could not be used.
+enum TrackError {
+    /// Dynamics does not grant it to this agent (or this table).
+    Refused(String),
+    Dataverse(DataverseError),
+}
+
+impl From<DataverseError> for TrackError {
+    fn from(e: DataverseError) -> Self {
+        TrackError::Dataverse(e)
+    }
+}
+
+/// A change-tracking row that says a row was deleted.
+fn is_deleted_entity(v: &serde_json::Value) -> bool {
+    v.get("@odata.context")
+        .and_then(|c| c.as_str())
+        .is_some_and(|c| c.ends_with("$deletedEntity"))
+        || v.get("reason").and_then(|r| r.as_str()) == Some("deleted")
 }
 
 /// A row's id, etag and modifiedon, without decoding the rest.
