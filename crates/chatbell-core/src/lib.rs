@@ -9,7 +9,7 @@ pub mod time;
 pub mod timers;
 
 pub use ids::*;
-pub use time::{Clock, ManualClock, Span, SystemClock, Ts};
+pub use time::{Clock, ManualClock, ScaledClock, Span, SystemClock, Ts};
 pub use timers::{Scheduler, TimerKey};
 pub mod domain;
 pub mod effect;

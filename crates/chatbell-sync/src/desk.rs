@@ -112,16 +112,21 @@ impl<D: Desktop> Desk<D> {
         desktop: D,
         cfg: DeskConfig,
     ) -> Result<Desk<D>, DeskError> {
-        let who = dv.who_am_i().await?;
-        let me = UserId(who.user_id);
         let now = clock.now();
         let mut snapshot = store.snapshot_at(now).await?;
-        if let Some(cached) = snapshot.me.filter(|c| *c != me) {
-            return Err(DeskError::OtherAgent {
-                cached,
-                signed_in: me,
-            });
-        }
+        // Who is signed in: Dynamics says. Unreachable at start, the cache says,
+        // and the desk opens offline.
+        let (me, reachable) = match (dv.who_am_i().await, snapshot.me) {
+            (Ok(who), Some(cached)) if cached != UserId(who.user_id) => {
+                return Err(DeskError::OtherAgent {
+                    cached,
+                    signed_in: UserId(who.user_id),
+                })
+            }
+            (Ok(who), _) => (UserId(who.user_id), true),
+            (Err(e), Some(cached)) if e.is_offline() => (cached, false),
+            (Err(e), _) => return Err(e.into()),
+        };
         snapshot.me = Some(me);
         // Restoring arms every kept timer (one already due fires at the first
         // `fire_due_timers`) and withdraws what lapsed while ChatBell was closed.
@@ -157,10 +162,14 @@ impl<D: Desktop> Desk<D> {
             })
             .await?;
         desk.carry_out(effects).await?;
-        // Write-backs decided before a crash, not yet answered: send them again
-        // (each is safe to send twice; see the writeback module).
-        for command in pending {
-            desk.write_back(command).await?;
+        if reachable {
+            // Write-backs decided before a crash, not yet answered: send them
+            // again (each is safe to send twice; see the writeback module).
+            for command in pending {
+                desk.write_back(command).await?;
+            }
+        } else {
+            desk.set_online(false).await?;
         }
         Ok(desk)
     }
@@ -438,6 +447,14 @@ impl<D: Desktop> Desk<D> {
                 })
                 .await?;
             self.carry_out(effects).await?;
+        }
+        if online {
+            // Write-backs that were never answered (decided before a crash, or
+            // while the desk opened offline): send them now.
+            let pending: Vec<Command> = self.engine.pending_commands().cloned().collect();
+            for command in pending {
+                Box::pin(self.write_back(command)).await?;
+            }
         }
         Ok(())
     }
