@@ -227,8 +227,9 @@ impl std::fmt::Debug for TokenStore {
 }
 
 impl TokenStore {
-    /// Opens the store in `data_dir`, asking `keys` whether a keychain is there.
-    /// With no keychain, the store keeps nothing and the mode says why.
+    /// Opens the store in `data_dir`, asking `keys` whether a keychain is there
+    /// (reading the key, or creating and storing one if there is none yet).
+    /// With no usable keychain, the store keeps nothing and the mode says why.
     pub async fn open(
         data_dir: impl Into<PathBuf>,
         keys: Arc<dyn KeyProvider>,
@@ -238,7 +239,19 @@ impl TokenStore {
             tokio::task::spawn_blocking(move || keys.load_key()).await
         };
         let key = match probe {
-            Ok(Ok(key)) => key,
+            Ok(Ok(Some(key))) => key,
+            // No key yet: create it now, so that a keychain that can be read but not
+            // written (a locked keyring with no one to unlock it) means memory-only
+            // from the start, not a failed save later.
+            Ok(Ok(None)) => {
+                let key: FileKey = Zeroizing::new(random_bytes::<32>());
+                let k = *key;
+                let keys = keys.clone();
+                match blocking(move || keys.save_key(&k)).await {
+                    Ok(()) => key,
+                    Err(e) => return Self::memory_only_with(format!("cannot store a key: {e}")),
+                }
+            }
             Ok(Err(e)) => return Self::memory_only_with(e.to_string()),
             Err(e) => return Self::memory_only_with(format!("keychain probe failed: {e}")),
         };
@@ -246,7 +259,7 @@ impl TokenStore {
             file: Some(FileStore {
                 path: data_dir.into().join(FILE_NAME),
                 keys,
-                key: Mutex::new(key),
+                key: Mutex::new(Some(key)),
             }),
             mode: StorageMode::Keychain,
         };

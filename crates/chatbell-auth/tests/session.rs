@@ -214,6 +214,19 @@ async fn sign_out_deletes_the_file_and_the_keychain_key() {
     assert!(rig.keys.load_key().unwrap().is_none());
     assert!(s.access_token().await.unwrap_err().is_sign_in_required());
     assert_eq!(rig.session().await.restore().await.unwrap(), None);
+
+    // Signing in again after a sign-out is remembered again (with a new key).
+    let prompt = s.start_device_code().await.unwrap();
+    assert!(rig
+        .idp
+        .approve(&prompt.user_code, "bo@contoso.com")
+        .await
+        .is_success());
+    s.complete_device_code(&prompt, std::future::pending())
+        .await
+        .unwrap();
+    let restored = rig.session().await.restore().await.unwrap().unwrap();
+    assert_eq!(restored.username.as_deref(), Some("bo@contoso.com"));
 }
 
 #[tokio::test]
