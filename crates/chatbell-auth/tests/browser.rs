@@ -57,14 +57,14 @@ async fn browser_sign_in_with_pkce_gets_tokens_and_shows_a_done_page() {
     let client = support::client(&idp.base, None);
     let page = Arc::new(Mutex::new(None));
     let tokens = client
-        .sign_in_with_browser(&following_browser(page.clone()), &hint("bo@contoso.com"))
+        .sign_in_with_browser(
+            &following_browser(page.clone()),
+            &hint("alex.rivera@chatbell.example"),
+        )
         .await
         .unwrap();
     assert_eq!(idp.whoami(&tokens.access_token.bearer()).await, 200);
-    assert_eq!(
-        tokens.account.unwrap().name.as_deref(),
-        Some("Bo Supervisor")
-    );
+    assert_eq!(tokens.account.unwrap().name.as_deref(), Some("Alex Rivera"));
     assert_eq!(idp.grants("authorization_code"), 1);
     let (status, body) = wait_page(&page).await;
     assert_eq!(status, 200);
@@ -86,7 +86,7 @@ async fn loopback_port_is_closed_after_the_redirect() {
         }
     };
     client
-        .sign_in_with_browser(&opener, &hint("ada@contoso.com"))
+        .sign_in_with_browser(&opener, &hint("demo.agent@chatbell.example"))
         .await
         .unwrap();
     let url = Url::parse(seen.lock().unwrap().as_deref().unwrap()).unwrap();
@@ -127,7 +127,7 @@ async fn state_mismatch_is_refused() {
         Ok(())
     };
     let e = client
-        .sign_in_with_browser(&opener, &hint("ada@contoso.com"))
+        .sign_in_with_browser(&opener, &hint("demo.agent@chatbell.example"))
         .await
         .unwrap_err();
     assert!(matches!(e, AuthError::StateMismatch), "{e:?}");
@@ -195,7 +195,7 @@ async fn unrelated_requests_do_not_end_the_wait() {
         Ok(())
     };
     let tokens = client
-        .sign_in_with_browser(&opener, &hint("ada@contoso.com"))
+        .sign_in_with_browser(&opener, &hint("demo.agent@chatbell.example"))
         .await
         .unwrap();
     assert_eq!(idp.whoami(&tokens.access_token.bearer()).await, 200);

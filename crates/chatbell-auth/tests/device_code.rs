@@ -15,7 +15,6 @@ async fn device_code_keeps_polling_while_pending_then_signs_in() {
     let prompt = client.start_device_code().await.unwrap();
     assert!(prompt.user_code.starts_with("UC"));
     assert_eq!(prompt.verification_uri, "https://microsoft.com/devicelogin");
-    assert_eq!(prompt.interval, Duration::from_secs(5));
     assert!(prompt
         .message
         .as_deref()
@@ -32,21 +31,24 @@ async fn device_code_keeps_polling_while_pending_then_signs_in() {
         }
     });
     // Let it poll a few times while the user has not approved yet.
-    tokio::time::sleep(Duration::from_secs(17)).await;
+    tokio::time::sleep(prompt.interval * 3 + Duration::from_secs(2)).await;
     let pending_polls = idp.grants("urn:ietf:params:oauth:grant-type:device_code");
-    assert_eq!(pending_polls, 3, "one poll per 5 s interval");
+    assert_eq!(pending_polls, 3, "one poll per interval");
     assert!(!waiting.is_finished());
 
     assert!(idp
-        .approve(&prompt.user_code, "ada@contoso.com")
+        .approve(&prompt.user_code, "demo.agent@chatbell.example")
         .await
         .is_success());
     let tokens = waiting.await.unwrap().unwrap();
     assert_eq!(idp.whoami(&tokens.access_token.bearer()).await, 200);
     assert!(tokens.refresh_token.is_some());
     let account = tokens.account.unwrap();
-    assert_eq!(account.username.as_deref(), Some("ada@contoso.com"));
-    assert_eq!(account.name.as_deref(), Some("Ada Agent"));
+    assert_eq!(
+        account.username.as_deref(),
+        Some("demo.agent@chatbell.example")
+    );
+    assert_eq!(account.name.as_deref(), Some("Dana Demo"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -55,13 +57,36 @@ async fn device_code_expired_on_the_server_is_a_typed_outcome() {
     let client = support::client(&idp.base, None);
     let prompt = client.start_device_code().await.unwrap();
     // The server's clock runs out first (the client's own deadline is later).
-    idp.advance(support::fake_idp::DEVICE_TTL).await;
+    let lifetime = prompt
+        .expires_at
+        .duration_since(std::time::SystemTime::now())
+        .unwrap();
+    idp.advance(lifetime.as_secs() + 1).await;
     let err = client
         .complete_device_code(&prompt, std::future::pending())
         .await
         .unwrap_err();
     assert!(
         matches!(err, AuthError::DeviceCode(DeviceCodeFailure::Expired)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn device_code_declined_by_the_user_on_the_server_is_a_typed_outcome() {
+    let idp = FakeIdp::start().await;
+    let client = support::client(&idp.base, None);
+    let prompt = client.start_device_code().await.unwrap();
+    assert!(idp
+        .decline(&prompt.user_code, "demo.agent@chatbell.example")
+        .await
+        .is_success());
+    let err = client
+        .complete_device_code(&prompt, std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AuthError::DeviceCode(DeviceCodeFailure::Declined)),
         "{err:?}"
     );
 }

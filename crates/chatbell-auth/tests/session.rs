@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use chatbell_auth::{
-    AccessToken, AuthError, InMemoryKeyProvider, KeyProvider, ManualClock, Session, StorageMode,
-    TokenStore,
+    AccessToken, AuthError, Clock, InMemoryKeyProvider, KeyProvider, ManualClock, Session,
+    StorageMode, TokenStore,
 };
-use support::fake_idp::{FakeIdp, ACCESS_TTL};
+use support::fake_idp::FakeIdp;
 
 struct Rig {
     idp: FakeIdp,
@@ -56,6 +56,15 @@ impl Rig {
         session
     }
 
+    /// The access token lifetime the server grants (from the session's current token).
+    async fn ttl(&self, s: &Session) -> u64 {
+        let at = s.access_token().await.unwrap();
+        at.expires_at()
+            .duration_since(self.clock.now())
+            .unwrap()
+            .as_secs()
+    }
+
     /// Moves both clocks (ChatBell's and the emulator's).
     async fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));
@@ -66,9 +75,10 @@ impl Rig {
 #[tokio::test(start_paused = true)]
 async fn access_token_is_reused_until_the_refresh_skew() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("ada@contoso.com").await;
+    let s = rig.signed_in("demo.agent@chatbell.example").await;
+    let ttl = rig.ttl(&s).await;
     let first = s.access_token().await.unwrap();
-    rig.advance(ACCESS_TTL - 301).await;
+    rig.advance(ttl - 301).await;
     assert_eq!(s.access_token().await.unwrap(), first, "still fresh");
     assert_eq!(rig.idp.grants("refresh_token"), 0);
     rig.advance(2).await; // inside the 5-minute window
@@ -81,9 +91,10 @@ async fn access_token_is_reused_until_the_refresh_skew() {
 #[tokio::test(start_paused = true)]
 async fn refresh_keeps_the_newest_refresh_token() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("ada@contoso.com").await;
+    let s = rig.signed_in("demo.agent@chatbell.example").await;
+    let ttl = rig.ttl(&s).await;
     for _ in 0..3 {
-        rig.advance(ACCESS_TTL).await;
+        rig.advance(ttl).await;
         let at = s.access_token().await.unwrap();
         assert_eq!(rig.idp.whoami(&at.bearer()).await, 200);
     }
@@ -95,7 +106,7 @@ async fn refresh_keeps_the_newest_refresh_token() {
     // And the newest one was persisted: a restart can still refresh.
     let restarted = rig.session().await;
     let account = restarted.restore().await.unwrap().unwrap();
-    assert_eq!(account.name.as_deref(), Some("Ada Agent"));
+    assert_eq!(account.name.as_deref(), Some("Dana Demo"));
     let at = restarted.access_token().await.unwrap();
     assert_eq!(rig.idp.whoami(&at.bearer()).await, 200);
 }
@@ -103,8 +114,9 @@ async fn refresh_keeps_the_newest_refresh_token() {
 #[tokio::test(start_paused = true)]
 async fn concurrent_callers_share_one_refresh() {
     let rig = Rig::new().await;
-    let s = Arc::new(rig.signed_in("ada@contoso.com").await);
-    rig.advance(ACCESS_TTL).await;
+    let s = Arc::new(rig.signed_in("demo.agent@chatbell.example").await);
+    let ttl = rig.ttl(&s).await;
+    rig.advance(ttl).await;
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let s = s.clone();
@@ -125,10 +137,11 @@ async fn concurrent_callers_share_one_refresh() {
 #[tokio::test(start_paused = true)]
 async fn invalid_grant_on_refresh_means_sign_in_required_and_forgets_the_sign_in() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("ada@contoso.com").await;
+    let s = rig.signed_in("demo.agent@chatbell.example").await;
+    let ttl = rig.ttl(&s).await;
     let file = rig.dir.path().join(chatbell_auth::FILE_NAME);
     assert!(file.exists());
-    rig.advance(ACCESS_TTL).await;
+    rig.advance(ttl).await;
     rig.idp.force_next(
         StatusCode::BAD_REQUEST,
         serde_json::json!({"error": "invalid_grant", "error_description": "AADSTS700082: The refresh token has expired due to inactivity.", "error_codes": [700082]}),
@@ -146,9 +159,10 @@ async fn invalid_grant_on_refresh_means_sign_in_required_and_forgets_the_sign_in
 #[tokio::test(start_paused = true)]
 async fn network_failure_during_an_early_refresh_keeps_the_current_token() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("ada@contoso.com").await;
+    let s = rig.signed_in("demo.agent@chatbell.example").await;
+    let ttl = rig.ttl(&s).await;
     let first = s.access_token().await.unwrap();
-    rig.advance(ACCESS_TTL - 60).await; // inside the skew, not expired
+    rig.advance(ttl - 60).await; // inside the skew, not expired
     rig.idp
         .force_next(StatusCode::BAD_GATEWAY, serde_json::json!("upstream down"));
     assert_eq!(s.access_token().await.unwrap(), first);
@@ -158,10 +172,11 @@ async fn network_failure_during_an_early_refresh_keeps_the_current_token() {
 #[tokio::test(start_paused = true)]
 async fn on_unauthorized_refreshes_once_then_requires_sign_in() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("ada@contoso.com").await;
+    let s = rig.signed_in("demo.agent@chatbell.example").await;
+    let ttl = rig.ttl(&s).await;
     let at = s.access_token().await.unwrap();
     // The service's clock is ahead: it refuses a token ChatBell thinks is fresh.
-    rig.idp.advance(ACCESS_TTL).await;
+    rig.idp.advance(ttl).await;
     assert_eq!(rig.idp.whoami(&at.bearer()).await, 401);
     let fresh = s.on_unauthorized(&at).await.unwrap();
     assert_ne!(fresh, at);
@@ -178,7 +193,7 @@ async fn on_unauthorized_refreshes_once_then_requires_sign_in() {
 #[tokio::test(start_paused = true)]
 async fn on_unauthorized_with_a_refused_refresh_token_requires_sign_in() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("ada@contoso.com").await;
+    let s = rig.signed_in("demo.agent@chatbell.example").await;
     let at = s.access_token().await.unwrap();
     rig.idp.force_next(
         StatusCode::BAD_REQUEST,
@@ -205,7 +220,7 @@ async fn not_signed_in_means_sign_in_required() {
 #[tokio::test(start_paused = true)]
 async fn sign_out_deletes_the_file_and_the_keychain_key() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("ada@contoso.com").await;
+    let s = rig.signed_in("demo.agent@chatbell.example").await;
     let file = rig.dir.path().join(chatbell_auth::FILE_NAME);
     assert!(file.exists());
     assert!(rig.keys.load_key().unwrap().is_some());
@@ -219,14 +234,17 @@ async fn sign_out_deletes_the_file_and_the_keychain_key() {
     let prompt = s.start_device_code().await.unwrap();
     assert!(rig
         .idp
-        .approve(&prompt.user_code, "bo@contoso.com")
+        .approve(&prompt.user_code, "alex.rivera@chatbell.example")
         .await
         .is_success());
     s.complete_device_code(&prompt, std::future::pending())
         .await
         .unwrap();
     let restored = rig.session().await.restore().await.unwrap().unwrap();
-    assert_eq!(restored.username.as_deref(), Some("bo@contoso.com"));
+    assert_eq!(
+        restored.username.as_deref(),
+        Some("alex.rivera@chatbell.example")
+    );
 }
 
 #[tokio::test]
@@ -238,11 +256,14 @@ async fn browser_sign_in_through_the_session_is_persisted() {
         Ok(())
     };
     let options = chatbell_auth::BrowserSignIn {
-        login_hint: Some("bo@contoso.com".into()),
+        login_hint: Some("alex.rivera@chatbell.example".into()),
         ..Default::default()
     };
     let account = s.sign_in_with_browser(&opener, &options).await.unwrap();
-    assert_eq!(account.username.as_deref(), Some("bo@contoso.com"));
+    assert_eq!(
+        account.username.as_deref(),
+        Some("alex.rivera@chatbell.example")
+    );
     let restored = rig.session().await.restore().await.unwrap().unwrap();
     assert_eq!(restored, account);
 }

@@ -13,8 +13,8 @@ fn signin(rt: &str) -> StoredSignIn {
     StoredSignIn {
         refresh_token: RefreshToken::new(rt.into()),
         account: Some(Account {
-            username: Some("ada@contoso.com".into()),
-            name: Some("Ada Agent".into()),
+            username: Some("demo.agent@chatbell.example".into()),
+            name: Some("Dana Demo".into()),
             ..Account::default()
         }),
     }
@@ -36,7 +36,7 @@ async fn tokens_on_disk_are_not_plain_text() {
         .await
         .unwrap();
     let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
-    for needle in ["very-secret", "ada@contoso", "Ada Agent", "refresh_token"] {
+    for needle in ["very-secret", "ada@contoso", "Dana Demo", "refresh_token"] {
         assert!(
             !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
             "{needle} on disk"

@@ -7,7 +7,7 @@
 //!   one then gets `invalid_grant`), `authorization_code` with S256 PKCE
 //! - `GET /{tenant}/oauth2/v2.0/authorize`: signs in the user named by `login_hint`
 //!   and 302s to `redirect_uri` with `code` and `state`
-//! - `POST /_emulator/approve {"user_code", "user"}`, `PUT /_emulator/clock {"advance_seconds"}`
+//! - `POST /_emulator/approve {"user_code", "user", "decline"?}`, `PUT /_emulator/clock {"advance_seconds"}`
 //! - `GET /api/data/v9.2/WhoAmI`: 401 with a `WWW-Authenticate: Bearer` challenge
 //!   unless the bearer token is valid at the emulator's clock
 //!
@@ -52,6 +52,7 @@ struct Device {
     user_code: String,
     expires: u64,
     user: Option<String>,
+    declined: bool,
 }
 
 struct Code {
@@ -71,12 +72,12 @@ pub struct FakeIdp {
 pub fn users() -> HashMap<&'static str, (&'static str, &'static str)> {
     HashMap::from([
         (
-            "ada@contoso.com",
-            ("Ada Agent", "00000000-0000-0000-0000-00000000ada0"),
+            "demo.agent@chatbell.example",
+            ("Dana Demo", "00000000-0000-0000-0000-00000000ada0"),
         ),
         (
-            "bo@contoso.com",
-            ("Bo Supervisor", "00000000-0000-0000-0000-000000000b00"),
+            "alex.rivera@chatbell.example",
+            ("Alex Rivera", "00000000-0000-0000-0000-000000000b00"),
         ),
     ])
 }
@@ -107,10 +108,19 @@ impl FakeIdp {
 
     /// `POST /_emulator/approve`.
     pub async fn approve(&self, user_code: &str, user: &str) -> StatusCode {
+        self.answer(user_code, user, false).await
+    }
+
+    /// `POST /_emulator/approve` with `"decline": true`.
+    pub async fn decline(&self, user_code: &str, user: &str) -> StatusCode {
+        self.answer(user_code, user, true).await
+    }
+
+    async fn answer(&self, user_code: &str, user: &str, decline: bool) -> StatusCode {
         let r = self
             .http
             .post(format!("{}/_emulator/approve", self.base))
-            .json(&json!({"user_code": user_code, "user": user}))
+            .json(&json!({"user_code": user_code, "user": user, "decline": decline}))
             .send()
             .await
             .unwrap();
@@ -223,6 +233,7 @@ async fn devicecode(
             user_code: user_code.clone(),
             expires,
             user: None,
+            declined: false,
         },
     );
     Json(json!({
@@ -261,7 +272,14 @@ async fn token(
                 return oauth_error("bad_verification_code", 70019, "unknown device code");
             };
             if now >= d.expires {
-                return oauth_error("expired_token", 70020, "device code expired");
+                return oauth_error("expired_token", 70019, "Verification code expired.");
+            }
+            if d.declined {
+                return oauth_error(
+                    "authorization_declined",
+                    70018,
+                    "The user declined to authorize the request.",
+                );
             }
             let Some(user) = d.user.clone() else {
                 return oauth_error("authorization_pending", 70016, "pending");
@@ -340,7 +358,11 @@ async fn approve(State(st): State<Arc<Mutex<Inner>>>, Json(b): Json<Value>) -> S
     };
     match s.devices.values_mut().find(|d| d.user_code == code) {
         Some(d) => {
-            d.user = Some(user.to_owned());
+            if b["decline"].as_bool() == Some(true) {
+                d.declined = true;
+            } else {
+                d.user = Some(user.to_owned());
+            }
             StatusCode::NO_CONTENT
         }
         None => StatusCode::NOT_FOUND,
