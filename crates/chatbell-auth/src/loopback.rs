@@ -183,7 +183,10 @@ async fn serve(mut stream: TcpStream, state: &str) -> Option<Redirect> {
         respond(&mut stream, "404 Not Found", "").await;
         return None;
     }
-    let redirect = parse_redirect(&url, state)?;
+    let Some(redirect) = parse_redirect(&url, state) else {
+        respond(&mut stream, "400 Bad Request", PAGE_FAILED).await;
+        return None;
+    };
     let page = match redirect {
         Redirect::Code { .. } => ("200 OK", PAGE_OK),
         _ => ("200 OK", PAGE_FAILED),

@@ -176,7 +176,8 @@ async fn unrelated_requests_do_not_end_the_wait() {
     let client = support::client(&idp.base, None);
     let page = Arc::new(Mutex::new(None));
     let browser = Arc::new(following_browser(page));
-    // The browser first asks for a favicon and opens an idle pre-connect socket.
+    // The browser first opens an idle pre-connect socket, asks for a favicon, and
+    // something asks for `/` without a code; none of them ends the wait.
     let opener = move |url: &str| {
         let u = Url::parse(url).unwrap();
         let redirect = query(&u, "redirect_uri").unwrap();
@@ -189,6 +190,8 @@ async fn unrelated_requests_do_not_end_the_wait() {
                 .await
                 .unwrap();
             assert_eq!(r.status().as_u16(), 404);
+            let r = reqwest::get(format!("{redirect}/?hello=1")).await.unwrap();
+            assert_eq!(r.status().as_u16(), 400);
             browser(&url).unwrap();
             tokio::time::sleep(Duration::from_secs(1)).await;
         });
