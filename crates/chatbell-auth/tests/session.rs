@@ -157,7 +157,7 @@ async fn invalid_grant_on_refresh_means_sign_in_required_and_forgets_the_sign_in
 }
 
 #[tokio::test(start_paused = true)]
-async fn network_failure_during_an_early_refresh_keeps_the_current_token() {
+async fn server_failure_during_an_early_refresh_keeps_the_current_token() {
     let rig = Rig::new().await;
     let s = rig.signed_in("demo.agent@chatbell.example").await;
     let ttl = rig.ttl(&s).await;
