@@ -36,8 +36,8 @@ pub const CODE_DELTA_TOKEN_EXPIRED: &str = "0x80044352";
 pub trait TokenSource: Send + Sync {
     /// A valid access token (refreshed ahead of its expiry).
     fn token(&self) -> BoxFuture<'_, Result<String, AuthFailure>>;
-    /// The server refused the last token (401): get a new one, once.
-    fn refresh(&self) -> BoxFuture<'_, Result<String, AuthFailure>>;
+    /// The server refused `rejected` (401): get a new token, once.
+    fn refresh<'a>(&'a self, rejected: &'a str) -> BoxFuture<'a, Result<String, AuthFailure>>;
 }
 
 /// Why no token could be had.
@@ -56,7 +56,7 @@ impl TokenSource for StaticToken {
     fn token(&self) -> BoxFuture<'_, Result<String, AuthFailure>> {
         Box::pin(async move { Ok(self.0.clone()) })
     }
-    fn refresh(&self) -> BoxFuture<'_, Result<String, AuthFailure>> {
+    fn refresh<'a>(&'a self, _rejected: &'a str) -> BoxFuture<'a, Result<String, AuthFailure>> {
         Box::pin(async move {
             Err(AuthFailure {
                 sign_in_required: true,
@@ -443,7 +443,7 @@ impl Dataverse {
                 200..=299 => return Ok(resp),
                 401 if !refreshed => {
                     refreshed = true;
-                    token = self.tokens.refresh().await.map_err(auth_error)?;
+                    token = self.tokens.refresh(&token).await.map_err(auth_error)?;
                 }
                 401 => {
                     return Err(DataverseError::SignInRequired(

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod desk;
 pub mod poll;
 pub mod schema;
+pub mod signin;
 pub mod writeback;
 
 pub use client::{AuthFailure, Dataverse, DataverseError, RetryPolicy, StaticToken, TokenSource};
