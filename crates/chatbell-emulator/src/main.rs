@@ -88,19 +88,22 @@ async fn main() -> Result<()> {
     let emu = Emulator::start(opts)
         .await
         .context("starting the emulator")?;
+    // The base URL first, flushed on its own; the rest is informational. Write
+    // errors are ignored: a reader may close the pipe after the first line.
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", emu.base_url())?;
-        writeln!(out, "web api:   {}", emu.api_url())?;
-        writeln!(out, "authority: {}", emu.authority())?;
+        let _ = writeln!(out, "{}", emu.base_url());
+        let _ = out.flush();
+        let _ = writeln!(out, "web api:   {}", emu.api_url());
+        let _ = writeln!(out, "authority: {}", emu.authority());
         if let Ok(id) = emu.user_id(chatbell_emulator::DEMO_AGENT_EMAIL) {
-            writeln!(
+            let _ = writeln!(
                 out,
                 "demo user: {} ({id})",
                 chatbell_emulator::DEMO_AGENT_EMAIL
-            )?;
+            );
         }
-        out.flush()?;
+        let _ = out.flush();
     }
     wait_for_signal().await;
     emu.shutdown().await;

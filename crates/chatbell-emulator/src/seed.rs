@@ -313,11 +313,13 @@ pub fn apply(store: &mut Store, seed: Seed, now: DateTime<Utc>) -> Result<(), Ap
             at(accepted.unwrap_or(30) + 5),
         )?;
     }
-    let msg = |store: &mut Store, n: u32, dir: i64, text: &str, ctx: WriteCtx| {
+    let mut count = 0;
+    let mut msg = |store: &mut Store, n: u32, dir: i64, text: &str, ctx: WriteCtx| {
+        count += 1;
         store
             .create(
                 "cb_chatmessages",
-                None,
+                Some(seed_id(&format!("message/{count}"))),
                 &obj(json!({
                     "cb_chatsession@odata.bind": format!("/cb_chatsessions({})", SeedIds::session(n)),
                     "cb_direction": dir, "cb_body": text,
