@@ -13,6 +13,17 @@
 //! write every row (security roles are modelled only as the organisation-level
 //! read that change tracking needs); delta results list new and updated rows and
 //! then deletions strictly in version order.
+//!
+//! Other choices where the documentation leaves room: `$top` wins over
+//! `odata.maxpagesize` (no next link with `$top`); `@odata.count` is capped at
+//! 5000 as in Dataverse; a `maxpagesize` above 5000 is ignored and not echoed in
+//! `Preference-Applied`; a lookup bound to a missing row gives 400 with
+//! `0x80040217`; a duplicate primary key on create gives 412 `0x80040237`; the
+//! body limit is 1 MiB (413); a missing or bad token gets Dataverse's empty-bodied
+//! 401 with its `WWW-Authenticate` challenge; navigation properties in
+//! `@odata.bind` are the lower-case lookup names of ChatBell's reference schema
+//! (real custom lookups use their case-sensitive schema name: the configuration's
+//! mapping has to carry that).
 
 use crate::auth;
 use crate::error::{codes, ApiError};
