@@ -1,0 +1,818 @@
+//! The Dataverse Web API under `/api/data/v9.2/`.
+//!
+//! Supported: the service document, `WhoAmI`/`WhoAmI()`, collection `GET` with
+//! `$select`, `$filter`, `$orderby`, `$top`, `$count` and paging
+//! (`Prefer: odata.maxpagesize`, opaque `$skiptoken` next links), change tracking
+//! (`Prefer: odata.track-changes`, `$deltatoken`), single-row `GET`, `POST`,
+//! `PATCH` (upsert, `If-Match`, `If-None-Match`), `DELETE`, lookups with
+//! `@odata.bind`, and the `teammembership_association` N:N relationship.
+//!
+//! Deviations from Dataverse (on purpose, to keep the emulator small): no
+//! `$expand`, `$apply`, `$batch`, `$metadata` document, property paths
+//! (`/set(id)/column`) or alternate keys; every authenticated user can read and
+//! write every row (security roles are modelled only as the organisation-level
+//! read that change tracking needs); delta results list new and updated rows and
+//! then deletions strictly in version order.
+//!
+//! Other choices where the documentation leaves room: `$top` wins over
+//! `odata.maxpagesize` (no next link with `$top`); `@odata.count` is capped at
+//! 5000 as in Dataverse; a `maxpagesize` above 5000 is ignored and not echoed in
+//! `Preference-Applied`; a lookup bound to a missing row gives 400 with
+//! `0x80040217`; a duplicate primary key on create gives 412 `0x80040237`; the
+//! body limit is 1 MiB (413); a missing or bad token gets Dataverse's empty-bodied
+//! 401 with its `WWW-Authenticate` challenge; navigation properties in
+//! `@odata.bind` are the lower-case lookup names of ChatBell's reference schema
+//! (real custom lookups use their case-sensitive schema name: the configuration's
+//! mapping has to carry that).
+
+use crate::auth;
+use crate::error::{codes, ApiError};
+use crate::faults::FaultAction;
+use crate::odata::{
+    build_query, cmp_keys, context, key_from_json, key_to_json, make_cookie, percent_decode,
+    read_cookie, render, sort_key, Prefer, QueryOptions, API_PREFIX, MAX_PAGE,
+};
+use crate::schema::{schema, Table};
+use crate::server::ConnInfo;
+use crate::state::{lock, Shared};
+use crate::store::{parse_entity_ref, Conditions, Delta, Row, Upserted, WriteCtx};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+use std::cmp::Ordering;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The largest request body accepted (Dataverse accepts more; ChatBell never
+/// sends more than a few kilobytes).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The Web API entry point.
+pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    let conn = req.extensions().get::<ConnInfo>().cloned();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let rest = path
+        .strip_prefix(API_PREFIX)
+        .unwrap_or("")
+        .trim_start_matches('/')
+        .to_string();
+    let first = rest.split('/').next().unwrap_or("");
+    let set_name = first.split('(').next().unwrap_or("").to_string();
+    lock(&sh.stats).count(
+        parts.method.as_str(),
+        if set_name.is_empty() {
+            "(service)"
+        } else {
+            &set_name
+        },
+    );
+
+    let (latency, action) = sh.faults.next();
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    let resp = match auth::authenticate(&sh, &parts.headers) {
+        Err(problem) => auth::unauthorized(&sh, problem),
+        Ok(user) => {
+            lock(&sh.stats).count_user(&user.to_string());
+            match action {
+                FaultAction::Drop => {
+                    if let Some(c) = conn {
+                        c.drop_connection();
+                        std::future::pending::<()>().await;
+                    }
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        codes::UNEXPECTED,
+                        "Connection dropped.",
+                    )
+                    .into_response()
+                }
+                FaultAction::Fail(e) => e.into_response(),
+                FaultAction::Serve => match axum::body::to_bytes(body, MAX_BODY).await {
+                    Err(_) => ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        codes::PAYLOAD,
+                        format!("The request body is larger than {MAX_BODY} bytes."),
+                    )
+                    .into_response(),
+                    Ok(bytes) => {
+                        let req = Req {
+                            sh: &sh,
+                            user,
+                            method: &parts.method,
+                            headers: &parts.headers,
+                            query: parts.uri.query().unwrap_or(""),
+                            rest: &rest,
+                            body: &bytes,
+                        };
+                        match route(&req, &rest) {
+                            Ok(r) => r,
+                            Err(e) => e.into_response(),
+                        }
+                    }
+                },
+            }
+        }
+    };
+    finish(&sh, resp)
+}
+
+fn finish(sh: &Shared, mut resp: Response) -> Response {
+    lock(&sh.stats).count_status(resp.status().as_u16());
+    let h = resp.headers_mut();
+    h.insert("odata-version", HeaderValue::from_static("4.0"));
+    if let Ok(v) = HeaderValue::from_str(&Uuid::new_v4().to_string()) {
+        h.insert("x-ms-service-request-id", v);
+    }
+    let date = sh
+        .clock
+        .now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    if let Ok(v) = HeaderValue::from_str(&date) {
+        h.insert(header::DATE, v);
+    }
+    resp
+}
+
+struct Req<'a> {
+    sh: &'a Shared,
+    user: Uuid,
+    method: &'a Method,
+    headers: &'a HeaderMap,
+    query: &'a str,
+    rest: &'a str,
+    body: &'a [u8],
+}
+
+/// One path segment: `name` or `name(key)`.
+fn segment(s: &str) -> Result<(String, Option<String>), ApiError> {
+    let s =
+        percent_decode(s).ok_or_else(|| ApiError::query("Bad Request - Error in query syntax."))?;
+    match s.find('(') {
+        None => Ok((s, None)),
+        Some(i) => {
+            let inner = s[i + 1..]
+                .strip_suffix(')')
+                .ok_or_else(|| ApiError::query("Bad Request - Error in query syntax."))?;
+            Ok((s[..i].to_string(), Some(inner.to_string())))
+        }
+    }
+}
+
+fn parse_key(table: &Table, k: &str) -> Result<Uuid, ApiError> {
+    let k = k.strip_prefix(&format!("{}=", table.key)).unwrap_or(k);
+    Uuid::parse_str(k.trim()).map_err(|_| {
+        ApiError::query(format!(
+            "Bad Request - Error in query syntax: '{k}' is not a valid key for '{}'.",
+            table.set
+        ))
+    })
+}
+
+fn method_not_allowed(m: &Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::QUERY,
+        format!("The requested resource does not support http method '{m}'."),
+    )
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; odata.metadata=minimal"),
+    );
+    r
+}
+
+fn set_header(r: &mut Response, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
+    }
+}
+
+fn route(req: &Req<'_>, rest: &str) -> Result<Response, ApiError> {
+    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let Some(first) = segs.first() else {
+        return service_document(req);
+    };
+    let (name, key) = segment(first)?;
+    if name == "WhoAmI" {
+        if segs.len() > 1 || key.as_deref().is_some_and(|k| !k.is_empty()) {
+            return Err(ApiError::segment(rest));
+        }
+        if req.method != Method::GET {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "",
+                format!("No HTTP resource was found that matches the request URI '{}{API_PREFIX}/WhoAmI'.", req.sh.base_url),
+            ));
+        }
+        return who_am_i(req);
+    }
+    let table = schema()
+        .by_set(&name)
+        .ok_or_else(|| ApiError::segment(&name))?;
+    match (key, segs.len()) {
+        (None, 1) => match *req.method {
+            Method::GET => collection(req, table, None),
+            Method::POST => create(req, table),
+            _ => Err(method_not_allowed(req.method)),
+        },
+        (Some(k), 1) => {
+            let id = parse_key(table, &k)?;
+            match *req.method {
+                Method::GET => single(req, table, id),
+                Method::PATCH => upsert(req, table, id),
+                Method::DELETE => delete(req, table, id),
+                _ => Err(method_not_allowed(req.method)),
+            }
+        }
+        (Some(k), n) if n <= 3 => {
+            let id = parse_key(table, &k)?;
+            let (nav, other) = segment(segs[1])?;
+            if nav != "teammembership_association" || !matches!(table.set, "teams" | "systemusers")
+            {
+                return Err(ApiError::segment(&nav));
+            }
+            let reference = match segs.get(2) {
+                None => false,
+                Some(s) if percent_decode(s).as_deref() == Some("$ref") => true,
+                Some(s) => return Err(ApiError::segment(s)),
+            };
+            membership(req, table, id, other, reference)
+        }
+        _ => Err(ApiError::segment(rest)),
+    }
+}
+
+fn service_document(req: &Req<'_>) -> Result<Response, ApiError> {
+    let value: Vec<Value> = schema()
+        .tables()
+        .iter()
+        .map(|t| json!({"name": t.set, "kind": "EntitySet", "url": t.set}))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"@odata.context": format!("{}{API_PREFIX}/$metadata", req.sh.base_url), "value": value}),
+    ))
+}
+
+fn who_am_i(req: &Req<'_>) -> Result<Response, ApiError> {
+    let c = &req.sh.cfg;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "@odata.context": format!("{}{API_PREFIX}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse", req.sh.base_url),
+            "BusinessUnitId": c.business_unit_id,
+            "UserId": req.user,
+            "OrganizationId": c.organization_id,
+        }),
+    ))
+}
+
+fn preference_applied(r: &mut Response, items: &[String]) {
+    if !items.is_empty() {
+        set_header(r, "preference-applied", &items.join(","));
+    }
+}
+
+fn annotations_applied(prefer: &Prefer, applied: &mut Vec<String>) {
+    if let Some(a) = &prefer.annotations {
+        applied.push(format!("odata.include-annotations=\"{a}\""));
+    }
+}
+
+/// Page size and whether `maxpagesize` was honoured.
+fn page_size(prefer: &Prefer) -> (usize, bool) {
+    match prefer.maxpagesize {
+        Some(n) if n > 0 && n <= MAX_PAGE => (n, true),
+        _ => (MAX_PAGE, false),
+    }
+}
+
+fn collection(
+    req: &Req<'_>,
+    table: &'static Table,
+    only: Option<Vec<Uuid>>,
+) -> Result<Response, ApiError> {
+    let q = QueryOptions::parse(req.query, table)?;
+    let prefer = Prefer::from_headers(req.headers);
+    let tracking_cookie = match &q.skiptoken {
+        Some(t) => read_cookie(t)?.2,
+        None => false,
+    };
+    if only.is_none() && (q.deltatoken.is_some() || prefer.track_changes || tracking_cookie) {
+        return changes(req, table, &q, &prefer, tracking_cookie);
+    }
+    let ann = prefer.annotation_filter();
+    let store = lock(&req.sh.store);
+    let mut rows: Vec<&Row> = store
+        .rows(table.set)
+        .filter(|(id, _)| only.as_ref().is_none_or(|o| o.contains(id)))
+        .map(|(_, r)| r)
+        .filter(|r| q.filter.as_ref().is_none_or(|(_, f)| f.matches(&r.fields)))
+        .collect();
+    let total = rows.len();
+    let mut keyed: Vec<(Vec<crate::filter::Val>, &Row)> = rows
+        .drain(..)
+        .map(|r| (sort_key(table, r, &q.orderby), r))
+        .collect();
+    keyed.sort_by(|a, b| cmp_keys(&a.0, &b.0, &q.orderby));
+    let mut page_no = 1;
+    if let Some(tok) = &q.skiptoken {
+        let (page, payload, _) = read_cookie(tok)?;
+        let cursor = key_from_json(table, &payload, &q.orderby)
+            .ok_or_else(|| ApiError::query("The $skiptoken value is not valid for this query."))?;
+        let start =
+            keyed.partition_point(|(k, _)| cmp_keys(k, &cursor, &q.orderby) != Ordering::Greater);
+        keyed.drain(..start);
+        page_no = page;
+    }
+    let mut applied = Vec::new();
+    let (limit, paged) = match q.top {
+        Some(top) => (top.min(MAX_PAGE), false),
+        None => {
+            let (n, honoured) = page_size(&prefer);
+            if honoured {
+                applied.push(format!("odata.maxpagesize={n}"));
+            }
+            (n, true)
+        }
+    };
+    annotations_applied(&prefer, &mut applied);
+    let more = paged && keyed.len() > limit;
+    keyed.truncate(limit);
+    let select = q.select.as_deref();
+    let value: Vec<Value> = keyed
+        .iter()
+        .map(|(_, r)| Value::Object(render(&store, table, r, select, &ann)))
+        .collect();
+    let mut body = Map::new();
+    body.insert(
+        "@odata.context".into(),
+        Value::String(context(&req.sh.base_url, table.set, select, "")),
+    );
+    if q.count {
+        body.insert("@odata.count".into(), Value::from(total.min(MAX_PAGE)));
+    }
+    body.insert("value".into(), Value::Array(value));
+    if more {
+        if let Some((_, last)) = keyed.last() {
+            let cookie = make_cookie(page_no + 1, &key_to_json(table, last, &q.orderby), false);
+            let mut pairs = q.link_query();
+            pairs.push(("$skiptoken".into(), cookie));
+            body.insert(
+                "@odata.nextLink".into(),
+                Value::String(format!(
+                    "{}{API_PREFIX}/{}{}",
+                    req.sh.base_url,
+                    req.rest,
+                    build_query(&pairs)
+                )),
+            );
+        }
+    }
+    let mut r = json_response(StatusCode::OK, &Value::Object(body));
+    preference_applied(&mut r, &applied);
+    Ok(r)
+}
+
+fn privilege_error(req: &Req<'_>, table: &Table) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        codes::PRIVILEGE,
+        format!(
+            "SecLib::CheckPrivilege failed. User: {}, PrivilegeName: prvRead{}, PrivilegeId: {}, Required Depth: Global, BusinessUnitId: {}. Change tracking needs organization-level read on '{}'.",
+            req.user,
+            table.logical,
+            Uuid::new_v5(&Uuid::NAMESPACE_OID, table.logical.as_bytes()),
+            req.sh.cfg.business_unit_id,
+            table.logical
+        ),
+    )
+}
+
+fn expired_token() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        codes::EXPIRED_VERSION,
+        "Version stamp associated with the client has expired. Please perform a full sync.",
+    )
+}
+
+const DELTA_TIME: &str = "%m/%d/%Y %H:%M:%S";
+
+/// Change tracking: the initial `Prefer: odata.track-changes` query, a delta
+/// link's `$deltatoken`, and the next links of either.
+fn changes(
+    req: &Req<'_>,
+    table: &'static Table,
+    q: &QueryOptions,
+    prefer: &Prefer,
+    tracking_cookie: bool,
+) -> Result<Response, ApiError> {
+    if q.filter.is_some() || !q.orderby.is_empty() || q.top.is_some() {
+        let which = if q.filter.is_some() {
+            "$filter"
+        } else if !q.orderby.is_empty() {
+            "$orderby"
+        } else {
+            "$top"
+        };
+        return Err(ApiError::query(format!(
+            "The \"{which}\" query parameter isn't supported when Change Tracking is enabled."
+        )));
+    }
+    if !lock(&req.sh.store).flags(req.user).org_level_read {
+        return Err(privilege_error(req, table));
+    }
+    let now = req.sh.clock.now();
+    let store = lock(&req.sh.store);
+    // (since, upto, after, include_deleted, page)
+    let (since, upto, after, deleted, page) = if tracking_cookie {
+        let (page, p, _) = read_cookie(q.skiptoken.as_deref().unwrap_or(""))?;
+        let get = |k: &str| p.get(k).and_then(Value::as_u64);
+        match (
+            get("since"),
+            get("upto"),
+            get("after"),
+            p.get("deleted").and_then(Value::as_bool),
+        ) {
+            (Some(s), Some(u), Some(a), Some(d)) => (s, u, a, d, page),
+            _ => return Err(ApiError::query("The $skiptoken value is not valid.")),
+        }
+    } else if let Some(tok) = &q.deltatoken {
+        let mut parts = tok.splitn(3, '!');
+        let version = parts.next().and_then(|v| v.parse::<u64>().ok());
+        let epoch = parts.next().and_then(|v| v.parse::<u64>().ok());
+        let issued = parts
+            .next()
+            .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, DELTA_TIME).ok())
+            .map(|t| t.and_utc());
+        let (Some(version), Some(epoch), Some(issued)) = (version, epoch, issued) else {
+            return Err(ApiError::query("The $deltatoken value is not valid."));
+        };
+        if epoch != store.delta_epoch
+            || (now - issued).num_seconds() > req.sh.cfg.delta_token_max_age
+            || version > store.version()
+        {
+            return Err(expired_token());
+        }
+        (version, store.version(), version, true, 1)
+    } else {
+        (0, store.version(), 0, false, 1)
+    };
+    let all = store.changes(table.set, since.max(after), upto, deleted);
+    let (limit, honoured) = page_size(prefer);
+    let mut applied = Vec::new();
+    if prefer.track_changes {
+        applied.push("odata.track-changes".to_string());
+    }
+    if honoured {
+        applied.push(format!("odata.maxpagesize={limit}"));
+    }
+    annotations_applied(prefer, &mut applied);
+    let ann = prefer.annotation_filter();
+    let select = q.select.as_deref();
+    let more = all.len() > limit;
+    let page_items = &all[..all.len().min(limit)];
+    let deleted_ctx = format!(
+        "{}{API_PREFIX}/$metadata#{}/$deletedEntity",
+        req.sh.base_url, table.set
+    );
+    let mut value = Vec::new();
+    for d in page_items {
+        match d {
+            Delta::Row(id, _) => {
+                if let Some(r) = store.get(table.set, *id) {
+                    value.push(Value::Object(render(&store, table, r, select, &ann)));
+                }
+            }
+            Delta::Deleted(id, _) => {
+                value.push(json!({"@odata.context": deleted_ctx, "id": id, "reason": "deleted"}))
+            }
+        }
+    }
+    let is_delta = q.deltatoken.is_some() || (tracking_cookie && deleted);
+    let mut body = Map::new();
+    body.insert(
+        "@odata.context".into(),
+        Value::String(context(
+            &req.sh.base_url,
+            table.set,
+            select,
+            if is_delta { "/$delta" } else { "" },
+        )),
+    );
+    body.insert("value".into(), Value::Array(value));
+    let mut pairs = q.link_query();
+    if more {
+        let last = page_items.last().map_or(after, Delta::version);
+        let cookie = make_cookie(
+            page + 1,
+            &json!({"since": since, "upto": upto, "after": last, "deleted": deleted}),
+            true,
+        );
+        pairs.push(("$skiptoken".into(), cookie));
+        body.insert(
+            "@odata.nextLink".into(),
+            Value::String(format!(
+                "{}{API_PREFIX}/{}{}",
+                req.sh.base_url,
+                table.set,
+                build_query(&pairs)
+            )),
+        );
+    } else {
+        let token = format!("{upto}!{}!{}", store.delta_epoch, now.format(DELTA_TIME));
+        pairs.push(("$deltatoken".into(), token));
+        body.insert(
+            "@odata.deltaLink".into(),
+            Value::String(format!(
+                "{}{API_PREFIX}/{}{}",
+                req.sh.base_url,
+                table.set,
+                build_query(&pairs)
+            )),
+        );
+    }
+    let mut r = json_response(StatusCode::OK, &Value::Object(body));
+    preference_applied(&mut r, &applied);
+    Ok(r)
+}
+
+fn select_only(req: &Req<'_>, table: &Table) -> Result<Option<Vec<String>>, ApiError> {
+    let q = QueryOptions::parse(req.query, table)?;
+    if q.filter.is_some() || !q.orderby.is_empty() || q.top.is_some() || q.skiptoken.is_some() {
+        return Err(ApiError::query(
+            "Only $select is supported when addressing a single row.",
+        ));
+    }
+    Ok(q.select)
+}
+
+fn single(req: &Req<'_>, table: &Table, id: Uuid) -> Result<Response, ApiError> {
+    let select = select_only(req, table)?;
+    let prefer = Prefer::from_headers(req.headers);
+    let store = lock(&req.sh.store);
+    let row = store
+        .get(table.set, id)
+        .ok_or_else(|| ApiError::not_found(table.logical, id))?;
+    if let Some(inm) = req
+        .headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        if inm.trim() != "null" && etag_version(inm) == Some(row.version) {
+            let mut r = StatusCode::NOT_MODIFIED.into_response();
+            set_header(&mut r, "etag", &row.etag());
+            return Ok(r);
+        }
+    }
+    Ok(row_response(
+        req,
+        &store,
+        table,
+        row,
+        select.as_deref(),
+        &prefer,
+        StatusCode::OK,
+    ))
+}
+
+fn row_response(
+    req: &Req<'_>,
+    store: &crate::store::Store,
+    table: &Table,
+    row: &Row,
+    select: Option<&[String]>,
+    prefer: &Prefer,
+    status: StatusCode,
+) -> Response {
+    let mut body = render(store, table, row, select, &prefer.annotation_filter());
+    body.insert(
+        "@odata.context".into(),
+        Value::String(context(&req.sh.base_url, table.set, select, "/$entity")),
+    );
+    let mut r = json_response(status, &Value::Object(body));
+    set_header(&mut r, "etag", &row.etag());
+    let mut applied = Vec::new();
+    if status != StatusCode::OK || *req.method != Method::GET {
+        applied.push("return=representation".to_string());
+    }
+    annotations_applied(prefer, &mut applied);
+    preference_applied(&mut r, &applied);
+    r
+}
+
+/// Parses `W/"123"` (or `"123"`) into a version.
+fn etag_version(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let s = s.strip_prefix("W/").unwrap_or(s);
+    s.trim_matches('"').parse().ok()
+}
+
+fn conditions(headers: &HeaderMap) -> Conditions {
+    let mut c = Conditions::default();
+    if let Some(v) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+        let v = v.trim();
+        c.if_match = Some(if v == "*" {
+            None
+        } else {
+            // An unparsable etag can match no row: version 0 is never used.
+            Some(etag_version(v).unwrap_or(0))
+        });
+    }
+    if let Some(v) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        c.if_none_match_any = v.trim() == "*";
+    }
+    c
+}
+
+fn body_object(req: &Req<'_>, table: &Table) -> Result<Map<String, Value>, ApiError> {
+    if req.body.is_empty() {
+        return Err(ApiError::payload(table.set, "The request body is empty."));
+    }
+    let v: Value = serde_json::from_slice(req.body)
+        .map_err(|e| ApiError::payload(table.set, format!("Invalid JSON. {e}")))?;
+    match v {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::payload(
+            table.set,
+            "The request body must be a JSON object.",
+        )),
+    }
+}
+
+fn entity_id(req: &Req<'_>, table: &Table, id: Uuid) -> String {
+    format!("{}{API_PREFIX}/{}({id})", req.sh.base_url, table.set)
+}
+
+fn written(
+    req: &Req<'_>,
+    table: &Table,
+    id: Uuid,
+    status_with_body: StatusCode,
+) -> Result<Response, ApiError> {
+    let prefer = Prefer::from_headers(req.headers);
+    let mut r = if prefer.representation {
+        let select = select_only(req, table)?;
+        let store = lock(&req.sh.store);
+        let row = store
+            .get(table.set, id)
+            .ok_or_else(|| ApiError::not_found(table.logical, id))?;
+        row_response(
+            req,
+            &store,
+            table,
+            row,
+            select.as_deref(),
+            &prefer,
+            status_with_body,
+        )
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    };
+    set_header(&mut r, "odata-entityid", &entity_id(req, table, id));
+    Ok(r)
+}
+
+fn ctx(req: &Req<'_>) -> WriteCtx {
+    WriteCtx {
+        actor: req.user,
+        now: req.sh.clock.now(),
+    }
+}
+
+fn create(req: &Req<'_>, table: &Table) -> Result<Response, ApiError> {
+    let body = body_object(req, table)?;
+    let id = lock(&req.sh.store).create(table.set, None, &body, ctx(req))?;
+    written(req, table, id, StatusCode::CREATED)
+}
+
+fn upsert(req: &Req<'_>, table: &Table, id: Uuid) -> Result<Response, ApiError> {
+    let body = body_object(req, table)?;
+    let cond = conditions(req.headers);
+    let what = lock(&req.sh.store).upsert(table.set, id, &body, ctx(req), &cond)?;
+    let status = match what {
+        Upserted::Created => StatusCode::CREATED,
+        Upserted::Updated => StatusCode::OK,
+    };
+    written(req, table, id, status)
+}
+
+fn delete(req: &Req<'_>, table: &Table, id: Uuid) -> Result<Response, ApiError> {
+    let cond = conditions(req.headers);
+    lock(&req.sh.store).delete(table.set, id, &cond, ctx(req))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `teammembership_association` between `teams` and `systemusers`.
+fn membership(
+    req: &Req<'_>,
+    table: &'static Table,
+    id: Uuid,
+    other: Option<String>,
+    reference: bool,
+) -> Result<Response, ApiError> {
+    let other_table = if table.set == "teams" {
+        schema().by_set("systemusers")
+    } else {
+        schema().by_set("teams")
+    }
+    .ok_or_else(|| ApiError::segment(table.set))?;
+    if lock(&req.sh.store).get(table.set, id).is_none() {
+        return Err(ApiError::not_found(table.logical, id));
+    }
+    let pair = |other_id: Uuid| {
+        if table.set == "teams" {
+            (id, other_id)
+        } else {
+            (other_id, id)
+        }
+    };
+    match (req.method.clone(), reference, other) {
+        (Method::GET, false, None) => {
+            let ids = {
+                let store = lock(&req.sh.store);
+                if table.set == "teams" {
+                    store.members_of(id)
+                } else {
+                    store.teams_of(id)
+                }
+            };
+            collection(req, other_table, Some(ids))
+        }
+        (Method::POST, true, None) => {
+            let body = body_object(req, table)?;
+            let target = body
+                .get("@odata.id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    ApiError::payload(
+                        table.set,
+                        "The body must be {\"@odata.id\": \"<url of the related row>\"}.",
+                    )
+                })?;
+            let (t, other_id) = parse_entity_ref(target).ok_or_else(|| {
+                ApiError::payload(
+                    table.set,
+                    format!("'{target}' is not a valid entity reference."),
+                )
+            })?;
+            if t.set != other_table.set {
+                return Err(ApiError::payload(
+                    table.set,
+                    format!(
+                        "teammembership_association relates teams and systemusers, not {}.",
+                        t.set
+                    ),
+                ));
+            }
+            let mut store = lock(&req.sh.store);
+            if store.get(other_table.set, other_id).is_none() {
+                return Err(ApiError::not_found(other_table.logical, other_id));
+            }
+            let (team, user) = pair(other_id);
+            store.add_member(team, user);
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        (Method::DELETE, true, key) => {
+            let other_id = match key {
+                Some(k) => parse_key(other_table, &k)?,
+                None => {
+                    let q: Vec<(String, String)> = crate::odata::query_pairs(req.query);
+                    let target = q
+                        .iter()
+                        .find(|(k, _)| k == "$id")
+                        .map(|(_, v)| v.clone())
+                        .ok_or_else(|| ApiError::query("Removing a reference needs teammembership_association(<id>)/$ref or $ref?$id=<url>."))?;
+                    parse_entity_ref(&target)
+                        .filter(|(t, _)| t.set == other_table.set)
+                        .map(|(_, id)| id)
+                        .ok_or_else(|| {
+                            ApiError::query(format!("'{target}' is not a valid reference."))
+                        })?
+                }
+            };
+            let (team, user) = pair(other_id);
+            lock(&req.sh.store).remove_member(team, user);
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        (m, _, _) => Err(method_not_allowed(&m)),
+    }
+}
+
+/// A response body for paths outside the API (404 in Dataverse's format).
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    ApiError::segment(uri.path().trim_start_matches('/')).into_response()
+}

@@ -1,0 +1,348 @@
+//! ChatBell's Dataverse emulator: a real HTTP server on loopback that speaks the
+//! Dataverse Web API (`/api/data/v9.2/`) for ChatBell's reference schema, plus
+//! sign-in endpoints shaped like the Microsoft identity platform, test endpoints
+//! (`/_emulator/...`), a controllable clock, fault injection, a seeded demo
+//! organisation and a deterministic traffic simulation.
+//!
+//! It follows Microsoft's documented protocol so that a client which works
+//! against it works against a real org; each module says where it deviates.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), chatbell_emulator::EmulatorError> {
+//! use chatbell_emulator::{Clock, Emulator, Options, Seed};
+//! let emu = Emulator::start(Options::default().seed(Seed::Demo).clock(Clock::manual_default())).await?;
+//! let token = emu.mint_token(chatbell_emulator::seed::DEMO_AGENT_EMAIL)?;
+//! println!("{} {}", emu.api_url(), token);
+//! emu.advance_clock(60); // one minute later, without sleeping
+//! emu.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod faults;
+pub mod filter;
+pub mod odata;
+pub mod persist;
+pub mod plugins;
+pub mod schema;
+pub mod seed;
+pub mod server;
+pub mod sim;
+pub mod state;
+pub mod stats;
+pub mod store;
+
+pub use clock::Clock;
+pub use error::{ApiError, EmulatorError};
+pub use faults::FaultSettings;
+pub use seed::{Seed, SeedIds, DEMO_AGENT_EMAIL};
+
+use axum::routing::{get, post};
+use axum::Router;
+use state::{lock, Config, Shared};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+/// How to run an emulator.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where to listen (default `127.0.0.1:0`: any free port).
+    pub listen: SocketAddr,
+    /// The data to start with (ignored when the state file already has data).
+    pub seed: Seed,
+    /// Run the traffic simulation.
+    pub simulate: bool,
+    /// Time scale of the simulation with a system clock: simulated seconds per
+    /// real second (the emulator's clock then runs this much faster).
+    pub simulate_speed: f64,
+    /// Random simulation events per simulated hour.
+    pub simulate_rate: f64,
+    /// Seed of the simulation's random generator.
+    pub random_seed: u64,
+    /// Keep the data in this SQLite file (in memory when `None`).
+    pub state_file: Option<PathBuf>,
+    /// Lifetime of access tokens.
+    pub access_token_lifetime: Duration,
+    /// Lifetime of refresh tokens.
+    pub refresh_token_lifetime: Duration,
+    /// Lifetime of device codes.
+    pub device_code_lifetime: Duration,
+    /// Maximum age of change-tracking delta tokens (Dataverse's default is 7 days).
+    pub delta_token_max_age: Duration,
+    /// The clock; `None` = the system clock (scaled by `simulate_speed` when
+    /// simulating).
+    pub clock: Option<Clock>,
+    /// The tenant id.
+    pub tenant_id: Uuid,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: Seed::Demo,
+            simulate: false,
+            simulate_speed: 1.0,
+            simulate_rate: 40.0,
+            random_seed: 1,
+            state_file: None,
+            access_token_lifetime: Duration::from_secs(3600),
+            refresh_token_lifetime: Duration::from_secs(90 * 86400),
+            device_code_lifetime: Duration::from_secs(900),
+            delta_token_max_age: Duration::from_secs(7 * 86400),
+            clock: None,
+            tenant_id: seed::seed_id("tenant"),
+        }
+    }
+}
+
+impl Options {
+    /// Sets the seed data.
+    pub fn seed(mut self, seed: Seed) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Sets the clock.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+    /// Turns the simulation on with a random seed.
+    pub fn simulate(mut self, random_seed: u64) -> Self {
+        self.simulate = true;
+        self.random_seed = random_seed;
+        self
+    }
+    /// Sets the SQLite state file.
+    pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+    /// Sets the access token lifetime.
+    pub fn access_token_lifetime(mut self, d: Duration) -> Self {
+        self.access_token_lifetime = d;
+        self
+    }
+    /// Sets the maximum age of delta tokens.
+    pub fn delta_token_max_age(mut self, d: Duration) -> Self {
+        self.delta_token_max_age = d;
+        self
+    }
+}
+
+/// Starts emulators.
+#[derive(Debug)]
+pub struct Emulator;
+
+/// A running emulator. Dropping it without [`RunningEmulator::shutdown`] stops
+/// the server tasks too, but may lose the last writes to the state file.
+#[derive(Debug)]
+pub struct RunningEmulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)
+}
+
+impl Emulator {
+    /// Binds, seeds (or loads the state file), and serves in the background.
+    pub async fn start(opts: Options) -> Result<RunningEmulator, EmulatorError> {
+        let clock = match &opts.clock {
+            Some(c) => c.clone(),
+            None if opts.simulate => Clock::system_scaled(opts.simulate_speed),
+            None => Clock::system(),
+        };
+        let listener = tokio::net::TcpListener::bind(opts.listen).await?;
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+
+        let mut store = store::Store::new();
+        let mut writer = None;
+        if let Some(path) = &opts.state_file {
+            let pool = persist::open(path, &mut store).await?;
+            let (sink, task) = persist::spawn_writer(pool);
+            store.set_sink(sink);
+            writer = Some(task);
+        }
+        if store.is_empty() {
+            seed::apply(&mut store, opts.seed, clock.now())
+                .map_err(|e| EmulatorError::InvalidOption(format!("seeding failed: {e}")))?;
+        }
+        let sim = opts
+            .simulate
+            .then(|| sim::Simulator::new(opts.random_seed, opts.simulate_rate, clock.now()));
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            auth: Mutex::new(auth::AuthState::default()),
+            clock: clock.clone(),
+            base_url,
+            cfg: Config {
+                tenant_id: opts.tenant_id,
+                organization_id: seed::seed_id("organization"),
+                business_unit_id: seed::seed_id("businessunit"),
+                access_token_lifetime: secs(opts.access_token_lifetime).max(1),
+                refresh_token_lifetime: secs(opts.refresh_token_lifetime).max(1),
+                device_code_lifetime: secs(opts.device_code_lifetime).max(1),
+                device_code_interval: 5,
+                delta_token_max_age: secs(opts.delta_token_max_age),
+            },
+            faults: faults::Faults::default(),
+            stats: Mutex::new(stats::Stats::default()),
+            sim: Mutex::new(sim),
+        });
+        let router = router(shared.clone());
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = vec![tokio::spawn(server::serve(
+            listener,
+            router,
+            stop_rx.clone(),
+        ))];
+        if opts.simulate && !clock.is_manual() {
+            let sh = shared.clone();
+            let mut rx = stop_rx;
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => sh.run_due(),
+                        _ = rx.changed() => break,
+                    }
+                }
+            }));
+        }
+        Ok(RunningEmulator {
+            shared,
+            addr,
+            stop,
+            tasks: Mutex::new(tasks),
+            writer: Mutex::new(writer),
+        })
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/data/v9.2", axum::routing::any(api::handle))
+        .route("/api/data/v9.2/", axum::routing::any(api::handle))
+        .route("/api/data/v9.2/{*rest}", axum::routing::any(api::handle))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(auth::devicecode))
+        .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
+        .route("/{tenant}/oauth2/v2.0/authorize", get(auth::authorize))
+        .route(
+            "/devicelogin",
+            get(auth::devicelogin_page).post(auth::devicelogin_submit),
+        )
+        .merge(admin::router())
+        .fallback(api::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
+        .with_state(shared)
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+    /// `http://127.0.0.1:<port>/api/data/v9.2`.
+    pub fn api_url(&self) -> String {
+        format!("{}{}", self.shared.base_url, odata::API_PREFIX)
+    }
+    /// The sign-in authority: `http://127.0.0.1:<port>/<tenant>`.
+    pub fn authority(&self) -> String {
+        format!("{}/{}", self.shared.base_url, self.shared.cfg.tenant_id)
+    }
+    /// The tenant id.
+    pub fn tenant_id(&self) -> Uuid {
+        self.shared.cfg.tenant_id
+    }
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// The emulator's clock (shared: moving it moves the emulator's time).
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+    /// Moves the clock by `seconds` and runs the simulation's due events.
+    pub fn advance_clock(&self, seconds: i64) {
+        self.shared.clock.advance(seconds);
+        self.shared.run_due();
+    }
+    /// Sets the clock and runs the simulation's due events.
+    pub fn set_clock(&self, to: chrono::DateTime<chrono::Utc>) {
+        self.shared.clock.set(to);
+        self.shared.run_due();
+    }
+    /// Mints an access token for a user given by id or e-mail.
+    pub fn mint_token(&self, user: &str) -> Result<String, EmulatorError> {
+        let id = self.user_id(user)?;
+        let sh = &self.shared;
+        Ok(lock(&sh.auth).mint_access(
+            &sh.base_url,
+            sh.cfg.tenant_id,
+            id,
+            sh.clock.now(),
+            sh.cfg.access_token_lifetime,
+        ))
+    }
+    /// A user's id, by id or e-mail.
+    pub fn user_id(&self, user: &str) -> Result<Uuid, EmulatorError> {
+        lock(&self.shared.store)
+            .find_user(user)
+            .ok_or_else(|| EmulatorError::InvalidOption(format!("no user {user}")))
+    }
+    /// Grants or removes organisation-level read (change tracking) for a user.
+    pub fn set_org_level_read(&self, user: &str, on: bool) -> Result<(), EmulatorError> {
+        let id = self.user_id(user)?;
+        let mut store = lock(&self.shared.store);
+        let mut f = store.flags(id);
+        f.org_level_read = on;
+        store.set_flags(id, f);
+        Ok(())
+    }
+    /// Sets fault injection.
+    pub fn set_faults(&self, f: FaultSettings) {
+        self.shared.faults.set(f);
+    }
+    /// Web API requests counted so far.
+    pub fn stats(&self) -> stats::Stats {
+        lock(&self.shared.stats).clone()
+    }
+    /// Runs `f` on the data (for tests that need to look inside).
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut store::Store) -> T) -> T {
+        f(&mut lock(&self.shared.store))
+    }
+    /// Stops serving, stops the simulation and flushes the state file.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let tasks: Vec<_> = lock(&self.tasks).drain(..).collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+        drop(lock(&self.shared.store).take_sink());
+        let writer = lock(&self.writer).take();
+        if let Some(w) = writer {
+            let _ = w.await;
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}

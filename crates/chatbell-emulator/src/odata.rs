@@ -1,0 +1,515 @@
+//! OData pieces of the Web API: query options, the `Prefer` header, row rendering
+//! with instance annotations, paging cookies and URL encoding.
+
+use crate::error::ApiError;
+use crate::filter::{Filter, Val};
+use crate::schema::{choice_label, ColType, Table};
+use crate::store::{Row, Store, LOOKUP_LOGICAL};
+use axum::http::HeaderMap;
+use base64::Engine as _;
+use serde_json::{Map, Value};
+use std::cmp::Ordering;
+use uuid::Uuid;
+
+/// The Web API's path prefix.
+pub const API_PREFIX: &str = "/api/data/v9.2";
+/// Default and maximum page size.
+pub const MAX_PAGE: usize = 5000;
+
+/// The annotation term of a formatted value.
+pub const FORMATTED: &str = "OData.Community.Display.V1.FormattedValue";
+/// The annotation term of a lookup's target table.
+pub const LOGICALNAME: &str = "Microsoft.Dynamics.CRM.lookuplogicalname";
+/// The annotation term of a lookup's navigation property.
+pub const NAVPROP: &str = "Microsoft.Dynamics.CRM.associatednavigationproperty";
+
+/// Parsed `Prefer` header(s).
+#[derive(Debug, Clone, Default)]
+pub struct Prefer {
+    /// `odata.maxpagesize=N`.
+    pub maxpagesize: Option<usize>,
+    /// `odata.include-annotations="..."` (the quoted value).
+    pub annotations: Option<String>,
+    /// `return=representation`.
+    pub representation: bool,
+    /// `odata.track-changes`.
+    pub track_changes: bool,
+}
+
+impl Prefer {
+    /// Reads every `Prefer` header.
+    pub fn from_headers(h: &HeaderMap) -> Self {
+        let mut p = Prefer::default();
+        for v in h.get_all("prefer") {
+            let Ok(v) = v.to_str() else { continue };
+            for item in split_top(v) {
+                let item = item.trim();
+                let (k, val) = match item.split_once('=') {
+                    Some((k, v)) => (k.trim(), Some(v.trim().trim_matches('"'))),
+                    None => (item, None),
+                };
+                match (k.to_ascii_lowercase().as_str(), val) {
+                    ("odata.maxpagesize", Some(n)) => p.maxpagesize = n.parse().ok(),
+                    ("odata.include-annotations", Some(a)) => p.annotations = Some(a.to_string()),
+                    ("return", Some(r)) => {
+                        p.representation = r.eq_ignore_ascii_case("representation")
+                    }
+                    ("odata.track-changes", _) => p.track_changes = true,
+                    _ => {}
+                }
+            }
+        }
+        p
+    }
+
+    /// Which annotations to include.
+    pub fn annotation_filter(&self) -> Annotations {
+        Annotations::parse(self.annotations.as_deref())
+    }
+}
+
+/// Splits on commas outside double quotes.
+fn split_top(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// An `odata.include-annotations` filter: `*`, `Namespace.*`, exact terms, and
+/// `-pattern` exclusions, comma-separated.
+#[derive(Debug, Clone, Default)]
+pub struct Annotations {
+    include: Vec<String>,
+    exclude: Vec<String>,
+}
+
+fn pattern_matches(p: &str, term: &str) -> bool {
+    if p == "*" {
+        return true;
+    }
+    match p.strip_suffix(".*") {
+        Some(ns) => term.starts_with(ns) && term[ns.len()..].starts_with('.'),
+        None => p == term,
+    }
+}
+
+impl Annotations {
+    /// Parses the preference's value.
+    pub fn parse(v: Option<&str>) -> Self {
+        let mut a = Annotations::default();
+        for p in v
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            match p.strip_prefix('-') {
+                Some(x) => a.exclude.push(x.to_string()),
+                None => a.include.push(p.to_string()),
+            }
+        }
+        a
+    }
+    /// Whether `term` is to be included.
+    pub fn allows(&self, term: &str) -> bool {
+        self.include.iter().any(|p| pattern_matches(p, term))
+            && !self.exclude.iter().any(|p| pattern_matches(p, term))
+    }
+    /// Whether any annotation is requested.
+    pub fn any(&self) -> bool {
+        !self.include.is_empty()
+    }
+}
+
+/// Query options of a collection request.
+#[derive(Debug, Clone, Default)]
+pub struct QueryOptions {
+    /// `$select` columns (`None`: all).
+    pub select: Option<Vec<String>>,
+    /// `$filter` (raw and parsed).
+    pub filter: Option<(String, Filter)>,
+    /// `$orderby` keys: column and descending.
+    pub orderby: Vec<(String, bool)>,
+    /// `$top`.
+    pub top: Option<usize>,
+    /// `$count=true`.
+    pub count: bool,
+    /// `$skiptoken` (raw cookie).
+    pub skiptoken: Option<String>,
+    /// `$deltatoken`.
+    pub deltatoken: Option<String>,
+}
+
+fn unknown_property(table: &Table, name: &str) -> ApiError {
+    ApiError::query(format!(
+        "Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{}'.",
+        table.logical
+    ))
+}
+
+/// Decodes a query string into pairs (`+` and `%20` are spaces).
+pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+impl QueryOptions {
+    /// Parses and checks the query string against `table`.
+    pub fn parse(raw: &str, table: &Table) -> Result<QueryOptions, ApiError> {
+        let mut q = QueryOptions::default();
+        let mut seen: Vec<String> = Vec::new();
+        for (k, v) in query_pairs(raw) {
+            if !k.starts_with('$') {
+                continue;
+            }
+            if seen.contains(&k) {
+                return Err(ApiError::query(format!(
+                    "Query option '{k}' was specified more than once, but it must be specified at most once."
+                )));
+            }
+            seen.push(k.clone());
+            match k.as_str() {
+                "$select" => {
+                    let cols: Vec<String> = v
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    for c in &cols {
+                        if table.column(c).is_none() {
+                            return Err(unknown_property(table, c));
+                        }
+                    }
+                    q.select = Some(cols);
+                }
+                "$filter" => {
+                    let f = Filter::parse(table, &v)?;
+                    q.filter = Some((v, f));
+                }
+                "$orderby" => {
+                    for part in v.split(',').map(str::trim) {
+                        let mut it = part.split_whitespace();
+                        let col = it
+                            .next()
+                            .ok_or_else(|| ApiError::query("Syntax error in $orderby."))?;
+                        let desc = match it.next() {
+                            None => false,
+                            Some(d) if d.eq_ignore_ascii_case("asc") => false,
+                            Some(d) if d.eq_ignore_ascii_case("desc") => true,
+                            Some(d) => {
+                                return Err(ApiError::query(format!(
+                                "Syntax error at position {} in '{v}': '{d}' is not asc or desc.",
+                                col.len() + 1
+                            )))
+                            }
+                        };
+                        if it.next().is_some() {
+                            return Err(ApiError::query(format!(
+                                "Syntax error in $orderby '{v}'."
+                            )));
+                        }
+                        if table.column(col).is_none() {
+                            return Err(unknown_property(table, col));
+                        }
+                        q.orderby.push((col.to_string(), desc));
+                    }
+                }
+                "$top" => {
+                    let n: usize = v.trim().parse().map_err(|_| {
+                        ApiError::query(format!(
+                            "Invalid value '{v}' for $top query option found. The $top query option requires a non-negative integer value."
+                        ))
+                    })?;
+                    q.top = Some(n);
+                }
+                "$count" => {
+                    q.count = match v.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(ApiError::query(format!(
+                                "'{v}' is not a valid count option."
+                            )))
+                        }
+                    }
+                }
+                "$skiptoken" => q.skiptoken = Some(v),
+                "$deltatoken" => q.deltatoken = Some(v),
+                "$skip" => {
+                    return Err(ApiError::query(
+                        "The query parameter $skip is not supported",
+                    ))
+                }
+                "$expand" | "$apply" | "$search" | "$format" | "$compute" | "$levels" => {
+                    // Dataverse supports $expand and $apply; the emulator does not,
+                    // because ChatBell must not depend on them (see the contract).
+                    return Err(ApiError::query(format!(
+                        "The query parameter {k} is not supported by the ChatBell Dataverse emulator."
+                    )));
+                }
+                _ => {
+                    return Err(ApiError::query(format!(
+                        "The query parameter {k} is not supported"
+                    )))
+                }
+            }
+        }
+        Ok(q)
+    }
+
+    /// The query string to repeat in a next or delta link (without paging tokens).
+    pub fn link_query(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(s) = &self.select {
+            out.push(("$select".into(), s.join(",")));
+        }
+        if let Some((raw, _)) = &self.filter {
+            out.push(("$filter".into(), raw.clone()));
+        }
+        if !self.orderby.is_empty() {
+            let o: Vec<String> = self
+                .orderby
+                .iter()
+                .map(|(c, d)| {
+                    if *d {
+                        format!("{c} desc")
+                    } else {
+                        format!("{c} asc")
+                    }
+                })
+                .collect();
+            out.push(("$orderby".into(), o.join(",")));
+        }
+        if self.count {
+            out.push(("$count".into(), "true".into()));
+        }
+        out
+    }
+}
+
+/// Percent-encodes a query value (spaces as `%20`, `+` as `%2B`).
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'$'
+            | b','
+            | b'('
+            | b')'
+            | b'\''
+            | b':' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Builds `?k=v&k=v` with encoded values.
+pub fn build_query(pairs: &[(String, String)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    format!("?{}", parts.join("&"))
+}
+
+/// Decodes `%XX` escapes in a path segment.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Makes a paging cookie in Dataverse's shape (opaque to clients).
+pub fn make_cookie(page: u32, payload: &Value, tracking: bool) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload.to_string());
+    format!(
+        "<cookie pagenumber=\"{page}\" pagingcookie=\"{b64}\" istracking=\"{}\" />",
+        if tracking { "True" } else { "False" }
+    )
+}
+
+/// Reads a paging cookie: page number, payload and whether it is a tracking one.
+pub fn read_cookie(s: &str) -> Result<(u32, Value, bool), ApiError> {
+    let bad = || ApiError::query("The $skiptoken value is not valid.");
+    let attr = |name: &str| -> Option<&str> {
+        let key = format!("{name}=\"");
+        let i = s.find(&key)? + key.len();
+        let j = s[i..].find('"')? + i;
+        Some(&s[i..j])
+    };
+    let page = attr("pagenumber")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(bad)?;
+    let b64 = attr("pagingcookie").ok_or_else(bad)?;
+    let tracking = attr("istracking") == Some("True");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(b64)
+        .map_err(|_| bad())?;
+    let payload: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    Ok((page, payload, tracking))
+}
+
+/// The `@odata.context` of a collection (or, with `entity`, of one row).
+pub fn context(base: &str, set: &str, select: Option<&[String]>, suffix: &str) -> String {
+    match select {
+        Some(cols) if !cols.is_empty() => {
+            format!(
+                "{base}{API_PREFIX}/$metadata#{set}({}){suffix}",
+                cols.join(",")
+            )
+        }
+        _ => format!("{base}{API_PREFIX}/$metadata#{set}{suffix}"),
+    }
+}
+
+/// Dataverse's formatted date (en-US user settings, UTC).
+fn formatted_time(s: &str) -> Option<String> {
+    crate::clock::parse_ts(s).map(|t| t.format("%-m/%-d/%Y %-I:%M %p").to_string())
+}
+
+/// Renders a row for a client: etag, selected columns (all when `select` is
+/// `None`; the primary key always) and the requested annotations.
+pub fn render(
+    store: &Store,
+    table: &Table,
+    row: &Row,
+    select: Option<&[String]>,
+    ann: &Annotations,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("@odata.etag".into(), Value::String(row.etag()));
+    for c in &table.columns {
+        let wanted = c.name == table.key || select.is_none_or(|s| s.iter().any(|x| x == c.name));
+        if !wanted {
+            continue;
+        }
+        let v = row.fields.get(c.name).cloned().unwrap_or(Value::Null);
+        if ann.any() && !v.is_null() {
+            let formatted = match c.ty {
+                ColType::Lookup(_) => {
+                    let logical = row
+                        .fields
+                        .get(&format!("{}{LOOKUP_LOGICAL}", c.name))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    let id = v.as_str().and_then(|s| Uuid::parse_str(s).ok());
+                    if ann.allows(NAVPROP) {
+                        let nav = c.nav_name().unwrap_or_default().to_string();
+                        out.insert(format!("{}@{NAVPROP}", c.name), Value::String(nav));
+                    }
+                    if ann.allows(LOGICALNAME) {
+                        out.insert(
+                            format!("{}@{LOGICALNAME}", c.name),
+                            Value::String(logical.clone()),
+                        );
+                    }
+                    id.and_then(|id| store.primary_name(&logical, id))
+                }
+                ColType::Int(Some(_)) => v
+                    .as_i64()
+                    .and_then(|n| choice_label(c.ty, n))
+                    .map(str::to_string),
+                ColType::Int(None) | ColType::Version => v.as_i64().map(|n| n.to_string()),
+                ColType::Bool => v
+                    .as_bool()
+                    .map(|b| if b { "Yes" } else { "No" }.to_string()),
+                ColType::DateTime => v.as_str().and_then(formatted_time),
+                ColType::Key | ColType::Str(_) => None,
+            };
+            if let (Some(f), true) = (formatted, ann.allows(FORMATTED)) {
+                out.insert(format!("{}@{FORMATTED}", c.name), Value::String(f));
+            }
+        }
+        out.insert(c.name.to_string(), v);
+    }
+    out
+}
+
+/// The sort key of a row under `$orderby`, with the primary key last.
+pub fn sort_key(table: &Table, row: &Row, orderby: &[(String, bool)]) -> Vec<Val> {
+    let mut k: Vec<Val> = orderby
+        .iter()
+        .map(|(c, _)| {
+            let ty = table.column(c).map_or(ColType::Str(0), |c| c.ty);
+            Val::from_column(ty, row.fields.get(c))
+        })
+        .collect();
+    k.push(Val::from_column(ColType::Key, row.fields.get(table.key)));
+    k
+}
+
+/// Compares two sort keys under `$orderby` directions.
+pub fn cmp_keys(a: &[Val], b: &[Val], orderby: &[(String, bool)]) -> Ordering {
+    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+        let desc = orderby.get(i).is_some_and(|(_, d)| *d);
+        let o = x.order(y);
+        let o = if desc { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// The JSON form of a sort key, for a paging cookie.
+pub fn key_to_json(table: &Table, row: &Row, orderby: &[(String, bool)]) -> Value {
+    let mut v: Vec<Value> = orderby
+        .iter()
+        .map(|(c, _)| row.fields.get(c).cloned().unwrap_or(Value::Null))
+        .collect();
+    v.push(row.fields.get(table.key).cloned().unwrap_or(Value::Null));
+    Value::Array(v)
+}
+
+/// Reads a sort key back from a paging cookie.
+pub fn key_from_json(table: &Table, v: &Value, orderby: &[(String, bool)]) -> Option<Vec<Val>> {
+    let arr = v.as_array()?;
+    if arr.len() != orderby.len() + 1 {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (i, item) in arr.iter().enumerate() {
+        let ty = match orderby.get(i) {
+            Some((c, _)) => table.column(c)?.ty,
+            None => ColType::Key,
+        };
+        out.push(Val::from_column(ty, Some(item)));
+    }
+    Some(out)
+}

@@ -1,0 +1,37 @@
+//! Web API request counters (`GET /_emulator/stats`), so that tests and the demo
+//! can check ChatBell's request budget (10,000 per 8-hour shift).
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Counters since start or the last reset.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Stats {
+    /// Every Web API request (including refused ones).
+    pub total: u64,
+    /// Per entity set (or `WhoAmI`, `$metadata`...).
+    pub by_entity_set: BTreeMap<String, u64>,
+    /// Per authenticated user id.
+    pub by_user: BTreeMap<String, u64>,
+    /// Per HTTP method.
+    pub by_method: BTreeMap<String, u64>,
+    /// Per response status.
+    pub by_status: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    /// Counts one request.
+    pub fn count(&mut self, method: &str, set: &str) {
+        self.total += 1;
+        *self.by_entity_set.entry(set.to_string()).or_default() += 1;
+        *self.by_method.entry(method.to_string()).or_default() += 1;
+    }
+    /// Counts the authenticated user of a request.
+    pub fn count_user(&mut self, user: &str) {
+        *self.by_user.entry(user.to_string()).or_default() += 1;
+    }
+    /// Counts a response status.
+    pub fn count_status(&mut self, status: u16) {
+        *self.by_status.entry(status.to_string()).or_default() += 1;
+    }
+}
