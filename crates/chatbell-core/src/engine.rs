@@ -10,11 +10,15 @@ use crate::effect::*;
 use crate::fasthash::{Map, Set};
 use crate::ids::*;
 use crate::notification::*;
-use crate::time::Ts;
+use crate::time::{Span, Ts};
 use crate::timers::TimerKey;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// How old the answer to a request of mine, first seen already answered, may be
+/// and still be news (R8).
+const FRESH_ANSWER: Span = Span::hours(1);
 
 /// Longest preview kept in a notification, in characters.
 pub const PREVIEW_CHARS: usize = 160;
@@ -1158,11 +1162,15 @@ impl Engine {
                 self.set_timer(TimerKey::RequestExpiry(rid), None, out);
             }
             let was_pending = old.is_some_and(|o| o.status == RequestStatus::Pending);
+            // A request made and answered between two syncs is first seen
+            // answered: still news, if the answer is recent.
+            let answered_meanwhile =
+                old.is_none() && now - r.modified_on <= FRESH_ANSWER && r.modified_on <= now;
             let answered = matches!(
                 r.status,
                 RequestStatus::Accepted | RequestStatus::Rejected | RequestStatus::Expired
             );
-            if was_pending && answered {
+            if (was_pending || answered_meanwhile) && answered {
                 self.show_outcome(&r, now, out);
             }
         }

@@ -737,6 +737,23 @@ fn r8_requester_is_told_the_outcome() {
 }
 
 #[test]
+fn r8_requester_is_told_even_when_the_request_was_answered_between_two_syncs() {
+    let mut desk = Desk::new();
+    let s = owned_session(&mut desk, 1, ME);
+    let mut fresh = request(3, RequestKind::Assign, s.id, ME, BOB, desk.now);
+    fresh.status = RequestStatus::Rejected;
+    fresh.reason = Some("On a call".into());
+    let mut stale = request(4, RequestKind::Assign, s.id, ME, ALICE, desk.now);
+    stale.status = RequestStatus::Accepted;
+    stale.modified_on = desk.now - Span::hours(2);
+    let out = desk.sync(vec![Change::Request(fresh), Change::Request(stale)]);
+    let shown = shows(&out);
+    assert_eq!(shown.len(), 1, "only the recent answer is news: {shown:?}");
+    assert_eq!(shown[0].title, "Bob Brown rejected your assign request");
+    assert_eq!(shown[0].body, "Reason: On a call");
+}
+
+#[test]
 fn r8_request_withdrawn_by_the_requester_withdraws_my_notification() {
     let mut desk = Desk::new();
     let (_, mut r) = assign_request_to_me(&mut desk);
