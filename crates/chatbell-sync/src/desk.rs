@@ -198,6 +198,11 @@ impl<D: Desktop> Desk<D> {
         self.online
     }
 
+    /// Whether the sessions are read through change tracking.
+    pub fn uses_change_tracking(&self) -> bool {
+        self.poller.uses_change_tracking()
+    }
+
     /// The Web API requests sent so far.
     pub fn requests_sent(&self) -> u64 {
         self.poller

@@ -1,0 +1,205 @@
+//! What the agent decides, written to Dynamics with If-Match (R15), and the other
+//! side told.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use chatbell_core::{Action, ActionError, NotificationKey, NotificationKind, RequestId, SessionId};
+use serde_json::json;
+use support::*;
+use uuid::Uuid;
+
+async fn request_to_dana(emu: &chatbell_emulator::RunningEmulator, kind: i64) -> RequestId {
+    let alex = act_as(emu, ALEX);
+    let row = alex
+        .send(
+            reqwest::Method::POST,
+            "cb_chatrequests",
+            Some(json!({
+                "cb_kind": kind,
+                "cb_chatsession@odata.bind": format!("/cb_chatsessions({})", SeedIds::session(4)),
+                "cb_requestedby@odata.bind": format!("/systemusers({})", SeedIds::alex()),
+                "cb_requestedto@odata.bind": format!("/systemusers({})", SeedIds::demo_agent()),
+                "statuscode": 1,
+            })),
+        )
+        .await;
+    RequestId(Uuid::parse_str(row["cb_chatrequestid"].as_str().unwrap()).unwrap())
+}
+
+#[tokio::test]
+async fn r8_reject_needs_a_reason_and_writes_it_and_the_requester_is_told() {
+    let emu = org().await;
+    let mut dana = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    let mut alex = desk(&emu, ALEX, None, quick()).await;
+    dana.desk.poll().await.unwrap();
+    alex.desk.poll().await.unwrap();
+    let r = request_to_dana(&emu, 1).await;
+    emu.advance_clock(2);
+    dana.desk.poll().await.unwrap();
+    let key = NotificationKey::Request(r);
+    let n = live(dana.desk.engine(), key).expect("Dana is asked");
+    assert_eq!(n.kind, NotificationKind::AssignRequest);
+
+    let before = emu.stats().by_method.get("PATCH").copied().unwrap_or(0);
+    let refused = dana
+        .desk
+        .act(key, Action::Reject, Some("   ".into()))
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(ActionError::ReasonRequired));
+    assert_eq!(
+        emu.stats().by_method.get("PATCH").copied().unwrap_or(0),
+        before,
+        "nothing was sent"
+    );
+
+    dana.desk
+        .act(key, Action::Reject, Some("On a call until 3 pm".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    let row = act_as(&emu, SYSTEM)
+        .get(&format!("cb_chatrequests({r})"))
+        .await;
+    assert_eq!(row["statuscode"], 3);
+    assert_eq!(row["cb_reason"], "On a call until 3 pm");
+
+    emu.advance_clock(2);
+    alex.desk.poll().await.unwrap();
+    let outcome = live(alex.desk.engine(), NotificationKey::Outcome(r)).expect("Alex is told");
+    assert!(outcome.body.contains("On a call until 3 pm"), "{outcome:?}");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn r8_accepting_an_assign_request_moves_the_session_in_dynamics() {
+    let emu = org().await;
+    let mut dana = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    dana.desk.poll().await.unwrap();
+    let r = request_to_dana(&emu, 1).await;
+    emu.advance_clock(2);
+    dana.desk.poll().await.unwrap();
+    dana.desk
+        .act(NotificationKey::Request(r), Action::Accept, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let sys = act_as(&emu, SYSTEM);
+    assert_eq!(
+        sys.get(&format!("cb_chatrequests({r})")).await["statuscode"],
+        2
+    );
+    let session = sys.session(SessionId(SeedIds::session(4))).await;
+    assert_eq!(
+        session["_ownerid_value"].as_str().unwrap(),
+        SeedIds::demo_agent().to_string()
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn r9_block_creates_the_blocked_number_and_closes_the_chat_for_everyone() {
+    let emu = org().await;
+    let mut dana = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    let mut alex = desk(&emu, ALEX, None, quick()).await;
+    dana.desk.poll().await.unwrap();
+    alex.desk.poll().await.unwrap();
+    let customer = act_as(&emu, SYSTEM);
+    let s = customer.new_conversation("Spam Bot", "+19005550123").await;
+    customer.customer_writes(s, "WIN A PRIZE").await;
+    emu.advance_clock(2);
+    dana.desk.poll().await.unwrap();
+    alex.desk.poll().await.unwrap();
+    let key = NotificationKey::Chat(s);
+    assert!(live(dana.desk.engine(), key).unwrap().offers(Action::Block));
+    assert!(live(alex.desk.engine(), key).is_some());
+
+    dana.desk
+        .act(key, Action::Block, None)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let blocked = customer
+        .get("cb_blockednumbers?$filter=cb_number%20eq%20'%2B19005550123'")
+        .await;
+    assert_eq!(blocked["value"].as_array().unwrap().len(), 1);
+    let row = customer.session(s).await;
+    assert_eq!(
+        row["statuscode"], 3,
+        "the add-on closed the session as blocked"
+    );
+
+    emu.advance_clock(2);
+    alex.desk.poll().await.unwrap();
+    assert!(live(alex.desk.engine(), key).is_none(), "gone for Alex too");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn r6_assign_to_me_after_idle_timeout_and_yes_moves_ownership_in_dynamics() {
+    let emu = org().await;
+    let mut dana = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    dana.desk.poll().await.unwrap();
+    // Session 4 is Alex's (WhatsApp: idle timeout 5 minutes).
+    let s = SessionId(SeedIds::session(4));
+    let customer = act_as(&emu, SYSTEM);
+    customer.customer_writes(s, "hello? anyone?").await;
+    emu.advance_clock(2);
+    dana.desk.poll().await.unwrap();
+    assert!(live(dana.desk.engine(), NotificationKey::Offer(s)).is_none());
+
+    emu.advance_clock(5 * 60);
+    dana.desk.fire_due_timers().await.unwrap();
+    let offer = live(dana.desk.engine(), NotificationKey::Offer(s)).expect("Assign to me?");
+    assert_eq!(offer.kind, NotificationKind::AssignToMe);
+
+    dana.desk
+        .act(NotificationKey::Offer(s), Action::Yes, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let row = customer.session(s).await;
+    assert_eq!(
+        row["_ownerid_value"].as_str().unwrap(),
+        SeedIds::demo_agent().to_string()
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn sessions_come_through_change_tracking_where_it_is_granted() {
+    let emu = org().await;
+    // Morgan has organisation-level read; Dana has not.
+    let mut morgan = desk(&emu, MORGAN, None, quick()).await;
+    let mut dana = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    morgan.desk.poll().await.unwrap();
+    dana.desk.poll().await.unwrap();
+    assert!(morgan.desk.uses_change_tracking());
+    assert!(!dana.desk.uses_change_tracking());
+
+    let customer = act_as(&emu, SYSTEM);
+    let s = customer
+        .new_conversation("Ana Souza", "+5511999990004")
+        .await;
+    customer.customer_writes(s, "oi").await;
+    emu.advance_clock(2);
+    morgan.desk.poll().await.unwrap();
+    dana.desk.poll().await.unwrap();
+    assert!(morgan.desk.engine().session(&s).is_some());
+    assert!(dana.desk.engine().session(&s).is_some());
+
+    // A deletion shows through change tracking only.
+    customer
+        .send(
+            reqwest::Method::DELETE,
+            &format!("cb_chatsessions({s})"),
+            None,
+        )
+        .await;
+    emu.advance_clock(2);
+    morgan.desk.poll().await.unwrap();
+    assert!(morgan.desk.engine().session(&s).is_none(), "removed");
+    emu.shutdown().await;
+}
