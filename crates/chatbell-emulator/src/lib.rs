@@ -214,8 +214,14 @@ impl Emulator {
         if opts.simulate && !clock.is_manual() {
             let sh = shared.clone();
             let mut rx = stop_rx;
+            // Events are written at their scheduled (simulated) time: run them
+            // often enough that none is written more than ~0.25 simulated
+            // seconds late, whatever the speed (1 ms is tokio's timer grain).
+            let rate = clock.rate().max(1.0);
+            let period = Duration::from_secs_f64((0.25 / rate).clamp(0.001, 0.1));
             tasks.push(tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                let mut tick = tokio::time::interval(period);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tokio::select! {
                         _ = tick.tick() => sh.run_due(),

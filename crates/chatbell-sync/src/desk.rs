@@ -7,19 +7,18 @@
 //! then are the effects carried out — on the [`Desktop`] (toasts, sounds, tray),
 //! on the timers, and as write-backs to Dynamics.
 //!
-//! Polling adapts (R13 within the request budget): [`DeskConfig::fast`] while
-//! something is live for me or a write-back is in flight, [`DeskConfig::normal`]
-//! when all is quiet, backing off while Dynamics is unreachable. The first poll
+//! Polling adapts (R13 within the request budget), table by table: see
+//! [`Desk::poll_intervals`]. The first poll
 //! after a start, an outage or a sleep is a catch-up (R17).
 
 use crate::client::DataverseError;
-use crate::poll::{PollConfig, Poller};
+use crate::poll::{PollConfig, Poller, Tables};
 use crate::schema::Schema;
 use crate::writeback::Writer;
 use crate::Dataverse;
 use chatbell_core::{
-    Action, ActionError, Clock, Command, Effect, Engine, Event, NotificationKey, RequestId,
-    Scheduler, Span, SyncMode, Ts, UserId, WriteBackOutcome,
+    Action, ActionError, Clock, Command, Effect, Engine, Event, NotificationKey, NotificationKind,
+    RequestId, Scheduler, Span, SyncMode, Ts, UserId, WriteBackOutcome,
 };
 use chatbell_store::{Commit, Store, StoreError};
 use std::sync::Arc;
@@ -52,7 +51,7 @@ impl Default for DeskConfig {
     fn default() -> Self {
         DeskConfig {
             fast: Span::seconds(3),
-            normal: Span::seconds(8),
+            normal: Span::seconds(7),
             max_backoff: Span::seconds(60),
             gap: Span::seconds(90),
             poll: PollConfig::default(),
@@ -83,6 +82,40 @@ pub struct PollReport {
     pub catch_up: bool,
 }
 
+/// What the desk has done since it opened: for the request budget and the
+/// delivery delay (R13).
+#[derive(Debug, Default, Clone)]
+pub struct DeskStats {
+    pub polls: u64,
+    pub failed_polls: u64,
+    /// Rows that reached the engine in live polls.
+    pub rows: u64,
+    /// For the newest [`LAG_SAMPLES`] rows of live polls: how long after the row
+    /// changed in Dynamics (`modifiedon`, to the second) it reached the engine.
+    pub lags: std::collections::VecDeque<Span>,
+}
+
+/// How many delivery delays [`DeskStats`] keeps.
+pub const LAG_SAMPLES: usize = 20_000;
+
+impl DeskStats {
+    /// The median delivery delay, if any row was delivered live.
+    pub fn median_lag(&self) -> Option<Span> {
+        self.lag_quantile(0.5)
+    }
+
+    /// A quantile (0.0–1.0) of the delivery delays.
+    pub fn lag_quantile(&self, q: f64) -> Option<Span> {
+        let mut v: Vec<Span> = self.lags.iter().copied().collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort();
+        let i = ((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+        v.get(i).copied()
+    }
+}
+
 /// The running desk of the signed-in agent.
 pub struct Desk<D: Desktop> {
     engine: Engine,
@@ -97,7 +130,10 @@ pub struct Desk<D: Desktop> {
     online: bool,
     catch_up_next: bool,
     failures: u32,
-    last_poll: Option<Ts>,
+    /// When the sessions and the requests were last polled.
+    last_sessions: Option<Ts>,
+    last_requests: Option<Ts>,
+    stats: DeskStats,
 }
 
 impl<D: Desktop> Desk<D> {
@@ -152,7 +188,9 @@ impl<D: Desktop> Desk<D> {
             online: true,
             catch_up_next: true,
             failures: 0,
-            last_poll: None,
+            last_sessions: None,
+            last_requests: None,
+            stats: DeskStats::default(),
         };
         desk.store
             .commit(&Commit {
@@ -212,16 +250,41 @@ impl<D: Desktop> Desk<D> {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// One poll: fetch what changed, run it through the engine, commit, carry out.
+    /// One poll of every table: fetch what changed, run it through the engine,
+    /// commit, carry out.
     pub async fn poll(&mut self) -> Result<PollReport, DeskError> {
+        self.poll_tables(Tables::ALL).await
+    }
+
+    /// A poll of the tables that are due (see [`Desk::next_poll`]).
+    pub async fn poll_due(&mut self) -> Result<PollReport, DeskError> {
+        // Tables due within a second are read together: one wake-up, not two.
+        let soon = self.clock.now() + Span::seconds(1);
+        let (s, r) = self.next_polls();
+        self.poll_tables(Tables {
+            sessions: s <= soon,
+            requests: r <= soon,
+        })
+        .await
+    }
+
+    async fn poll_tables(&mut self, tables: Tables) -> Result<PollReport, DeskError> {
         let now = self.clock.now();
-        if self.last_poll.is_some_and(|t| now - t > self.cfg.gap) {
+        let last = self.last_sessions.max(self.last_requests);
+        if last.is_some_and(|t| now - t > self.cfg.gap) {
             self.catch_up_next = true;
         }
-        self.last_poll = Some(now);
-        let batch = match self.poller.poll(now).await {
+        if tables.sessions {
+            self.last_sessions = Some(now);
+        }
+        if tables.requests {
+            self.last_requests = Some(now);
+        }
+        self.stats.polls += 1;
+        let batch = match self.poller.poll_tables(now, tables).await {
             Ok(b) => b,
             Err(e) => {
+                self.stats.failed_polls += 1;
                 self.failures += 1;
                 if e.is_offline() {
                     self.catch_up_next = true;
@@ -246,6 +309,9 @@ impl<D: Desktop> Desk<D> {
             catch_up: mode == SyncMode::CatchUp,
             ..PollReport::default()
         };
+        if mode == SyncMode::Live {
+            self.note_lags(&batch.changes, now);
+        }
         let effects = self
             .engine
             .handle(
@@ -269,6 +335,28 @@ impl<D: Desktop> Desk<D> {
         report.effects = effects.len();
         self.carry_out(effects).await?;
         Ok(report)
+    }
+
+    /// What the desk has done since it opened.
+    pub fn stats(&self) -> &DeskStats {
+        &self.stats
+    }
+
+    fn note_lags(&mut self, changes: &[chatbell_core::Change], now: Ts) {
+        use chatbell_core::Change;
+        for c in changes {
+            let changed = match c {
+                Change::Session(s) => s.modified_on,
+                Change::Message(m) => m.created_on,
+                Change::Request(r) => r.modified_on,
+                _ => continue,
+            };
+            self.stats.rows += 1;
+            if self.stats.lags.len() == LAG_SAMPLES {
+                self.stats.lags.pop_front();
+            }
+            self.stats.lags.push_back(now - changed);
+        }
     }
 
     /// The agent acts on a notification (toast, panel, tray, command line).
@@ -328,28 +416,43 @@ impl<D: Desktop> Desk<D> {
         self.timers.next_deadline()
     }
 
-    /// How long until the next poll should start, counted from the last one.
-    pub fn poll_interval(&self) -> Span {
+    /// The poll intervals of the sessions and of the requests: fast while a
+    /// call rings for me (so that it stops ringing as soon as it is answered
+    /// elsewhere) or one of my actions is in flight (so that its effect shows),
+    /// the normal pace otherwise. A stale offer or request is safe to act on
+    /// (R15 refuses it with the reason), so it costs no extra requests. While
+    /// Dynamics is unreachable both back off.
+    pub fn poll_intervals(&self) -> (Span, Span) {
         if self.failures > 0 {
             let shift = self.failures.min(6);
             let backoff = Span(self.cfg.normal.0.saturating_mul(1 << shift));
-            return backoff.min(self.cfg.max_backoff);
+            let b = backoff.min(self.cfg.max_backoff);
+            return (b, b);
         }
-        let busy = !self.engine.live_notifications().is_empty()
-            || self.engine.pending_commands().next().is_some();
-        if busy {
-            self.cfg.fast
-        } else {
-            self.cfg.normal
-        }
+        let in_flight = self.engine.pending_commands().next().is_some();
+        let ringing = self
+            .engine
+            .live_notifications()
+            .iter()
+            .any(|n| n.kind == NotificationKind::IncomingCall);
+        let pace = |fast: bool| if fast { self.cfg.fast } else { self.cfg.normal };
+        (pace(ringing || in_flight), pace(in_flight))
+    }
+
+    /// When the sessions and the requests are next due.
+    fn next_polls(&self) -> (Ts, Ts) {
+        let now = self.clock.now();
+        let (si, ri) = self.poll_intervals();
+        (
+            self.last_sessions.map_or(now, |t| t + si),
+            self.last_requests.map_or(now, |t| t + ri),
+        )
     }
 
     /// When the next poll is due.
     pub fn next_poll(&self) -> Ts {
-        match self.last_poll {
-            Some(t) => t + self.poll_interval(),
-            None => self.clock.now(),
-        }
+        let (s, r) = self.next_polls();
+        s.min(r)
     }
 
     /// Runs the desk until `inputs` closes: polls on time, fires timers, takes
@@ -375,7 +478,7 @@ impl<D: Desktop> Desk<D> {
                 () = tokio::time::sleep(wait) => {
                     self.fire_due_timers().await?;
                     if self.clock.now() >= self.next_poll() {
-                        match self.poll().await {
+                        match self.poll_due().await {
                             Ok(_) => {}
                             Err(DeskError::Dataverse(e)) => {
                                 tracing::warn!(error = %e, "poll failed");

@@ -45,7 +45,7 @@ impl Default for PollConfig {
     fn default() -> Self {
         PollConfig {
             overlap: Span::seconds(30),
-            slow_every: Span::minutes(3),
+            slow_every: Span::minutes(5),
             page_size: 500,
             history: Span::hours(24),
             change_tracking: true,
@@ -87,6 +87,22 @@ struct Advance {
     delta: Option<Option<String>>,
     /// Dynamics refused change tracking.
     tracking_refused: bool,
+}
+
+/// Which of the busy tables a poll reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tables {
+    /// Sessions, and the messages they say are new.
+    pub sessions: bool,
+    /// Requests made by me or to me.
+    pub requests: bool,
+}
+
+impl Tables {
+    pub const ALL: Tables = Tables {
+        sessions: true,
+        requests: true,
+    };
 }
 
 /// Reads what changed since the last poll.
@@ -177,6 +193,12 @@ impl Poller {
     /// [`Poller::committed`] is called with the batch: a batch that was not
     /// committed is read again next time.
     pub async fn poll(&mut self, now: Ts) -> Result<Batch, DataverseError> {
+        self.poll_tables(now, Tables::ALL).await
+    }
+
+    /// One poll of some of the tables that change all day (the slow tables come
+    /// along when they are due).
+    pub async fn poll_tables(&mut self, now: Ts, tables: Tables) -> Result<Batch, DataverseError> {
         let mut batch = Batch::default();
         if self
             .last_slow
@@ -186,10 +208,33 @@ impl Poller {
             batch.advance.slow_at = Some(now);
         }
 
-        // Sessions: every cycle, through change tracking where it is granted.
+        let (sessions, messages) = if tables.sessions {
+            self.poll_sessions(now, &mut batch).await?
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let requests = if tables.requests {
+            self.poll_requests(&mut batch).await?
+        } else {
+            Vec::new()
+        };
+        batch.changes.extend(sessions);
+        batch.changes.extend(messages);
+        batch.changes.extend(requests);
+        batch.watermarks = self.watermarks_after(&batch.advance);
+        Ok(batch)
+    }
+
+    /// Sessions, through change tracking where it is granted, and the messages
+    /// they say are new.
+    async fn poll_sessions(
+        &mut self,
+        now: Ts,
+        batch: &mut Batch,
+    ) -> Result<(Vec<Change>, Vec<Change>), DataverseError> {
         let mut sessions = None;
         if !self.no_tracking {
-            match self.track_sessions(&mut batch).await {
+            match self.track_sessions(batch).await {
                 Ok(rows) => sessions = Some(rows),
                 Err(TrackError::Refused(why)) => {
                     tracing::info!(%why, "change tracking refused: polling by modifiedon");
@@ -206,7 +251,7 @@ impl Poller {
                     Some(t) => format!("modifiedon ge {}", datetime::format(t)),
                     None => "statecode eq 0".to_string(),
                 };
-                self.query(Table::Session, &filter, &mut batch).await?
+                self.query(Table::Session, &filter, batch).await?
             }
         };
 
@@ -225,7 +270,7 @@ impl Poller {
         let messages = if new_messages {
             let from = self.since(Table::Message).unwrap_or(now - self.cfg.history);
             let filter = format!("modifiedon ge {}", datetime::format(from));
-            let rows = self.query(Table::Message, &filter, &mut batch).await?;
+            let rows = self.query(Table::Message, &filter, batch).await?;
             // Even an empty answer sets the mark: the next query starts there.
             if message_mark.is_none() {
                 batch.advance.marks.push((Table::Message, from));
@@ -235,7 +280,11 @@ impl Poller {
             Vec::new()
         };
 
-        // Requests made by me or to me: every cycle.
+        Ok((sessions, messages))
+    }
+
+    /// Requests made by me or to me.
+    async fn poll_requests(&mut self, batch: &mut Batch) -> Result<Vec<Change>, DataverseError> {
         let mine = format!(
             "({to} eq {me} or {by} eq {me})",
             to = self.schema.lookup_value(Table::Request, "cb_requestedto"),
@@ -246,13 +295,7 @@ impl Poller {
             Some(t) => format!("modifiedon ge {} and {mine}", datetime::format(t)),
             None => format!("statuscode eq 1 and {mine}"),
         };
-        let requests = self.query(Table::Request, &filter, &mut batch).await?;
-
-        batch.changes.extend(sessions);
-        batch.changes.extend(messages);
-        batch.changes.extend(requests);
-        batch.watermarks = self.watermarks_after(&batch.advance);
-        Ok(batch)
+        self.query(Table::Request, &filter, batch).await
     }
 
     /// The batch was committed with its watermarks: move on from it.
