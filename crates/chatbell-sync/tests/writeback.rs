@@ -203,3 +203,106 @@ async fn sessions_come_through_change_tracking_where_it_is_granted() {
     assert!(morgan.desk.engine().session(&s).is_none(), "removed");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn r8_withdrawing_my_request_writes_the_reason_and_the_target_loses_it() {
+    let emu = org().await;
+    let mut dana = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    let mut alex = desk(&emu, ALEX, None, quick()).await;
+    // Dana (owner of session 2) asks Alex to join it.
+    let row = act_as(&emu, DEMO_AGENT_EMAIL)
+        .send(
+            reqwest::Method::POST,
+            "cb_chatrequests",
+            Some(json!({
+                "cb_kind": 2,
+                "cb_chatsession@odata.bind": format!("/cb_chatsessions({})", SeedIds::session(2)),
+                "cb_requestedby@odata.bind": format!("/systemusers({})", SeedIds::demo_agent()),
+                "cb_requestedto@odata.bind": format!("/systemusers({})", SeedIds::alex()),
+                "statuscode": 1,
+            })),
+        )
+        .await;
+    let r = RequestId(Uuid::parse_str(row["cb_chatrequestid"].as_str().unwrap()).unwrap());
+    dana.desk.poll().await.unwrap();
+    alex.desk.poll().await.unwrap();
+    assert!(live(alex.desk.engine(), NotificationKey::Request(r)).is_some());
+
+    let refused = dana.desk.withdraw_request(r, " ".into()).await.unwrap();
+    assert_eq!(refused, Err(ActionError::ReasonRequired));
+    dana.desk
+        .withdraw_request(r, "Solved it myself".into())
+        .await
+        .unwrap()
+        .unwrap();
+    let row = act_as(&emu, SYSTEM).get(&format!("cb_chatrequests({r})")).await;
+    assert_eq!(row["statuscode"], 4);
+    assert_eq!(row["cb_reason"], "Solved it myself");
+
+    emu.advance_clock(2);
+    alex.desk.poll().await.unwrap();
+    assert!(live(alex.desk.engine(), NotificationKey::Request(r)).is_none());
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn r1_leaving_the_team_withdraws_its_chats_without_a_restart() {
+    let emu = org().await;
+    let cfg = chatbell_sync::DeskConfig {
+        poll: chatbell_sync::PollConfig {
+            slow_every: chatbell_core::Span::seconds(0),
+            ..chatbell_sync::PollConfig::default()
+        },
+        ..quick()
+    };
+    let mut dana = desk(&emu, DEMO_AGENT_EMAIL, None, cfg).await;
+    dana.desk.poll().await.unwrap();
+    let customer = act_as(&emu, SYSTEM);
+    let s = customer.new_conversation("Ana Souza", "+5511999990005").await;
+    customer.customer_writes(s, "help").await;
+    emu.advance_clock(2);
+    dana.desk.poll().await.unwrap();
+    assert!(live(dana.desk.engine(), NotificationKey::Chat(s)).is_some());
+
+    // An admin removes Dana from the default team.
+    customer
+        .send(
+            reqwest::Method::DELETE,
+            &format!(
+                "teams({})/teammembership_association({})/$ref",
+                SeedIds::default_team(),
+                SeedIds::demo_agent()
+            ),
+            None,
+        )
+        .await;
+    emu.advance_clock(2);
+    dana.desk.poll().await.unwrap();
+    assert!(
+        live(dana.desk.engine(), NotificationKey::Chat(s)).is_none(),
+        "no longer eligible"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_delta_token_means_reading_the_sessions_again() {
+    let emu = org().await;
+    let mut morgan = desk(&emu, MORGAN, None, quick()).await;
+    morgan.desk.poll().await.unwrap();
+    assert!(morgan.desk.uses_change_tracking());
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/_emulator/changetracking/expire", emu.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let customer = act_as(&emu, SYSTEM);
+    let s = customer.new_conversation("Ana Souza", "+5511999990006").await;
+    emu.advance_clock(2);
+    morgan.desk.poll().await.unwrap();
+    assert!(morgan.desk.engine().session(&s).is_some());
+    assert!(morgan.desk.uses_change_tracking(), "with a new delta link");
+    emu.shutdown().await;
+}
