@@ -1,5 +1,5 @@
-//! Authorization code + PKCE on a loopback redirect, over real loopback HTTP.
-//! The "browser" is an HTTP client driven by the opener.
+//! Authorization code + PKCE on a loopback redirect, against the emulator over
+//! real loopback HTTP. The "browser" is an HTTP client driven by the opener.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chatbell_auth::{AuthError, BrowserSignIn};
 use reqwest::Url;
-use support::fake_idp::FakeIdp;
+use support::{Idp, ALEX, DANA};
 
 /// A browser that follows redirects and keeps the page it ended on.
 fn following_browser(
@@ -53,14 +53,11 @@ fn query(url: &Url, key: &str) -> Option<String> {
 
 #[tokio::test]
 async fn browser_sign_in_with_pkce_gets_tokens_and_shows_a_done_page() {
-    let idp = FakeIdp::start().await;
-    let client = support::client(&idp.base, None);
+    let idp = Idp::start().await;
+    let client = idp.client(None);
     let page = Arc::new(Mutex::new(None));
     let tokens = client
-        .sign_in_with_browser(
-            &following_browser(page.clone()),
-            &hint("alex.rivera@chatbell.example"),
-        )
+        .sign_in_with_browser(&following_browser(page.clone()), &hint(ALEX))
         .await
         .unwrap();
     assert_eq!(idp.whoami(&tokens.access_token.bearer()).await, 200);
@@ -73,8 +70,8 @@ async fn browser_sign_in_with_pkce_gets_tokens_and_shows_a_done_page() {
 
 #[tokio::test]
 async fn loopback_port_is_closed_after_the_redirect() {
-    let idp = FakeIdp::start().await;
-    let client = support::client(&idp.base, None);
+    let idp = Idp::start().await;
+    let client = idp.client(None);
     let seen = Arc::new(Mutex::new(None::<String>));
     let page = Arc::new(Mutex::new(None));
     let browser = following_browser(page);
@@ -86,7 +83,7 @@ async fn loopback_port_is_closed_after_the_redirect() {
         }
     };
     client
-        .sign_in_with_browser(&opener, &hint("demo.agent@chatbell.example"))
+        .sign_in_with_browser(&opener, &hint(DANA))
         .await
         .unwrap();
     let url = Url::parse(seen.lock().unwrap().as_deref().unwrap()).unwrap();
@@ -101,8 +98,8 @@ async fn loopback_port_is_closed_after_the_redirect() {
 
 #[tokio::test]
 async fn state_mismatch_is_refused() {
-    let idp = FakeIdp::start().await;
-    let client = support::client(&idp.base, None);
+    let idp = Idp::start().await;
+    let client = idp.client(None);
     let page = Arc::new(Mutex::new(None::<(u16, String)>));
     let p = page.clone();
     // An attacker's redirect: a genuine code, but the state of another sign-in.
@@ -127,7 +124,7 @@ async fn state_mismatch_is_refused() {
         Ok(())
     };
     let e = client
-        .sign_in_with_browser(&opener, &hint("demo.agent@chatbell.example"))
+        .sign_in_with_browser(&opener, &hint(DANA))
         .await
         .unwrap_err();
     assert!(matches!(e, AuthError::StateMismatch), "{e:?}");
@@ -138,42 +135,31 @@ async fn state_mismatch_is_refused() {
 
 #[tokio::test]
 async fn error_in_the_redirect_is_reported() {
-    let idp = FakeIdp::start().await;
-    let client = support::client(&idp.base, None);
-    // The identity platform sends the user back with an error (e.g. consent refused).
-    let opener = |url: &str| {
-        let url = Url::parse(url).unwrap();
-        let redirect = query(&url, "redirect_uri").unwrap();
-        let state = query(&url, "state").unwrap();
-        let mut back = Url::parse(&redirect).unwrap();
-        back.query_pairs_mut()
-            .append_pair("error", "access_denied")
-            .append_pair(
-                "error_description",
-                "AADSTS65004: User declined to consent to access the app.",
-            )
-            .append_pair("state", &state);
-        tokio::spawn(reqwest::get(back));
-        Ok(())
-    };
+    let idp = Idp::start().await;
+    let client = idp.client(None);
+    // No login_hint and nobody signed in at the emulator (`PUT /_emulator/signin`):
+    // the identity platform sends the browser back with an error instead of a code.
+    let page = Arc::new(Mutex::new(None));
     let e = client
-        .sign_in_with_browser(&opener, &BrowserSignIn::default())
+        .sign_in_with_browser(&following_browser(page.clone()), &BrowserSignIn::default())
         .await
         .unwrap_err();
     match e {
         AuthError::Redirect(o) => {
-            assert_eq!(o.error, "access_denied");
-            assert!(o.error_description.unwrap().starts_with("AADSTS65004"));
+            assert_eq!(o.error, "login_required");
+            assert!(o.error_description.unwrap().starts_with("AADSTS50058"));
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(idp.grants("authorization_code"), 0);
+    let (_, body) = wait_page(&page).await;
+    assert!(body.contains("did not complete"), "{body}");
 }
 
 #[tokio::test]
 async fn unrelated_requests_do_not_end_the_wait() {
-    let idp = FakeIdp::start().await;
-    let client = support::client(&idp.base, None);
+    let idp = Idp::start().await;
+    let client = idp.client(None);
     let page = Arc::new(Mutex::new(None));
     let browser = Arc::new(following_browser(page));
     // The browser first opens an idle pre-connect socket, asks for a favicon, and
@@ -198,7 +184,7 @@ async fn unrelated_requests_do_not_end_the_wait() {
         Ok(())
     };
     let tokens = client
-        .sign_in_with_browser(&opener, &hint("demo.agent@chatbell.example"))
+        .sign_in_with_browser(&opener, &hint(DANA))
         .await
         .unwrap();
     assert_eq!(idp.whoami(&tokens.access_token.bearer()).await, 200);
@@ -206,8 +192,8 @@ async fn unrelated_requests_do_not_end_the_wait() {
 
 #[tokio::test(start_paused = true)]
 async fn browser_that_never_comes_back_times_out() {
-    let idp = FakeIdp::start().await;
-    let client = support::client(&idp.base, None);
+    let idp = Idp::start().await;
+    let client = idp.client(None);
     let options = BrowserSignIn {
         login_hint: None,
         timeout: Duration::from_secs(120),
@@ -223,8 +209,8 @@ async fn browser_that_never_comes_back_times_out() {
 
 #[tokio::test]
 async fn a_browser_that_cannot_open_fails_the_sign_in() {
-    let idp = FakeIdp::start().await;
-    let client = support::client(&idp.base, None);
+    let idp = Idp::start().await;
+    let client = idp.client(None);
     let e = client
         .sign_in_with_browser(
             &|_: &str| Err("no browser".to_owned()),

@@ -1,6 +1,7 @@
-//! The Session token source against the loopback identity provider: refresh
-//! before expiry, rotation, one refresh for concurrent callers, 401 handling,
-//! persistence across restarts, sign-out.
+//! The Session token source against the emulator (in process, real loopback
+//! HTTP): refresh before expiry, rotation, one refresh for concurrent callers, 401
+//! handling, persistence across restarts, sign-out. ChatBell's clock is a manual
+//! one and the emulator's is its own manual clock; `Rig::advance` moves both.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -8,15 +9,15 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use chatbell_auth::{
     AccessToken, AuthError, Clock, InMemoryKeyProvider, KeyProvider, ManualClock, Session,
     StorageMode, TokenStore,
 };
-use support::fake_idp::FakeIdp;
+use chatbell_emulator::TokenFault;
+use support::{Idp, ALEX, DANA};
 
 struct Rig {
-    idp: FakeIdp,
+    idp: Idp,
     clock: Arc<ManualClock>,
     keys: Arc<InMemoryKeyProvider>,
     dir: tempfile::TempDir,
@@ -25,7 +26,7 @@ struct Rig {
 impl Rig {
     async fn new() -> Rig {
         Rig {
-            idp: FakeIdp::start().await,
+            idp: Idp::start().await,
             clock: support::manual_clock(),
             keys: Arc::new(InMemoryKeyProvider::new()),
             dir: tempfile::tempdir().unwrap(),
@@ -37,10 +38,7 @@ impl Rig {
         let (store, mode) =
             TokenStore::open(self.dir.path(), self.keys.clone() as Arc<dyn KeyProvider>).await;
         assert_eq!(mode, StorageMode::Keychain);
-        Session::new(
-            support::client(&self.idp.base, Some(self.clock.clone())),
-            store,
-        )
+        Session::new(self.idp.client(Some(self.clock.clone())), store)
     }
 
     /// Signs in with the device code flow as `user`.
@@ -72,10 +70,10 @@ impl Rig {
     }
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn access_token_is_reused_until_the_refresh_skew() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("demo.agent@chatbell.example").await;
+    let s = rig.signed_in(DANA).await;
     let ttl = rig.ttl(&s).await;
     let first = s.access_token().await.unwrap();
     rig.advance(ttl - 301).await;
@@ -88,10 +86,10 @@ async fn access_token_is_reused_until_the_refresh_skew() {
     assert_eq!(rig.idp.whoami(&second.bearer()).await, 200);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn refresh_keeps_the_newest_refresh_token() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("demo.agent@chatbell.example").await;
+    let s = rig.signed_in(DANA).await;
     let ttl = rig.ttl(&s).await;
     for _ in 0..3 {
         rig.advance(ttl).await;
@@ -111,10 +109,10 @@ async fn refresh_keeps_the_newest_refresh_token() {
     assert_eq!(rig.idp.whoami(&at.bearer()).await, 200);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn concurrent_callers_share_one_refresh() {
     let rig = Rig::new().await;
-    let s = Arc::new(rig.signed_in("demo.agent@chatbell.example").await);
+    let s = Arc::new(rig.signed_in(DANA).await);
     let ttl = rig.ttl(&s).await;
     rig.advance(ttl).await;
     let tasks: Vec<_> = (0..16)
@@ -134,21 +132,23 @@ async fn concurrent_callers_share_one_refresh() {
     assert_eq!(rig.idp.grants("refresh_token"), 1, "no refresh storm");
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn invalid_grant_on_refresh_means_sign_in_required_and_forgets_the_sign_in() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("demo.agent@chatbell.example").await;
+    let s = rig.signed_in(DANA).await;
     let ttl = rig.ttl(&s).await;
     let file = rig.dir.path().join(chatbell_auth::FILE_NAME);
     assert!(file.exists());
-    rig.advance(ttl).await;
-    rig.idp.force_next(
-        StatusCode::BAD_REQUEST,
-        serde_json::json!({"error": "invalid_grant", "error_description": "AADSTS700082: The refresh token has expired due to inactivity.", "error_codes": [700082]}),
-    );
+    // Unused for longer than the refresh token's lifetime (the emulator's default,
+    // 90 days, like Microsoft's): the emulator refuses it as expired.
+    rig.advance(90 * 24 * 3600).await;
+    assert!(ttl < 90 * 24 * 3600);
     let e = s.access_token().await.unwrap_err();
     match &e {
-        AuthError::SignInRequired { cause: Some(c), .. } => assert!(c.has_code(700082)),
+        AuthError::SignInRequired { cause: Some(c), .. } => {
+            assert_eq!(c.error, "invalid_grant");
+            assert!(c.has_code(70008), "{c:?}");
+        }
         other => panic!("{other:?}"),
     }
     assert!(!s.is_signed_in().await);
@@ -156,23 +156,27 @@ async fn invalid_grant_on_refresh_means_sign_in_required_and_forgets_the_sign_in
     assert!(s.access_token().await.unwrap_err().is_sign_in_required());
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn server_failure_during_an_early_refresh_keeps_the_current_token() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("demo.agent@chatbell.example").await;
+    let s = rig.signed_in(DANA).await;
     let ttl = rig.ttl(&s).await;
     let first = s.access_token().await.unwrap();
     rig.advance(ttl - 60).await; // inside the skew, not expired
-    rig.idp
-        .force_next(StatusCode::BAD_GATEWAY, serde_json::json!("upstream down"));
+    rig.idp.fault(
+        TokenFault::new("temporarily_unavailable", 50196)
+            .status(503)
+            .grant_type("refresh_token"),
+    );
     assert_eq!(s.access_token().await.unwrap(), first);
+    assert_eq!(rig.idp.grants("refresh_token"), 1, "it did try");
     assert!(s.is_signed_in().await);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn on_unauthorized_refreshes_once_then_requires_sign_in() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("demo.agent@chatbell.example").await;
+    let s = rig.signed_in(DANA).await;
     let ttl = rig.ttl(&s).await;
     let at = s.access_token().await.unwrap();
     // The service's clock is ahead: it refuses a token ChatBell thinks is fresh.
@@ -190,20 +194,22 @@ async fn on_unauthorized_refreshes_once_then_requires_sign_in() {
     assert_eq!(rig.idp.grants("refresh_token"), 1);
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn on_unauthorized_with_a_refused_refresh_token_requires_sign_in() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("demo.agent@chatbell.example").await;
+    let s = rig.signed_in(DANA).await;
     let at = s.access_token().await.unwrap();
-    rig.idp.force_next(
-        StatusCode::BAD_REQUEST,
-        serde_json::json!({"error": "invalid_grant", "error_codes": [50173]}),
+    // The user's sessions were revoked (e.g. a password reset by an admin).
+    rig.idp.fault(
+        TokenFault::new("invalid_grant", 50173)
+            .description("The provided grant has expired due to it being revoked.")
+            .grant_type("refresh_token"),
     );
     let e = s.on_unauthorized(&at).await.unwrap_err();
     assert!(e.is_sign_in_required(), "{e:?}");
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn not_signed_in_means_sign_in_required() {
     let rig = Rig::new().await;
     let s = rig.session().await;
@@ -217,10 +223,10 @@ async fn not_signed_in_means_sign_in_required() {
         .is_sign_in_required());
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn sign_out_deletes_the_file_and_the_keychain_key() {
     let rig = Rig::new().await;
-    let s = rig.signed_in("demo.agent@chatbell.example").await;
+    let s = rig.signed_in(DANA).await;
     let file = rig.dir.path().join(chatbell_auth::FILE_NAME);
     assert!(file.exists());
     assert!(rig.keys.load_key().unwrap().is_some());
@@ -232,19 +238,12 @@ async fn sign_out_deletes_the_file_and_the_keychain_key() {
 
     // Signing in again after a sign-out is remembered again (with a new key).
     let prompt = s.start_device_code().await.unwrap();
-    assert!(rig
-        .idp
-        .approve(&prompt.user_code, "alex.rivera@chatbell.example")
-        .await
-        .is_success());
+    assert!(rig.idp.approve(&prompt.user_code, ALEX).await.is_success());
     s.complete_device_code(&prompt, std::future::pending())
         .await
         .unwrap();
     let restored = rig.session().await.restore().await.unwrap().unwrap();
-    assert_eq!(
-        restored.username.as_deref(),
-        Some("alex.rivera@chatbell.example")
-    );
+    assert_eq!(restored.username.as_deref(), Some(ALEX));
 }
 
 #[tokio::test]
@@ -256,14 +255,11 @@ async fn browser_sign_in_through_the_session_is_persisted() {
         Ok(())
     };
     let options = chatbell_auth::BrowserSignIn {
-        login_hint: Some("alex.rivera@chatbell.example".into()),
+        login_hint: Some(ALEX.into()),
         ..Default::default()
     };
     let account = s.sign_in_with_browser(&opener, &options).await.unwrap();
-    assert_eq!(
-        account.username.as_deref(),
-        Some("alex.rivera@chatbell.example")
-    );
+    assert_eq!(account.username.as_deref(), Some(ALEX));
     let restored = rig.session().await.restore().await.unwrap().unwrap();
     assert_eq!(restored, account);
 }

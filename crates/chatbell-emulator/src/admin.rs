@@ -1,11 +1,12 @@
 //! Test endpoints under `/_emulator/` (JSON, loopback peers only): users and their
 //! flags, minting tokens, approving device codes, the sign-in user for
-//! `authorize`, fault injection, request statistics, the clock, and expiring
+//! `authorize`, fault injection (Web API faults, and one-shot token endpoint
+//! errors under `/_emulator/faults/token`), request statistics, the clock, and expiring
 //! change-tracking tokens.
 
 use crate::clock::{format_ts, parse_ts};
 use crate::error::ApiError;
-use crate::faults::FaultSettings;
+use crate::faults::{FaultSettings, TokenFault};
 use crate::server::ConnInfo;
 use crate::state::{lock, Shared};
 use crate::stats::Stats;
@@ -63,6 +64,12 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/_emulator/devicecodes", get(devicecodes))
         .route("/_emulator/signin", put(signin))
         .route("/_emulator/faults", get(get_faults).put(put_faults))
+        .route(
+            "/_emulator/faults/token",
+            get(get_token_faults)
+                .post(post_token_fault)
+                .delete(delete_token_faults),
+        )
         .route("/_emulator/stats", get(stats))
         .route("/_emulator/stats/reset", post(reset_stats))
         .route("/_emulator/clock", get(get_clock).put(put_clock))
@@ -217,6 +224,31 @@ async fn put_faults(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> R
     }
     sh.faults.set(s.clone());
     ok(serde_json::to_value(s).unwrap_or(Value::Null))
+}
+
+fn token_faults_json(sh: &Shared) -> Response {
+    ok(json!({"queued": sh.faults.token_queue()}))
+}
+
+async fn get_token_faults(State(sh): State<Arc<Shared>>) -> Response {
+    token_faults_json(&sh)
+}
+
+async fn post_token_fault(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let f: TokenFault = match parse(&body) {
+        Ok(f) => f,
+        Err(e) => return bad(e),
+    };
+    if let Err(e) = f.validate() {
+        return bad(e);
+    }
+    sh.faults.push_token(f);
+    token_faults_json(&sh)
+}
+
+async fn delete_token_faults(State(sh): State<Arc<Shared>>) -> Response {
+    sh.faults.clear_token();
+    token_faults_json(&sh)
 }
 
 async fn stats(State(sh): State<Arc<Shared>>) -> Response {

@@ -8,6 +8,9 @@
 //! - `GET /{tenant}/oauth2/v2.0/authorize` (authorization code with PKCE) on a
 //!   loopback redirect, and the `authorization_code` grant.
 //! - The `refresh_token` grant, which rotates the refresh token.
+//! - One-shot injected OAuth errors for the token endpoint (see
+//!   [`crate::faults::TokenFault`]), and token requests counted per grant type in
+//!   the stats.
 //!
 //! Errors carry `error`, `error_description` (with an AADSTS code, trace id,
 //! correlation id and timestamp), `error_codes`, `timestamp`, `trace_id`,
@@ -400,6 +403,11 @@ pub async fn token(
     let Some(grant) = f.get("grant_type") else {
         return missing(&sh, "grant_type");
     };
+    lock(&sh.stats).count_token_request(grant);
+    if let Some(fault) = sh.faults.take_token(grant) {
+        let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::BAD_REQUEST);
+        return aad_error(&sh, status, &fault.error, fault.code, &fault.text());
+    }
     let Some(client_id) = f.get("client_id").filter(|s| !s.is_empty()).cloned() else {
         return missing(&sh, "client_id");
     };

@@ -1,10 +1,17 @@
 //! Fault injection for the Web API (`PUT /_emulator/faults`): service-protection
 //! 429s with `Retry-After`, server errors, added latency and dropped connections,
 //! each "every N requests". All off by default.
+//!
+//! And one-shot answers for the sign-in token endpoint
+//! (`POST /_emulator/faults/token`): the next token request gets the queued OAuth
+//! error instead of being processed (e.g. `slow_down` for a device code poll, or a
+//! `temporarily_unavailable` 503 for a refresh), so that tests can see how a client
+//! handles answers the identity platform gives at its own discretion.
 
 use crate::error::{codes, ApiError};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -70,6 +77,102 @@ impl FaultSettings {
     }
 }
 
+/// A one-shot OAuth error for the token endpoint (JSON of
+/// `POST /_emulator/faults/token`). The request it answers is refused before it is
+/// looked at: nothing is redeemed or rotated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenFault {
+    /// The OAuth `error` (`slow_down`, `invalid_grant`, `temporarily_unavailable`...).
+    pub error: String,
+    /// The AADSTS code (in `error_codes` and the description).
+    pub code: u32,
+    /// The HTTP status (400 by default; 400-599).
+    #[serde(default = "bad_request")]
+    pub status: u16,
+    /// The description after `AADSTS<code>: ` (a generic one when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Only a request of this `grant_type` takes it (`device_code` also matches the
+    /// URN spelling); any token request when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_type: Option<String>,
+}
+
+fn bad_request() -> u16 {
+    400
+}
+
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+fn same_grant(a: &str, b: &str) -> bool {
+    let norm = |g: &str| {
+        if g == "device_code" {
+            DEVICE_CODE_GRANT
+        } else {
+            g
+        }
+        .to_string()
+    };
+    norm(a) == norm(b)
+}
+
+impl TokenFault {
+    /// A 400 with this `error` and AADSTS `code`, for any grant type.
+    pub fn new(error: &str, code: u32) -> Self {
+        Self {
+            error: error.to_string(),
+            code,
+            status: 400,
+            description: None,
+            grant_type: None,
+        }
+    }
+    /// Sets the HTTP status.
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+    /// Sets the description.
+    pub fn description(mut self, text: &str) -> Self {
+        self.description = Some(text.to_string());
+        self
+    }
+    /// Applies it only to requests of this grant type.
+    pub fn grant_type(mut self, grant: &str) -> Self {
+        self.grant_type = Some(grant.to_string());
+        self
+    }
+    /// Checks the fault.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.error.is_empty()
+            || !self
+                .error
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            return Err("error must be an OAuth error code like slow_down".into());
+        }
+        if !(400..=599).contains(&self.status) {
+            return Err("status must be 400-599".into());
+        }
+        Ok(())
+    }
+    /// The description to send.
+    pub fn text(&self) -> String {
+        if let Some(d) = &self.description {
+            return d.clone();
+        }
+        match self.error.as_str() {
+            "authorization_pending" => "The provided request has not yet been authorized by the user. The user must input their code.".into(),
+            "slow_down" => "The client is polling too quickly and should increase its polling interval by 5 seconds.".into(),
+            "temporarily_unavailable" => "The server is temporarily too busy to handle the request. Please retry the request later.".into(),
+            "invalid_grant" => "Provided grant is invalid or malformed.".into(),
+            other => format!("The request was refused ({other})."),
+        }
+    }
+}
+
 /// What to do with one request.
 #[derive(Debug)]
 pub enum FaultAction {
@@ -86,6 +189,7 @@ pub enum FaultAction {
 pub struct Faults {
     settings: Mutex<FaultSettings>,
     counter: AtomicU64,
+    token: Mutex<VecDeque<TokenFault>>,
 }
 
 fn throttle_message(code: &str) -> &'static str {
@@ -105,6 +209,28 @@ impl Faults {
     pub fn set(&self, s: FaultSettings) {
         *crate::state::lock(&self.settings) = s;
         self.counter.store(0, Ordering::SeqCst);
+    }
+    /// Queues a one-shot token endpoint fault.
+    pub fn push_token(&self, f: TokenFault) {
+        crate::state::lock(&self.token).push_back(f);
+    }
+    /// Takes the first queued token fault that applies to `grant_type`.
+    pub fn take_token(&self, grant_type: &str) -> Option<TokenFault> {
+        let mut q = crate::state::lock(&self.token);
+        let i = q.iter().position(|f| {
+            f.grant_type
+                .as_deref()
+                .is_none_or(|g| same_grant(g, grant_type))
+        })?;
+        q.remove(i)
+    }
+    /// The queued token faults.
+    pub fn token_queue(&self) -> Vec<TokenFault> {
+        crate::state::lock(&self.token).iter().cloned().collect()
+    }
+    /// Drops the queued token faults.
+    pub fn clear_token(&self) {
+        crate::state::lock(&self.token).clear();
     }
     /// Counts one Web API request and decides its fate; also returns the latency.
     pub fn next(&self) -> (u64, FaultAction) {

@@ -38,7 +38,7 @@ pub mod store;
 
 pub use clock::Clock;
 pub use error::{ApiError, EmulatorError};
-pub use faults::FaultSettings;
+pub use faults::{FaultSettings, TokenFault};
 pub use seed::{Seed, SeedIds, DEMO_AGENT_EMAIL};
 
 use axum::routing::{get, post};
@@ -76,6 +76,9 @@ pub struct Options {
     pub refresh_token_lifetime: Duration,
     /// Lifetime of device codes.
     pub device_code_lifetime: Duration,
+    /// The polling interval handed out with device codes (RFC 8628 `interval`;
+    /// 5 s, like Microsoft, by default). Tests may hand out 1 s (or 0) to poll fast.
+    pub device_code_interval: Duration,
     /// Maximum age of change-tracking delta tokens (Dataverse's default is 7 days).
     pub delta_token_max_age: Duration,
     /// The clock; `None` = the system clock (scaled by `simulate_speed` when
@@ -98,6 +101,7 @@ impl Default for Options {
             access_token_lifetime: Duration::from_secs(3600),
             refresh_token_lifetime: Duration::from_secs(90 * 86400),
             device_code_lifetime: Duration::from_secs(900),
+            device_code_interval: Duration::from_secs(5),
             delta_token_max_age: Duration::from_secs(7 * 86400),
             clock: None,
             tenant_id: seed::seed_id("tenant"),
@@ -130,6 +134,16 @@ impl Options {
     /// Sets the access token lifetime.
     pub fn access_token_lifetime(mut self, d: Duration) -> Self {
         self.access_token_lifetime = d;
+        self
+    }
+    /// Sets the device code lifetime (`expires_in` of `devicecode`).
+    pub fn device_code_lifetime(mut self, d: Duration) -> Self {
+        self.device_code_lifetime = d;
+        self
+    }
+    /// Sets the device code polling interval (`interval` of `devicecode`).
+    pub fn device_code_interval(mut self, d: Duration) -> Self {
+        self.device_code_interval = d;
         self
     }
     /// Sets the maximum age of delta tokens.
@@ -197,7 +211,7 @@ impl Emulator {
                 access_token_lifetime: secs(opts.access_token_lifetime).max(1),
                 refresh_token_lifetime: secs(opts.refresh_token_lifetime).max(1),
                 device_code_lifetime: secs(opts.device_code_lifetime).max(1),
-                device_code_interval: 5,
+                device_code_interval: secs(opts.device_code_interval),
                 delta_token_max_age: secs(opts.delta_token_max_age),
             },
             faults: faults::Faults::default(),
@@ -324,7 +338,18 @@ impl RunningEmulator {
     pub fn set_faults(&self, f: FaultSettings) {
         self.shared.faults.set(f);
     }
-    /// Web API requests counted so far.
+    /// Queues a one-shot answer for the token endpoint: the next token request
+    /// (of the fault's grant type, if it names one) gets this OAuth error.
+    pub fn queue_token_fault(&self, f: TokenFault) -> Result<(), EmulatorError> {
+        f.validate().map_err(EmulatorError::InvalidOption)?;
+        self.shared.faults.push_token(f);
+        Ok(())
+    }
+    /// The token-endpoint faults still queued.
+    pub fn token_faults(&self) -> Vec<TokenFault> {
+        self.shared.faults.token_queue()
+    }
+    /// Web API requests (and token-endpoint requests per grant type) counted so far.
     pub fn stats(&self) -> stats::Stats {
         lock(&self.shared.stats).clone()
     }

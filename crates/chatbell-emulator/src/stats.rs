@@ -1,5 +1,7 @@
 //! Web API request counters (`GET /_emulator/stats`), so that tests and the demo
-//! can check ChatBell's request budget (10,000 per 8-hour shift).
+//! can check ChatBell's request budget (10,000 per 8-hour shift), and token
+//! endpoint requests per grant type (so that sign-in tests can count polls and
+//! refreshes).
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -17,6 +19,9 @@ pub struct Stats {
     pub by_method: BTreeMap<String, u64>,
     /// Per response status.
     pub by_status: BTreeMap<String, u64>,
+    /// Token endpoint requests per `grant_type` sent (refused ones too). Not part
+    /// of `total`, which counts Web API requests only.
+    pub token_requests_by_grant_type: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -29,6 +34,20 @@ impl Stats {
     /// Counts the authenticated user of a request.
     pub fn count_user(&mut self, user: &str) {
         *self.by_user.entry(user.to_string()).or_default() += 1;
+    }
+    /// Counts a token endpoint request.
+    pub fn count_token_request(&mut self, grant_type: &str) {
+        *self
+            .token_requests_by_grant_type
+            .entry(grant_type.to_string())
+            .or_default() += 1;
+    }
+    /// Token endpoint requests of one grant type.
+    pub fn token_requests(&self, grant_type: &str) -> u64 {
+        self.token_requests_by_grant_type
+            .get(grant_type)
+            .copied()
+            .unwrap_or(0)
     }
     /// Counts a response status.
     pub fn count_status(&mut self, status: u16) {

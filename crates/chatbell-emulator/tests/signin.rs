@@ -5,7 +5,7 @@
 mod common;
 
 use base64::Engine as _;
-use chatbell_emulator::{Clock, Options, Seed, SeedIds, DEMO_AGENT_EMAIL};
+use chatbell_emulator::{Clock, Options, Seed, SeedIds, TokenFault, DEMO_AGENT_EMAIL};
 use common::{read, start, start_with, Resp, T};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -125,6 +125,26 @@ async fn device_code_can_be_declined() {
         "authorization_declined",
         70018,
     );
+}
+
+#[tokio::test]
+async fn device_code_interval_and_lifetime_are_options() {
+    let t = start_with(
+        Options::default()
+            .seed(Seed::Demo)
+            .clock(Clock::manual_default())
+            .device_code_interval(Duration::from_secs(1))
+            .device_code_lifetime(Duration::from_secs(60)),
+    )
+    .await;
+    let dc = device_code(&t).await;
+    assert_eq!(dc["interval"], 1);
+    assert_eq!(dc["expires_in"], 60);
+    let code = dc["device_code"].as_str().unwrap();
+    t.emu.advance_clock(59);
+    assert_aad_error(&poll(&t, code).await, "authorization_pending", 70016);
+    t.emu.advance_clock(1);
+    assert_aad_error(&poll(&t, code).await, "expired_token", 70019);
 }
 
 #[tokio::test]
@@ -554,4 +574,124 @@ async fn clock_endpoint_advances_and_sets_time() {
         t.admin(Method::PUT, "clock", Some(json!({}))).await.status,
         400
     );
+}
+
+#[tokio::test]
+async fn token_faults_answer_the_next_matching_token_request_once() {
+    let t = start().await;
+    let dc = device_code(&t).await;
+    let code = dc["device_code"].as_str().unwrap();
+    t.admin(
+        Method::POST,
+        "approve",
+        Some(json!({"user_code": dc["user_code"], "user": DEMO_AGENT_EMAIL})),
+    )
+    .await;
+    // Through the test endpoint: a slow_down for the next device code poll only.
+    let q = t
+        .admin(
+            Method::POST,
+            "faults/token",
+            Some(json!({"error": "slow_down", "code": 70016, "grant_type": "device_code"})),
+        )
+        .await;
+    assert_eq!(q.status, 200, "{}", q.text);
+    assert_eq!(q.json["queued"][0]["error"], "slow_down");
+    // A refresh is not a device code poll: it passes the fault by.
+    t.emu
+        .queue_token_fault(TokenFault::new("invalid_grant", 50173).grant_type("refresh_token"))
+        .unwrap();
+    assert_eq!(t.emu.token_faults().len(), 2);
+    let r = poll(&t, code).await;
+    assert_aad_error(&r, "slow_down", 70016);
+    assert!(r.json["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("polling too quickly"));
+    // The refused poll redeemed nothing: the next one gets the tokens.
+    let tokens = poll(&t, code).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let rt = tokens.json["refresh_token"].as_str().unwrap();
+    assert_aad_error(&refresh(&t, rt).await, "invalid_grant", 50173);
+    // ... and the refused refresh did not rotate the token away.
+    assert!(t.emu.token_faults().is_empty());
+    let fresh = refresh(&t, rt).await;
+    assert_eq!(fresh.status, 200, "{}", fresh.text);
+
+    // Server errors, with any status from 400 to 599.
+    t.emu
+        .queue_token_fault(
+            TokenFault::new("temporarily_unavailable", 50196)
+                .status(503)
+                .description("Service busy."),
+        )
+        .unwrap();
+    let rt = fresh.json["refresh_token"].as_str().unwrap();
+    let busy = refresh(&t, rt).await;
+    assert_eq!(busy.status, 503);
+    assert_eq!(busy.json["error"], "temporarily_unavailable");
+    assert!(busy.json["error_description"]
+        .as_str()
+        .unwrap()
+        .starts_with("AADSTS50196: Service busy."));
+    assert_eq!(refresh(&t, rt).await.status, 200);
+
+    // Refused faults, listing and clearing.
+    for bad in [
+        json!({"error": "slow_down", "code": 1, "status": 200}),
+        json!({"error": "", "code": 1}),
+        json!({"error": "slow_down"}),
+        json!({"error": "slow_down", "code": 1, "colour": "red"}),
+    ] {
+        let r = t
+            .admin(Method::POST, "faults/token", Some(bad.clone()))
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+    }
+    assert!(t
+        .emu
+        .queue_token_fault(TokenFault::new("x", 1).status(302))
+        .is_err());
+    t.admin(
+        Method::POST,
+        "faults/token",
+        Some(json!({"error": "invalid_client", "code": 700016})),
+    )
+    .await;
+    let listed = t.admin(Method::GET, "faults/token", None).await;
+    assert_eq!(listed.json["queued"][0]["status"], 400);
+    let cleared = t.admin(Method::DELETE, "faults/token", None).await;
+    assert_eq!(cleared.json["queued"], json!([]));
+}
+
+#[tokio::test]
+async fn stats_count_token_requests_per_grant_type() {
+    let t = start().await;
+    let dc = device_code(&t).await;
+    let code = dc["device_code"].as_str().unwrap();
+    poll(&t, code).await; // pending
+    t.admin(
+        Method::POST,
+        "approve",
+        Some(json!({"user_code": dc["user_code"], "user": DEMO_AGENT_EMAIL})),
+    )
+    .await;
+    let tokens = poll(&t, code).await.json;
+    refresh(&t, tokens["refresh_token"].as_str().unwrap()).await;
+    refresh(&t, "garbage").await; // refused, still counted
+    let s = t.admin(Method::GET, "stats", None).await;
+    let by_grant = &s.json["token_requests_by_grant_type"];
+    assert_eq!(
+        by_grant["urn:ietf:params:oauth:grant-type:device_code"], 2,
+        "{}",
+        s.text
+    );
+    assert_eq!(by_grant["refresh_token"], 2);
+    assert_eq!(
+        s.json["total"], 0,
+        "token requests are not Web API requests"
+    );
+    assert_eq!(t.emu.stats().token_requests("refresh_token"), 2);
+    t.admin(Method::POST, "stats/reset", None).await;
+    assert_eq!(t.emu.stats().token_requests("refresh_token"), 0);
 }
