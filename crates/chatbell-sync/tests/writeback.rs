@@ -235,7 +235,9 @@ async fn r8_withdrawing_my_request_writes_the_reason_and_the_target_loses_it() {
         .await
         .unwrap()
         .unwrap();
-    let row = act_as(&emu, SYSTEM).get(&format!("cb_chatrequests({r})")).await;
+    let row = act_as(&emu, SYSTEM)
+        .get(&format!("cb_chatrequests({r})"))
+        .await;
     assert_eq!(row["statuscode"], 4);
     assert_eq!(row["cb_reason"], "Solved it myself");
 
@@ -258,7 +260,9 @@ async fn r1_leaving_the_team_withdraws_its_chats_without_a_restart() {
     let mut dana = desk(&emu, DEMO_AGENT_EMAIL, None, cfg).await;
     dana.desk.poll().await.unwrap();
     let customer = act_as(&emu, SYSTEM);
-    let s = customer.new_conversation("Ana Souza", "+5511999990005").await;
+    let s = customer
+        .new_conversation("Ana Souza", "+5511999990005")
+        .await;
     customer.customer_writes(s, "help").await;
     emu.advance_clock(2);
     dana.desk.poll().await.unwrap();
@@ -293,13 +297,18 @@ async fn an_expired_delta_token_means_reading_the_sessions_again() {
     assert!(morgan.desk.uses_change_tracking());
     let http = reqwest::Client::new();
     let r = http
-        .post(format!("{}/_emulator/changetracking/expire", emu.base_url()))
+        .post(format!(
+            "{}/_emulator/changetracking/expire",
+            emu.base_url()
+        ))
         .send()
         .await
         .unwrap();
     assert!(r.status().is_success());
     let customer = act_as(&emu, SYSTEM);
-    let s = customer.new_conversation("Ana Souza", "+5511999990006").await;
+    let s = customer
+        .new_conversation("Ana Souza", "+5511999990006")
+        .await;
     emu.advance_clock(2);
     morgan.desk.poll().await.unwrap();
     assert!(morgan.desk.engine().session(&s).is_some());
