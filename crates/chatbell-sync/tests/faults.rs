@@ -144,3 +144,63 @@ async fn r14_a_restart_delivers_what_came_meanwhile_once() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn requests_that_time_out_are_retried_then_the_desk_is_offline() {
+    use chatbell_store::Store;
+    use chatbell_sync::{Dataverse, Desk, RetryPolicy, Schema, StaticToken};
+
+    use std::sync::Arc;
+
+    let emu = org().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pauses = Arc::new(RecordedPauses::default());
+    let policy = RetryPolicy {
+        timeout: Duration::from_millis(300),
+        ..RetryPolicy::default()
+    };
+    let dv = Dataverse::new(
+        emu.base_url(),
+        Arc::new(StaticToken(emu.mint_token(DEMO_AGENT_EMAIL).unwrap())),
+        policy,
+    )
+    .unwrap()
+    .with_pause(pauses.clone());
+    let recorder = Recorder::default();
+    let mut desk = Desk::open(
+        Store::open(&dir.path().join("chatbell.db")).await.unwrap(),
+        dv,
+        Schema::reference(),
+        Arc::new(EmuClock(emu.clock().clone())),
+        recorder.clone(),
+        quick(),
+    )
+    .await
+    .unwrap();
+    desk.poll().await.unwrap();
+
+    // Dynamics answers, but too late every time.
+    emu.set_faults(FaultSettings {
+        latency_ms: 1_000,
+        ..FaultSettings::default()
+    });
+    match desk.poll().await {
+        Err(DeskError::Dataverse(DataverseError::Unavailable(why))) => {
+            assert!(why.contains("timed out"), "{why}")
+        }
+        other => panic!("expected unavailable, got {other:?}"),
+    }
+    assert_eq!(
+        pauses.0.lock().unwrap().len(),
+        3,
+        "three backoffs between four tries"
+    );
+    assert!(!desk.is_online());
+    emu.set_faults(FaultSettings::default());
+    emu.advance_clock(30);
+    let report = desk.poll().await.unwrap();
+    assert!(report.catch_up);
+    assert!(desk.is_online());
+    assert_eq!(*recorder.online.lock().unwrap(), vec![false, true]);
+    emu.shutdown().await;
+}
