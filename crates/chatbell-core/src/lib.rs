@@ -16,6 +16,7 @@ pub mod effect;
 pub mod engine;
 pub mod fasthash;
 pub mod notification;
+pub mod present;
 
 pub use domain::*;
 pub use effect::*;
