@@ -1,0 +1,6 @@
+//! What ChatBell shows and plays on the desktop, apart from the webview: the
+//! unread count drawn on the tray icon, toasts with their actions, and sounds.
+//!
+//! Kept out of the Tauri shell so that it builds and is tested without WebKit.
+
+pub mod badge;
