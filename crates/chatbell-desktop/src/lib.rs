@@ -4,3 +4,4 @@
 //! Kept out of the Tauri shell so that it builds and is tested without WebKit.
 
 pub mod badge;
+pub mod sound;
