@@ -119,7 +119,11 @@ impl ScaledClock {
         Self {
             start,
             origin: std::time::Instant::now(),
-            speed: if speed.is_finite() && speed > 0.0 { speed } else { 1.0 },
+            speed: if speed.is_finite() && speed > 0.0 {
+                speed
+            } else {
+                1.0
+            },
         }
     }
     pub fn speed(&self) -> f64 {
