@@ -524,7 +524,9 @@ impl Engine {
                     touched.add(self, row.id);
                     match self.sessions.get_mut(&row.id) {
                         Some(entry) => {
-                            entry.row = Arc::new(row);
+                            // In place: the old row's memory is reused rather than
+                            // freed and allocated again (see `assign_row`).
+                            assign_row(Arc::make_mut(&mut entry.row), row);
                             entry.absorb_row();
                         }
                         None => {
@@ -1856,6 +1858,62 @@ pub fn clip_into(out: &mut String, s: &str, max: usize) {
         // text break lines or reorder what the agent reads.
         let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
         out.push(if c.is_control() || bidi { ' ' } else { c });
+    }
+}
+
+/// `*old = new`, keeping the old row's string buffers: a text that did not change
+/// stays as it is and a changed one is copied into the old buffer when it fits, so
+/// a sync does not free (and later allocate) each string of the row it replaces.
+fn assign_row(old: &mut Session, new: Session) {
+    let Session {
+        id,
+        name,
+        number,
+        channel,
+        config,
+        owner,
+        accepted_on,
+        first_contact,
+        last_customer_message_on,
+        last_agent_message_on,
+        last_message_preview,
+        unread_count,
+        call_state,
+        call_started_on,
+        active,
+        status,
+        modified_on,
+        etag,
+    } = new;
+    old.id = id;
+    assign_str(&mut old.name, name);
+    assign_str(&mut old.number, number);
+    old.channel = channel;
+    old.config = config;
+    old.owner = owner;
+    old.accepted_on = accepted_on;
+    old.first_contact = first_contact;
+    old.last_customer_message_on = last_customer_message_on;
+    old.last_agent_message_on = last_agent_message_on;
+    assign_str(&mut old.last_message_preview, last_message_preview);
+    old.unread_count = unread_count;
+    old.call_state = call_state;
+    old.call_started_on = call_started_on;
+    old.active = active;
+    old.status = status;
+    old.modified_on = modified_on;
+    assign_str(&mut old.etag, etag);
+}
+
+fn assign_str(old: &mut String, new: String) {
+    if *old == new {
+        return;
+    }
+    if old.capacity() >= new.len() {
+        old.clear();
+        old.push_str(&new);
+    } else {
+        *old = new;
     }
 }
 
