@@ -10,7 +10,7 @@ use crate::effect::*;
 use crate::fasthash::{Map, Set};
 use crate::ids::*;
 use crate::notification::*;
-use crate::time::Ts;
+use crate::time::{Span, Ts};
 use crate::timers::TimerKey;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -57,8 +57,9 @@ pub struct Snapshot {
 struct SessionEntry {
     row: Arc<Session>,
     stats: MessageStats,
-    /// Which of the session's notification keys exist (see [`note_bit`]), so that
-    /// the common case, none, costs no look-up.
+    /// Which of the session's notification keys exist (see [`note_bit`]), and in
+    /// the high nibble which of those are live, so that the common questions (is
+    /// there one? is it live?) cost no look-up in the notifications map.
     notes: u8,
     /// Whether it is in the tray's count (R3).
     counted: bool,
@@ -66,7 +67,15 @@ struct SessionEntry {
     idle_at: Option<Ts>,
 }
 
-/// The bit of a per-session notification key in [`SessionEntry::notes`].
+/// The bit of a per-session notification key in [`SessionEntry::notes`]; the
+/// same bit shifted left by [`LIVE_SHIFT`] says the notification is live.
+const LIVE_SHIFT: u32 = 4;
+
+/// The existence and liveness bits of a notification under `bit`.
+fn note_bits(bit: u8, n: &Notification) -> u8 {
+    bit | if n.is_live() { bit << LIVE_SHIFT } else { 0 }
+}
+
 fn note_bit(key: &NotificationKey) -> Option<(SessionId, u8)> {
     match key {
         NotificationKey::Chat(s) => Some((*s, 1)),
@@ -257,6 +266,7 @@ pub struct Engine {
     /// Buffers reused from one sync to the next.
     scratch_touched: Touched,
     scratch_messages: Vec<Message>,
+    scratch_body: String,
 }
 
 impl Engine {
@@ -284,6 +294,7 @@ impl Engine {
             seq: 0,
             scratch_touched: Touched::default(),
             scratch_messages: Vec::new(),
+            scratch_body: String::new(),
         }
     }
 
@@ -725,14 +736,31 @@ impl Engine {
         }
     }
 
+    /// [`Engine::chat_kind`], given whether the row is open and eligible.
+    fn chat_kind_of(&self, row: &Session, open: bool, eligible: bool) -> Option<NotificationKind> {
+        if !open || !eligible {
+            return None;
+        }
+        match row.owner {
+            Owner::Team(t) if row.accepted_on.is_none() && self.my_teams.contains(&t) => {
+                Some(NotificationKind::NewConversation)
+            }
+            Owner::User(u) if Some(u) == self.me => Some(NotificationKind::NewMessage),
+            _ => None,
+        }
+    }
+
     /// Whether a call in this session rings on my desk (R5).
     fn call_reaches_me(&self, row: &Session) -> bool {
-        self.is_open(row)
-            && self.session_eligible(row)
-            && match row.owner {
-                Owner::User(u) => Some(u) == self.me,
-                Owner::Team(t) => self.my_teams.contains(&t),
-            }
+        self.is_open(row) && self.session_eligible(row) && self.call_owner_is_me(row)
+    }
+
+    /// The owner part of [`Engine::call_reaches_me`].
+    fn call_owner_is_me(&self, row: &Session) -> bool {
+        match row.owner {
+            Owner::User(u) => Some(u) == self.me,
+            Owner::Team(t) => self.my_teams.contains(&t),
+        }
     }
 
     /// Since when the owner has left the customer waiting, where R6 could offer
@@ -773,21 +801,35 @@ impl Engine {
         let row = entry.row.clone();
         let unreplied = entry.unreplied_since();
         let me = self.me;
-        let eligible = self.session_eligible(&row);
+        // Nothing below changes the configuration, my teams, the row or the
+        // message stats: what depends on them alone is worked out once.
+        let config = self.configs.get(&row.config);
+        let eligible = config.is_some_and(|c| self.eligible(c));
+        let (system_notification, idle_timeout) = config
+            .map(|c| (c.system_notification, Some(c.idle_timeout)))
+            .unwrap_or((false, None));
+        let open = self.is_open(&row);
 
-        if !self.is_open(&row) {
+        if !open {
             self.close_session_notifications(id, WithdrawReason::SessionClosed, out);
             self.set_timer(TimerKey::Idle(id), None, out);
             self.refresh_unread(id);
             return;
         }
 
-        let kind = self.chat_kind(&row);
+        let kind = self.chat_kind_of(&row, open, eligible);
+        debug_assert_eq!(kind, self.chat_kind(&row));
+        let idle_start = self.idle_start(entry);
         let mine = me.is_some_and(|m| row.owner == Owner::User(m));
 
         // A live chat notification that no longer fits goes (R2: someone took it).
         let chat_key = NotificationKey::Chat(id);
-        if let Some(n) = self.note(&chat_key).filter(|n| n.is_live()) {
+        let live_chat = if self.note_live(&chat_key) {
+            self.notifications.get(&chat_key)
+        } else {
+            None
+        };
+        if let Some(n) = live_chat {
             let reason = if Some(n.kind) != kind {
                 Some(if !eligible {
                     WithdrawReason::NotEligible
@@ -872,14 +914,15 @@ impl Engine {
                     .filter(|(ts, _)| Some(*ts) >= row.last_customer_message_on)
                     .and_then(|(_, i)| batch.get(i))
                     .map_or(row.last_message_preview.as_str(), |m| m.body.as_str());
-                if self.dismissed.remove(&id) {
+                if !self.dismissed.is_empty() && self.dismissed.remove(&id) {
                     out.push(Effect::Undismiss(id));
                 }
-                let body = chat_body(count, preview);
-                let existing = if self.note(&chat_key).is_some() {
-                    self.notifications
-                        .get_mut(&chat_key)
-                        .filter(|n| n.is_live())
+                // The text is built in a reused buffer: it is only copied out when
+                // the notification is new or its text changed.
+                let mut body = std::mem::take(&mut self.scratch_body);
+                chat_body_into(&mut body, count, preview);
+                let existing = if self.note_live(&chat_key) {
+                    self.notifications.get_mut(&chat_key)
                 } else {
                     None
                 };
@@ -892,7 +935,7 @@ impl Engine {
                             n.title = chat_title(kind, &row);
                             n.actions = chat_actions(kind, &row);
                         }
-                        n.body = body;
+                        n.body.clone_from(&body);
                         n.count = count;
                         n.updated_at = now;
                         n.state = Lifecycle::Updated;
@@ -908,7 +951,7 @@ impl Engine {
                                 kind,
                                 session: Some(id),
                                 title: chat_title(kind, &row),
-                                body,
+                                body: body.as_str().to_owned(),
                                 actions: chat_actions(kind, &row),
                                 count,
                                 created_at: now,
@@ -922,31 +965,54 @@ impl Engine {
                         );
                     }
                 }
+                self.scratch_body = body;
                 if mode == SyncMode::CatchUp && !ctx.quiet_chats.contains(&chat_key) {
                     ctx.quiet_chats.push(chat_key);
                 }
-                if self
-                    .configs
-                    .get(&row.config)
-                    .is_some_and(|c| c.system_notification)
-                {
+                if system_notification {
                     ctx.message_sound = true;
                 }
             }
         }
 
-        self.reconcile_call(&row, now, out);
-        self.reconcile_idle(id, unreplied, &row, now, out);
-        self.refresh_unread(id);
+        let reaches = open && eligible && self.call_owner_is_me(&row);
+        debug_assert_eq!(reaches, self.call_reaches_me(&row));
+        self.reconcile_call(&row, reaches, eligible, now, out);
+        self.reconcile_idle(
+            id,
+            unreplied,
+            &row,
+            (idle_start, eligible, idle_timeout),
+            now,
+            out,
+        );
+        // R3, as `refresh_unread`, with what is known already.
+        let counts = row.unread_count > 0 && kind.is_some() && !self.dismissed.contains(&row.id);
+        if let Some(entry) = self.sessions.get_mut(&id) {
+            if counts != entry.counted {
+                entry.counted = counts;
+                if counts {
+                    self.unread += 1;
+                } else {
+                    self.unread -= 1;
+                }
+            }
+        }
     }
 
     /// R5: a ringing call notifies whoever it reaches, once per call, until it stops.
-    fn reconcile_call(&mut self, row: &Session, now: Ts, out: &mut Vec<Effect>) {
+    fn reconcile_call(
+        &mut self,
+        row: &Session,
+        reaches: bool,
+        eligible: bool,
+        now: Ts,
+        out: &mut Vec<Effect>,
+    ) {
         let key = NotificationKey::Call(row.id);
         let ringing = row.call_state == CallState::Ringing;
-        let reaches = self.call_reaches_me(row);
-        let existing = self.note(&key);
         if ringing && reaches {
+            let existing = self.note(&key);
             let anchor = row.call_started_on;
             if existing.is_none_or(|n| n.anchor != anchor) {
                 if existing.is_some_and(|n| n.is_live()) {
@@ -978,9 +1044,9 @@ impl Engine {
                     out.push(Effect::StartRinging(row.id));
                 }
             }
-        } else if existing.is_some_and(|n| n.is_live()) {
+        } else if self.note_live(&key) {
             let reason = if ringing {
-                if self.session_eligible(row) {
+                if eligible {
                     WithdrawReason::TakenByOther
                 } else {
                     WithdrawReason::NotEligible
@@ -994,24 +1060,32 @@ impl Engine {
 
     /// R6: keep the idle timer armed while the owner leaves the customer waiting,
     /// and take back an offer that no longer applies.
+    /// `facts`: the idle start ([`Engine::idle_start`]), whether the session is
+    /// eligible, and its configuration's idle timeout.
     fn reconcile_idle(
         &mut self,
         id: SessionId,
         unreplied: Option<Ts>,
         row: &Session,
+        facts: (Option<Ts>, bool, Option<Span>),
         now: Ts,
         out: &mut Vec<Effect>,
     ) {
         let _ = now;
-        let start = self.sessions.get(&id).and_then(|e| self.idle_start(e));
+        let (start, eligible, idle_timeout) = facts;
         let idle_owner = match row.owner {
             Owner::User(u) => Some(u),
             Owner::Team(_) => None,
         };
         let offer_key = NotificationKey::Offer(id);
-        if let Some(n) = self.note(&offer_key).filter(|n| n.is_live()) {
+        let live_offer = if self.note_live(&offer_key) {
+            self.notifications.get(&offer_key)
+        } else {
+            None
+        };
+        if let Some(n) = live_offer {
             if start.is_none() || n.anchor != start || n.peer != idle_owner {
-                let reason = if !self.session_eligible(row) {
+                let reason = if !eligible {
                     WithdrawReason::NotEligible
                 } else if n.peer != idle_owner {
                     WithdrawReason::TakenByOther
@@ -1022,12 +1096,12 @@ impl Engine {
                 self.close(offer_key, Lifecycle::Withdrawn { reason }, out);
             }
         }
-        let offered = self
-            .notifications
-            .get(&offer_key)
-            .is_some_and(|n| start.is_some() && n.anchor == start && n.peer == idle_owner);
+        let offered = start.is_some()
+            && self
+                .note(&offer_key)
+                .is_some_and(|n| n.anchor == start && n.peer == idle_owner);
         let deadline = match (start, offered) {
-            (Some(t), false) => self.configs.get(&row.config).map(|c| t + c.idle_timeout),
+            (Some(t), false) => idle_timeout.map(|d| t + d),
             _ => None,
         };
         self.set_timer(TimerKey::Idle(id), deadline, out);
@@ -1654,6 +1728,7 @@ impl Engine {
                             n.updated_at = now;
                             n.toast = true;
                             out.push(Effect::Show(shared.clone()));
+                            self.sync_note_bits(&origin);
                         }
                     }
                 }
@@ -1726,11 +1801,12 @@ impl Engine {
                 }
             }
             out.push(Effect::Close { key, state });
+            self.sync_note_bits(&key);
         }
     }
 
     fn close_if_live(&mut self, key: NotificationKey, state: Lifecycle, out: &mut Vec<Effect>) {
-        if self.note(&key).is_some_and(|n| n.is_live()) {
+        if self.note_live(&key) {
             self.close(key, state, out);
         }
     }
@@ -1778,16 +1854,43 @@ impl Engine {
     fn note(&self, key: &NotificationKey) -> Option<&Arc<Notification>> {
         if let Some((sid, bit)) = note_bit(key) {
             if self.sessions.get(&sid).is_some_and(|e| e.notes & bit == 0) {
+                debug_assert!(!self.notifications.contains_key(key));
                 return None;
             }
         }
         self.notifications.get(key)
     }
 
+    /// Whether the notification exists and is live, from the session's bits when
+    /// it has them.
+    fn note_live(&self, key: &NotificationKey) -> bool {
+        if let Some((sid, bit)) = note_bit(key) {
+            if let Some(e) = self.sessions.get(&sid) {
+                let live = e.notes & (bit << LIVE_SHIFT) != 0;
+                debug_assert_eq!(
+                    live,
+                    self.notifications.get(key).is_some_and(|n| n.is_live())
+                );
+                return live;
+            }
+        }
+        self.notifications.get(key).is_some_and(|n| n.is_live())
+    }
+
+    /// Bring the session's bits in line after a notification's state changed.
+    fn sync_note_bits(&mut self, key: &NotificationKey) {
+        if let Some((sid, bit)) = note_bit(key) {
+            let bits = self.notifications.get(key).map_or(0, |n| note_bits(bit, n));
+            if let Some(e) = self.sessions.get_mut(&sid) {
+                e.notes = (e.notes & !(bit | bit << LIVE_SHIFT)) | bits;
+            }
+        }
+    }
+
     fn insert_note(&mut self, n: Arc<Notification>) {
         if let Some((sid, bit)) = note_bit(&n.key) {
             if let Some(e) = self.sessions.get_mut(&sid) {
-                e.notes |= bit;
+                e.notes = (e.notes & !(bit << LIVE_SHIFT)) | note_bits(bit, &n);
             }
         }
         self.notifications.insert(n.key, n);
@@ -1802,9 +1905,8 @@ impl Engine {
             NotificationKey::Assigned(sid),
         ]
         .iter()
-        .filter(|k| self.notifications.contains_key(k))
-        .filter_map(note_bit)
-        .fold(0, |acc, (_, bit)| acc | bit)
+        .filter_map(|k| Some(note_bits(note_bit(k)?.1, self.notifications.get(k)?)))
+        .fold(0, |acc, bits| acc | bits)
     }
 
     fn report_unread(&mut self, out: &mut Vec<Effect>) {
@@ -1940,14 +2042,31 @@ fn chat_title(kind: NotificationKind, row: &Session) -> String {
     title
 }
 
-fn chat_body(count: u32, preview: &str) -> String {
-    let mut body = String::with_capacity(preview.len().min(PREVIEW_CHARS) + 24);
+/// A chat notification's body, in `body` (cleared first).
+fn chat_body_into(body: &mut String, count: u32, preview: &str) {
+    body.clear();
     if count > 1 {
-        use std::fmt::Write;
-        let _ = write!(body, "{count} new messages · ");
+        push_u32(body, count);
+        body.push_str(" new messages · ");
     }
-    clip_into(&mut body, preview, PREVIEW_CHARS);
-    body
+    clip_into(body, preview, PREVIEW_CHARS);
+}
+
+/// `n` in decimal, as `write!(s, "{n}")` writes it, without the formatting machinery.
+fn push_u32(s: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        s.push(char::from(d));
+    }
 }
 
 fn chat_actions(kind: NotificationKind, row: &Session) -> Vec<Action> {
