@@ -70,6 +70,10 @@ struct SessionEntry {
 /// The bit of a per-session notification key in [`SessionEntry::notes`]; the
 /// same bit shifted left by [`LIVE_SHIFT`] says the notification is live.
 const LIVE_SHIFT: u32 = 4;
+const CHAT_BIT: u8 = 1;
+const CALL_BIT: u8 = 2;
+const OFFER_BIT: u8 = 4;
+const ASSIGNED_BIT: u8 = 8;
 
 /// The existence and liveness bits of a notification under `bit`.
 fn note_bits(bit: u8, n: &Notification) -> u8 {
@@ -78,10 +82,10 @@ fn note_bits(bit: u8, n: &Notification) -> u8 {
 
 fn note_bit(key: &NotificationKey) -> Option<(SessionId, u8)> {
     match key {
-        NotificationKey::Chat(s) => Some((*s, 1)),
-        NotificationKey::Call(s) => Some((*s, 2)),
-        NotificationKey::Offer(s) => Some((*s, 4)),
-        NotificationKey::Assigned(s) => Some((*s, 8)),
+        NotificationKey::Chat(s) => Some((*s, CHAT_BIT)),
+        NotificationKey::Call(s) => Some((*s, CALL_BIT)),
+        NotificationKey::Offer(s) => Some((*s, OFFER_BIT)),
+        NotificationKey::Assigned(s) => Some((*s, ASSIGNED_BIT)),
         _ => None,
     }
 }
@@ -621,9 +625,8 @@ impl Engine {
         }
 
         for t in &touched.list {
-            if self.sessions.contains_key(&t.id) {
-                self.reconcile_session(t, &messages, mode, now, ctx, out);
-            }
+            // (A session no longer there is skipped by `reconcile_session`.)
+            self.reconcile_session(t, &messages, mode, now, ctx, out);
         }
         for (rid, old) in requests {
             self.reconcile_request(rid, old.as_ref(), now, ctx, out);
@@ -821,10 +824,15 @@ impl Engine {
         debug_assert_eq!(kind, self.chat_kind(&row));
         let idle_start = self.idle_start(entry);
         let mine = me.is_some_and(|m| row.owner == Owner::User(m));
+        // Which notifications the session has, as it stood on entry. Each part
+        // below changes only its own notification's bits, so a part may read its
+        // own bits here until it changes them.
+        let bits = entry.notes;
+        let live = |bit: u8| bits & (bit << LIVE_SHIFT) != 0;
 
         // A live chat notification that no longer fits goes (R2: someone took it).
         let chat_key = NotificationKey::Chat(id);
-        let live_chat = if self.note_live(&chat_key) {
+        let live_chat = if live(CHAT_BIT) {
             self.notifications.get(&chat_key)
         } else {
             None
@@ -883,8 +891,9 @@ impl Engine {
             if mode == SyncMode::CatchUp {
                 ctx.quiet_chats.push(assigned_key);
             }
-        } else if !mine || !eligible {
-            self.close_if_live(
+        } else if (!mine || !eligible) && live(ASSIGNED_BIT) {
+            debug_assert!(self.note_live(&assigned_key));
+            self.close(
                 assigned_key,
                 Lifecycle::Withdrawn {
                     reason: if eligible {
@@ -977,12 +986,12 @@ impl Engine {
 
         let reaches = open && eligible && self.call_owner_is_me(&row);
         debug_assert_eq!(reaches, self.call_reaches_me(&row));
-        self.reconcile_call(&row, reaches, eligible, now, out);
+        self.reconcile_call(&row, bits, reaches, eligible, now, out);
         self.reconcile_idle(
             id,
             unreplied,
             &row,
-            (idle_start, eligible, idle_timeout),
+            (idle_start, eligible, idle_timeout, bits),
             now,
             out,
         );
@@ -1001,9 +1010,11 @@ impl Engine {
     }
 
     /// R5: a ringing call notifies whoever it reaches, once per call, until it stops.
+    /// `bits`: the session's notification bits (only the call's are read).
     fn reconcile_call(
         &mut self,
         row: &Session,
+        bits: u8,
         reaches: bool,
         eligible: bool,
         now: Ts,
@@ -1012,7 +1023,12 @@ impl Engine {
         let key = NotificationKey::Call(row.id);
         let ringing = row.call_state == CallState::Ringing;
         if ringing && reaches {
-            let existing = self.note(&key);
+            let existing = if bits & CALL_BIT != 0 {
+                self.notifications.get(&key)
+            } else {
+                None
+            };
+            debug_assert_eq!(existing, self.note(&key));
             let anchor = row.call_started_on;
             if existing.is_none_or(|n| n.anchor != anchor) {
                 if existing.is_some_and(|n| n.is_live()) {
@@ -1023,12 +1039,8 @@ impl Engine {
                         key,
                         kind: NotificationKind::IncomingCall,
                         session: Some(row.id),
-                        title: format!("Incoming call: {}", clip(&row.name, NAME_CHARS)),
-                        body: format!(
-                            "{} call from {}",
-                            channel_name(row.channel),
-                            clip(&row.number, 32)
-                        ),
+                        title: call_title(row),
+                        body: call_body(row),
                         actions: vec![Action::Open, Action::Dismiss],
                         count: 0,
                         created_at: now,
@@ -1044,7 +1056,8 @@ impl Engine {
                     out.push(Effect::StartRinging(row.id));
                 }
             }
-        } else if self.note_live(&key) {
+        } else if bits & (CALL_BIT << LIVE_SHIFT) != 0 {
+            debug_assert!(self.note_live(&key));
             let reason = if ringing {
                 if eligible {
                     WithdrawReason::TakenByOther
@@ -1061,28 +1074,30 @@ impl Engine {
     /// R6: keep the idle timer armed while the owner leaves the customer waiting,
     /// and take back an offer that no longer applies.
     /// `facts`: the idle start ([`Engine::idle_start`]), whether the session is
-    /// eligible, and its configuration's idle timeout.
+    /// eligible, its configuration's idle timeout, and the session's notification
+    /// bits (only the offer's are read).
     fn reconcile_idle(
         &mut self,
         id: SessionId,
         unreplied: Option<Ts>,
         row: &Session,
-        facts: (Option<Ts>, bool, Option<Span>),
+        facts: (Option<Ts>, bool, Option<Span>, u8),
         now: Ts,
         out: &mut Vec<Effect>,
     ) {
         let _ = now;
-        let (start, eligible, idle_timeout) = facts;
+        let (start, eligible, idle_timeout, bits) = facts;
         let idle_owner = match row.owner {
             Owner::User(u) => Some(u),
             Owner::Team(_) => None,
         };
         let offer_key = NotificationKey::Offer(id);
-        let live_offer = if self.note_live(&offer_key) {
+        let live_offer = if bits & (OFFER_BIT << LIVE_SHIFT) != 0 {
             self.notifications.get(&offer_key)
         } else {
             None
         };
+        debug_assert_eq!(live_offer.is_some(), self.note_live(&offer_key));
         if let Some(n) = live_offer {
             if start.is_none() || n.anchor != start || n.peer != idle_owner {
                 let reason = if !eligible {
@@ -1096,9 +1111,12 @@ impl Engine {
                 self.close(offer_key, Lifecycle::Withdrawn { reason }, out);
             }
         }
+        // The offer may have been closed just above, but it still exists.
         let offered = start.is_some()
+            && bits & OFFER_BIT != 0
             && self
-                .note(&offer_key)
+                .notifications
+                .get(&offer_key)
                 .is_some_and(|n| n.anchor == start && n.peer == idle_owner);
         let deadline = match (start, offered) {
             (Some(t), false) => idle_timeout.map(|d| t + d),
@@ -2024,6 +2042,25 @@ fn channel_name(c: Channel) -> &'static str {
         Channel::WhatsApp => "WhatsApp",
         Channel::Sms => "SMS",
     }
+}
+
+/// `format!("Incoming call: {}", clip(&row.name, NAME_CHARS))`, in one allocation.
+fn call_title(row: &Session) -> String {
+    let mut title = String::with_capacity(16 + row.name.len().min(NAME_CHARS * 4) + 3);
+    title.push_str("Incoming call: ");
+    clip_into(&mut title, &row.name, NAME_CHARS);
+    title
+}
+
+/// `format!("{} call from {}", channel_name(row.channel), clip(&row.number, 32))`,
+/// in one allocation.
+fn call_body(row: &Session) -> String {
+    let channel = channel_name(row.channel);
+    let mut body = String::with_capacity(channel.len() + 11 + row.number.len().min(32 * 4) + 3);
+    body.push_str(channel);
+    body.push_str(" call from ");
+    clip_into(&mut body, &row.number, 32);
+    body
 }
 
 fn chat_title(kind: NotificationKind, row: &Session) -> String {
