@@ -56,7 +56,11 @@ pub struct Snapshot {
 #[derive(Clone, Debug)]
 struct SessionEntry {
     row: Arc<Session>,
+    /// The message stats, but for one of the newest customer message ids, kept
+    /// in `newest_first` instead: the usual single id then needs no write to the
+    /// vector's heap buffer (cold memory with many sessions) per message.
     stats: MessageStats,
+    newest_first: Option<MessageId>,
     /// Which of the session's notification keys exist (see [`note_bit`]), and in
     /// the high nibble which of those are live, so that the common questions (is
     /// there one? is it live?) cost no look-up in the notifications map.
@@ -95,6 +99,7 @@ impl SessionEntry {
         let mut e = SessionEntry {
             row: Arc::new(row),
             stats: MessageStats::default(),
+            newest_first: None,
             notes: 0,
             counted: false,
             idle_at: None,
@@ -115,8 +120,13 @@ impl SessionEntry {
         match self.stats.last_customer {
             None => true,
             Some(t) if m.created_on > t => true,
-            Some(t) => m.created_on == t && !self.stats.newest_customer_ids.contains(&m.id),
+            Some(t) => m.created_on == t && !self.is_newest_customer_id(&m.id),
         }
+    }
+
+    /// Whether `id` is one of the customer messages at `stats.last_customer`.
+    fn is_newest_customer_id(&self, id: &MessageId) -> bool {
+        self.newest_first.as_ref() == Some(id) || self.stats.newest_customer_ids.contains(id)
     }
 
     fn last_agent(&self) -> Option<Ts> {
@@ -134,14 +144,18 @@ impl SessionEntry {
                 match self.stats.last_customer {
                     Some(t) if t > m.created_on => {}
                     Some(t) if t == m.created_on => {
-                        if !self.stats.newest_customer_ids.contains(&m.id) {
-                            self.stats.newest_customer_ids.push(m.id);
+                        if !self.is_newest_customer_id(&m.id) {
+                            if self.newest_first.is_none() {
+                                self.newest_first = Some(m.id);
+                            } else {
+                                self.stats.newest_customer_ids.push(m.id);
+                            }
                         }
                     }
                     _ => {
                         self.stats.last_customer = Some(m.created_on);
+                        self.newest_first = Some(m.id);
                         self.stats.newest_customer_ids.clear();
-                        self.stats.newest_customer_ids.push(m.id);
                     }
                 }
                 if self.stats.last_agent.is_none_or(|a| m.created_on > a) {
@@ -316,7 +330,12 @@ impl Engine {
                 Change::Session(row) => {
                     let id = row.id;
                     let mut entry = SessionEntry::new(row);
-                    if let Some(s) = stats.remove(&id) {
+                    if let Some(mut s) = stats.remove(&id) {
+                        entry.newest_first = if s.newest_customer_ids.is_empty() {
+                            None
+                        } else {
+                            Some(s.newest_customer_ids.swap_remove(0))
+                        };
                         entry.stats = MessageStats {
                             last_agent: entry.stats.last_agent.max(s.last_agent),
                             ..s
