@@ -841,7 +841,20 @@ impl Engine {
 
         let kind = self.chat_kind_of(&row, open, eligible);
         debug_assert_eq!(kind, self.chat_kind(&row));
-        let idle_start = self.idle_start(entry);
+        // `idle_start`, with the configuration in hand (the row is open here).
+        let idle_start = match (me, row.owner, config) {
+            (Some(m), Owner::User(owner), Some(c))
+                if owner != m
+                    && eligible
+                    && self
+                        .my_teams
+                        .contains(&c.assigned_team.unwrap_or(c.default_team)) =>
+            {
+                entry.unreplied_since()
+            }
+            _ => None,
+        };
+        debug_assert_eq!(idle_start, self.idle_start(entry));
         let mine = me.is_some_and(|m| row.owner == Owner::User(m));
         // Which notifications the session has, as it stood on entry. Each part
         // below changes only its own notification's bits, so a part may read its
@@ -979,7 +992,13 @@ impl Engine {
                                 kind,
                                 session: Some(id),
                                 title: chat_title(kind, &row),
-                                body: body.as_str().to_owned(),
+                                // Room for the "N new messages · " the next
+                                // message adds, so that the update fits.
+                                body: {
+                                    let mut b = String::with_capacity(body.len() + 24);
+                                    b.push_str(&body);
+                                    b
+                                },
                                 actions: chat_actions(kind, &row),
                                 count,
                                 created_at: now,
@@ -1980,10 +1999,19 @@ pub fn clip(s: &str, max: usize) -> String {
     out
 }
 
+/// Whether every byte is printable ASCII (0x20..0x7f). No early exit, so that the
+/// compiler can check many bytes at a time (the texts are short).
+fn printable_ascii(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(0u8, |bad, &b| bad | u8::from(b.wrapping_sub(0x20) >= 0x5f))
+        == 0
+}
+
 /// [`clip`], appending to `out`.
 pub fn clip_into(out: &mut String, s: &str, max: usize) {
     // Fast path: short, printable ASCII goes in as it is.
-    if s.len() <= max && s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    if s.len() <= max && printable_ascii(s.as_bytes()) {
         out.push_str(s);
         return;
     }
