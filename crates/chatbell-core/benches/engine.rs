@@ -189,8 +189,14 @@ fn main() {
         .unwrap_or(EVENTS_DEFAULT);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("engine: {events_n} events per round, one thread ({cores} cores on the machine)");
+    // CHATBELL_BENCH_SESSIONS=10000 runs one case alone (for profiling).
+    let only: Option<u128> = std::env::var("CHATBELL_BENCH_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok());
     for sessions_n in [1_000u128, 10_000] {
-        run(events_n, sessions_n);
+        if only.is_none_or(|n| n == sessions_n) {
+            run(events_n, sessions_n);
+        }
     }
 }
 

@@ -59,10 +59,16 @@ pub struct Snapshot {
 
 #[derive(Clone, Debug)]
 struct SessionEntry {
-    row: Arc<Session>,
+    /// The row, inline: one pointer fewer to chase per event.
+    row: Session,
+    /// The message stats, but for one of the newest customer message ids, kept
+    /// in `newest_first` instead: the usual single id then needs no write to the
+    /// vector's heap buffer (cold memory with many sessions) per message.
     stats: MessageStats,
-    /// Which of the session's notification keys exist (see [`note_bit`]), so that
-    /// the common case, none, costs no look-up.
+    newest_first: Option<MessageId>,
+    /// Which of the session's notification keys exist (see [`note_bit`]), and in
+    /// the high nibble which of those are live, so that the common questions (is
+    /// there one? is it live?) cost no look-up in the notifications map.
     notes: u8,
     /// Whether it is in the tray's count (R3).
     counted: bool,
@@ -70,13 +76,25 @@ struct SessionEntry {
     idle_at: Option<Ts>,
 }
 
-/// The bit of a per-session notification key in [`SessionEntry::notes`].
+/// The bit of a per-session notification key in [`SessionEntry::notes`]; the
+/// same bit shifted left by [`LIVE_SHIFT`] says the notification is live.
+const LIVE_SHIFT: u32 = 4;
+const CHAT_BIT: u8 = 1;
+const CALL_BIT: u8 = 2;
+const OFFER_BIT: u8 = 4;
+const ASSIGNED_BIT: u8 = 8;
+
+/// The existence and liveness bits of a notification under `bit`.
+fn note_bits(bit: u8, n: &Notification) -> u8 {
+    bit | if n.is_live() { bit << LIVE_SHIFT } else { 0 }
+}
+
 fn note_bit(key: &NotificationKey) -> Option<(SessionId, u8)> {
     match key {
-        NotificationKey::Chat(s) => Some((*s, 1)),
-        NotificationKey::Call(s) => Some((*s, 2)),
-        NotificationKey::Offer(s) => Some((*s, 4)),
-        NotificationKey::Assigned(s) => Some((*s, 8)),
+        NotificationKey::Chat(s) => Some((*s, CHAT_BIT)),
+        NotificationKey::Call(s) => Some((*s, CALL_BIT)),
+        NotificationKey::Offer(s) => Some((*s, OFFER_BIT)),
+        NotificationKey::Assigned(s) => Some((*s, ASSIGNED_BIT)),
         _ => None,
     }
 }
@@ -84,8 +102,9 @@ fn note_bit(key: &NotificationKey) -> Option<(SessionId, u8)> {
 impl SessionEntry {
     fn new(row: Session) -> Self {
         let mut e = SessionEntry {
-            row: Arc::new(row),
+            row,
             stats: MessageStats::default(),
+            newest_first: None,
             notes: 0,
             counted: false,
             idle_at: None,
@@ -106,8 +125,13 @@ impl SessionEntry {
         match self.stats.last_customer {
             None => true,
             Some(t) if m.created_on > t => true,
-            Some(t) => m.created_on == t && !self.stats.newest_customer_ids.contains(&m.id),
+            Some(t) => m.created_on == t && !self.is_newest_customer_id(&m.id),
         }
+    }
+
+    /// Whether `id` is one of the customer messages at `stats.last_customer`.
+    fn is_newest_customer_id(&self, id: &MessageId) -> bool {
+        self.newest_first.as_ref() == Some(id) || self.stats.newest_customer_ids.contains(id)
     }
 
     fn last_agent(&self) -> Option<Ts> {
@@ -125,14 +149,18 @@ impl SessionEntry {
                 match self.stats.last_customer {
                     Some(t) if t > m.created_on => {}
                     Some(t) if t == m.created_on => {
-                        if !self.stats.newest_customer_ids.contains(&m.id) {
-                            self.stats.newest_customer_ids.push(m.id);
+                        if !self.is_newest_customer_id(&m.id) {
+                            if self.newest_first.is_none() {
+                                self.newest_first = Some(m.id);
+                            } else {
+                                self.stats.newest_customer_ids.push(m.id);
+                            }
                         }
                     }
                     _ => {
                         self.stats.last_customer = Some(m.created_on);
+                        self.newest_first = Some(m.id);
                         self.stats.newest_customer_ids.clear();
-                        self.stats.newest_customer_ids.push(m.id);
                     }
                 }
                 if self.stats.last_agent.is_none_or(|a| m.created_on > a) {
@@ -261,6 +289,7 @@ pub struct Engine {
     /// Buffers reused from one sync to the next.
     scratch_touched: Touched,
     scratch_messages: Vec<Message>,
+    scratch_body: String,
 }
 
 impl Engine {
@@ -288,6 +317,7 @@ impl Engine {
             seq: 0,
             scratch_touched: Touched::default(),
             scratch_messages: Vec::new(),
+            scratch_body: String::new(),
         }
     }
 
@@ -305,7 +335,12 @@ impl Engine {
                 Change::Session(row) => {
                     let id = row.id;
                     let mut entry = SessionEntry::new(row);
-                    if let Some(s) = stats.remove(&id) {
+                    if let Some(mut s) = stats.remove(&id) {
+                        entry.newest_first = if s.newest_customer_ids.is_empty() {
+                            None
+                        } else {
+                            Some(s.newest_customer_ids.swap_remove(0))
+                        };
                         entry.stats = MessageStats {
                             last_agent: entry.stats.last_agent.max(s.last_agent),
                             ..s
@@ -389,7 +424,7 @@ impl Engine {
         v
     }
     pub fn session(&self, id: &SessionId) -> Option<&Session> {
-        self.sessions.get(id).map(|e| &*e.row)
+        self.sessions.get(id).map(|e| &e.row)
     }
     pub fn request(&self, id: &RequestId) -> Option<&ChatRequest> {
         self.requests.get(id)
@@ -528,7 +563,9 @@ impl Engine {
                     touched.add(self, row.id);
                     match self.sessions.get_mut(&row.id) {
                         Some(entry) => {
-                            entry.row = Arc::new(row);
+                            // In place: the old row's memory is reused rather than
+                            // freed and allocated again (see `assign_row`).
+                            assign_row(&mut entry.row, row);
                             entry.absorb_row();
                         }
                         None => {
@@ -612,9 +649,8 @@ impl Engine {
         }
 
         for t in &touched.list {
-            if self.sessions.contains_key(&t.id) {
-                self.reconcile_session(t, &messages, mode, now, ctx, out);
-            }
+            // (A session no longer there is skipped by `reconcile_session`.)
+            self.reconcile_session(t, &messages, mode, now, ctx, out);
         }
         for (rid, old) in requests {
             self.reconcile_request(rid, old.as_ref(), now, ctx, out);
@@ -727,14 +763,31 @@ impl Engine {
         }
     }
 
+    /// [`Engine::chat_kind`], given whether the row is open and eligible.
+    fn chat_kind_of(&self, row: &Session, open: bool, eligible: bool) -> Option<NotificationKind> {
+        if !open || !eligible {
+            return None;
+        }
+        match row.owner {
+            Owner::Team(t) if row.accepted_on.is_none() && self.my_teams.contains(&t) => {
+                Some(NotificationKind::NewConversation)
+            }
+            Owner::User(u) if Some(u) == self.me => Some(NotificationKind::NewMessage),
+            _ => None,
+        }
+    }
+
     /// Whether a call in this session rings on my desk (R5).
     fn call_reaches_me(&self, row: &Session) -> bool {
-        self.is_open(row)
-            && self.session_eligible(row)
-            && match row.owner {
-                Owner::User(u) => Some(u) == self.me,
-                Owner::Team(t) => self.my_teams.contains(&t),
-            }
+        self.is_open(row) && self.session_eligible(row) && self.call_owner_is_me(row)
+    }
+
+    /// The owner part of [`Engine::call_reaches_me`].
+    fn call_owner_is_me(&self, row: &Session) -> bool {
+        match row.owner {
+            Owner::User(u) => Some(u) == self.me,
+            Owner::Team(t) => self.my_teams.contains(&t),
+        }
     }
 
     /// Since when the owner has left the customer waiting, where R6 could offer
@@ -772,24 +825,63 @@ impl Engine {
         let Some(entry) = self.sessions.get(&id) else {
             return;
         };
-        let row = entry.row.clone();
+        let row = &entry.row;
         let unreplied = entry.unreplied_since();
         let me = self.me;
-        let eligible = self.session_eligible(&row);
+        // Nothing below changes the configuration, my teams, the row or the
+        // message stats: what depends on them alone is worked out once.
+        let config = self.configs.get(&row.config);
+        let eligible = config.is_some_and(|c| self.eligible(c));
+        let (system_notification, idle_timeout) = config
+            .map(|c| (c.system_notification, Some(c.idle_timeout)))
+            .unwrap_or((false, None));
+        let open = self.is_open(row);
 
-        if !self.is_open(&row) {
+        if !open {
             self.close_session_notifications(id, WithdrawReason::SessionClosed, out);
             self.set_timer(TimerKey::Idle(id), None, out);
             self.refresh_unread(id);
             return;
         }
 
-        let kind = self.chat_kind(&row);
+        let kind = self.chat_kind_of(row, open, eligible);
+        debug_assert_eq!(kind, self.chat_kind(row));
+        // `idle_start`, with the configuration in hand (the row is open here).
+        let idle_start = match (me, row.owner, config) {
+            (Some(m), Owner::User(owner), Some(c))
+                if owner != m
+                    && eligible
+                    && self
+                        .my_teams
+                        .contains(&c.assigned_team.unwrap_or(c.default_team)) =>
+            {
+                entry.unreplied_since()
+            }
+            _ => None,
+        };
+        debug_assert_eq!(idle_start, self.idle_start(entry));
         let mine = me.is_some_and(|m| row.owner == Owner::User(m));
+        // Which notifications the session has, as it stood on entry. Each part
+        // below changes only its own notification's bits, so a part may read its
+        // own bits here until it changes them.
+        let bits = entry.notes;
+        let live = |bit: u8| bits & (bit << LIVE_SHIFT) != 0;
+        // The row is lent out of the entry for the rest, and put back at the end:
+        // the parts below change notifications, timers and counts, never the
+        // session's row or stats, and read the row from here.
+        let row = match self.sessions.get_mut(&id) {
+            Some(entry) => std::mem::replace(&mut entry.row, placeholder_row(id)),
+            None => return,
+        };
 
         // A live chat notification that no longer fits goes (R2: someone took it).
         let chat_key = NotificationKey::Chat(id);
-        if let Some(n) = self.note(&chat_key).filter(|n| n.is_live()) {
+        let live_chat = if live(CHAT_BIT) {
+            self.notifications.get(&chat_key)
+        } else {
+            None
+        };
+        if let Some(n) = live_chat {
             let reason = if Some(n.kind) != kind {
                 Some(if !eligible {
                     WithdrawReason::NotEligible
@@ -843,8 +935,9 @@ impl Engine {
             if mode == SyncMode::CatchUp {
                 ctx.quiet_chats.push(assigned_key);
             }
-        } else if !mine || !eligible {
-            self.close_if_live(
+        } else if (!mine || !eligible) && live(ASSIGNED_BIT) {
+            debug_assert!(self.note_live(&assigned_key));
+            self.close(
                 assigned_key,
                 Lifecycle::Withdrawn {
                     reason: if eligible {
@@ -874,14 +967,15 @@ impl Engine {
                     .filter(|(ts, _)| Some(*ts) >= row.last_customer_message_on)
                     .and_then(|(_, i)| batch.get(i))
                     .map_or(row.last_message_preview.as_str(), |m| m.body.as_str());
-                if self.dismissed.remove(&id) {
+                if !self.dismissed.is_empty() && self.dismissed.remove(&id) {
                     out.push(Effect::Undismiss(id));
                 }
-                let body = chat_body(count, preview);
-                let existing = if self.note(&chat_key).is_some() {
-                    self.notifications
-                        .get_mut(&chat_key)
-                        .filter(|n| n.is_live())
+                // The text is built in a reused buffer: it is only copied out when
+                // the notification is new or its text changed.
+                let mut body = std::mem::take(&mut self.scratch_body);
+                chat_body_into(&mut body, count, preview);
+                let existing = if self.note_live(&chat_key) {
+                    self.notifications.get_mut(&chat_key)
                 } else {
                     None
                 };
@@ -894,7 +988,7 @@ impl Engine {
                             n.title = chat_title(kind, &row);
                             n.actions = chat_actions(kind, &row);
                         }
-                        n.body = body;
+                        n.body.clone_from(&body);
                         n.count = count;
                         n.updated_at = now;
                         n.state = Lifecycle::Updated;
@@ -910,7 +1004,13 @@ impl Engine {
                                 kind,
                                 session: Some(id),
                                 title: chat_title(kind, &row),
-                                body,
+                                // Room for the "N new messages · " the next
+                                // message adds, so that the update fits.
+                                body: {
+                                    let mut b = String::with_capacity(body.len() + 24);
+                                    b.push_str(&body);
+                                    b
+                                },
                                 actions: chat_actions(kind, &row),
                                 count,
                                 created_at: now,
@@ -924,31 +1024,62 @@ impl Engine {
                         );
                     }
                 }
+                self.scratch_body = body;
                 if mode == SyncMode::CatchUp && !ctx.quiet_chats.contains(&chat_key) {
                     ctx.quiet_chats.push(chat_key);
                 }
-                if self
-                    .configs
-                    .get(&row.config)
-                    .is_some_and(|c| c.system_notification)
-                {
+                if system_notification {
                     ctx.message_sound = true;
                 }
             }
         }
 
-        self.reconcile_call(&row, now, out);
-        self.reconcile_idle(id, unreplied, &row, now, out);
-        self.refresh_unread(id);
+        let reaches = open && eligible && self.call_owner_is_me(&row);
+        debug_assert_eq!(reaches, self.call_reaches_me(&row));
+        self.reconcile_call(&row, bits, reaches, eligible, now, out);
+        self.reconcile_idle(
+            id,
+            unreplied,
+            &row,
+            (idle_start, eligible, idle_timeout, bits),
+            now,
+            out,
+        );
+        // R3, as `refresh_unread`, with what is known already.
+        let counts = row.unread_count > 0 && kind.is_some() && !self.dismissed.contains(&row.id);
+        if let Some(entry) = self.sessions.get_mut(&id) {
+            entry.row = row;
+            if counts != entry.counted {
+                entry.counted = counts;
+                if counts {
+                    self.unread += 1;
+                } else {
+                    self.unread -= 1;
+                }
+            }
+        }
     }
 
     /// R5: a ringing call notifies whoever it reaches, once per call, until it stops.
-    fn reconcile_call(&mut self, row: &Session, now: Ts, out: &mut Vec<Effect>) {
+    /// `bits`: the session's notification bits (only the call's are read).
+    fn reconcile_call(
+        &mut self,
+        row: &Session,
+        bits: u8,
+        reaches: bool,
+        eligible: bool,
+        now: Ts,
+        out: &mut Vec<Effect>,
+    ) {
         let key = NotificationKey::Call(row.id);
         let ringing = row.call_state == CallState::Ringing;
-        let reaches = self.call_reaches_me(row);
-        let existing = self.note(&key);
         if ringing && reaches {
+            let existing = if bits & CALL_BIT != 0 {
+                self.notifications.get(&key)
+            } else {
+                None
+            };
+            debug_assert_eq!(existing, self.note(&key));
             let anchor = row.call_started_on;
             if existing.is_none_or(|n| n.anchor != anchor) {
                 if existing.is_some_and(|n| n.is_live()) {
@@ -959,12 +1090,8 @@ impl Engine {
                         key,
                         kind: NotificationKind::IncomingCall,
                         session: Some(row.id),
-                        title: format!("Incoming call: {}", clip(&row.name, NAME_CHARS)),
-                        body: format!(
-                            "{} call from {}",
-                            channel_name(row.channel),
-                            clip(&row.number, 32)
-                        ),
+                        title: call_title(row),
+                        body: call_body(row),
                         actions: vec![Action::Open, Action::Dismiss],
                         count: 0,
                         created_at: now,
@@ -980,9 +1107,10 @@ impl Engine {
                     out.push(Effect::StartRinging(row.id));
                 }
             }
-        } else if existing.is_some_and(|n| n.is_live()) {
+        } else if bits & (CALL_BIT << LIVE_SHIFT) != 0 {
+            debug_assert!(self.note_live(&key));
             let reason = if ringing {
-                if self.session_eligible(row) {
+                if eligible {
                     WithdrawReason::TakenByOther
                 } else {
                     WithdrawReason::NotEligible
@@ -996,24 +1124,34 @@ impl Engine {
 
     /// R6: keep the idle timer armed while the owner leaves the customer waiting,
     /// and take back an offer that no longer applies.
+    /// `facts`: the idle start ([`Engine::idle_start`]), whether the session is
+    /// eligible, its configuration's idle timeout, and the session's notification
+    /// bits (only the offer's are read).
     fn reconcile_idle(
         &mut self,
         id: SessionId,
         unreplied: Option<Ts>,
         row: &Session,
+        facts: (Option<Ts>, bool, Option<Span>, u8),
         now: Ts,
         out: &mut Vec<Effect>,
     ) {
         let _ = now;
-        let start = self.sessions.get(&id).and_then(|e| self.idle_start(e));
+        let (start, eligible, idle_timeout, bits) = facts;
         let idle_owner = match row.owner {
             Owner::User(u) => Some(u),
             Owner::Team(_) => None,
         };
         let offer_key = NotificationKey::Offer(id);
-        if let Some(n) = self.note(&offer_key).filter(|n| n.is_live()) {
+        let live_offer = if bits & (OFFER_BIT << LIVE_SHIFT) != 0 {
+            self.notifications.get(&offer_key)
+        } else {
+            None
+        };
+        debug_assert_eq!(live_offer.is_some(), self.note_live(&offer_key));
+        if let Some(n) = live_offer {
             if start.is_none() || n.anchor != start || n.peer != idle_owner {
-                let reason = if !self.session_eligible(row) {
+                let reason = if !eligible {
                     WithdrawReason::NotEligible
                 } else if n.peer != idle_owner {
                     WithdrawReason::TakenByOther
@@ -1024,12 +1162,15 @@ impl Engine {
                 self.close(offer_key, Lifecycle::Withdrawn { reason }, out);
             }
         }
-        let offered = self
-            .notifications
-            .get(&offer_key)
-            .is_some_and(|n| start.is_some() && n.anchor == start && n.peer == idle_owner);
+        // The offer may have been closed just above, but it still exists.
+        let offered = start.is_some()
+            && bits & OFFER_BIT != 0
+            && self
+                .notifications
+                .get(&offer_key)
+                .is_some_and(|n| n.anchor == start && n.peer == idle_owner);
         let deadline = match (start, offered) {
-            (Some(t), false) => self.configs.get(&row.config).map(|c| t + c.idle_timeout),
+            (Some(t), false) => idle_timeout.map(|d| t + d),
             _ => None,
         };
         self.set_timer(TimerKey::Idle(id), deadline, out);
@@ -1085,7 +1226,7 @@ impl Engine {
         let expiry = self.request_expiry(&r);
         let lapsed = expiry.is_some_and(|e| now >= e);
         let pending = r.status == RequestStatus::Pending && !lapsed;
-        let session_row = self.sessions.get(&r.session).map(|e| e.row.clone());
+        let session_row = self.sessions.get(&r.session).map(|e| &e.row);
         let allowed = session_row
             .as_ref()
             .is_none_or(|row| self.session_eligible(row) && self.is_open(row));
@@ -1529,8 +1670,7 @@ impl Engine {
                 let Some(start) = self.idle_start(entry) else {
                     return;
                 };
-                let row = entry.row.clone();
-                let Some(cfg) = self.configs.get(&row.config) else {
+                let Some(cfg) = self.configs.get(&entry.row.config) else {
                     return;
                 };
                 let deadline = start + cfg.idle_timeout;
@@ -1538,8 +1678,10 @@ impl Engine {
                     self.set_timer(key, Some(deadline), out);
                     return;
                 }
+                let row_owner = entry.row.owner;
+                let name = clip(&entry.row.name, NAME_CHARS);
                 let minutes = (now - start).0 / 60_000;
-                let owner = match row.owner {
+                let owner = match row_owner {
                     Owner::User(u) => self.name_of(u),
                     Owner::Team(_) => "The owner".to_string(),
                 };
@@ -1548,7 +1690,7 @@ impl Engine {
                         key: NotificationKey::Offer(sid),
                         kind: NotificationKind::AssignToMe,
                         session: Some(sid),
-                        title: format!("Assign to me? {}", clip(&row.name, NAME_CHARS)),
+                        title: format!("Assign to me? {name}"),
                         body: format!("{owner} has not replied for {minutes} min."),
                         actions: vec![Action::Open, Action::Yes, Action::No],
                         count: 0,
@@ -1557,7 +1699,7 @@ impl Engine {
                         state: Lifecycle::Live,
                         toast: true,
                         anchor: Some(start),
-                        peer: match row.owner {
+                        peer: match row_owner {
                             Owner::User(u) => Some(u),
                             Owner::Team(_) => None,
                         },
@@ -1660,6 +1802,7 @@ impl Engine {
                             n.updated_at = now;
                             n.toast = true;
                             out.push(Effect::Show(shared.clone()));
+                            self.sync_note_bits(&origin);
                         }
                     }
                 }
@@ -1732,11 +1875,12 @@ impl Engine {
                 }
             }
             out.push(Effect::Close { key, state });
+            self.sync_note_bits(&key);
         }
     }
 
     fn close_if_live(&mut self, key: NotificationKey, state: Lifecycle, out: &mut Vec<Effect>) {
-        if self.note(&key).is_some_and(|n| n.is_live()) {
+        if self.note_live(&key) {
             self.close(key, state, out);
         }
     }
@@ -1784,16 +1928,43 @@ impl Engine {
     fn note(&self, key: &NotificationKey) -> Option<&Arc<Notification>> {
         if let Some((sid, bit)) = note_bit(key) {
             if self.sessions.get(&sid).is_some_and(|e| e.notes & bit == 0) {
+                debug_assert!(!self.notifications.contains_key(key));
                 return None;
             }
         }
         self.notifications.get(key)
     }
 
+    /// Whether the notification exists and is live, from the session's bits when
+    /// it has them.
+    fn note_live(&self, key: &NotificationKey) -> bool {
+        if let Some((sid, bit)) = note_bit(key) {
+            if let Some(e) = self.sessions.get(&sid) {
+                let live = e.notes & (bit << LIVE_SHIFT) != 0;
+                debug_assert_eq!(
+                    live,
+                    self.notifications.get(key).is_some_and(|n| n.is_live())
+                );
+                return live;
+            }
+        }
+        self.notifications.get(key).is_some_and(|n| n.is_live())
+    }
+
+    /// Bring the session's bits in line after a notification's state changed.
+    fn sync_note_bits(&mut self, key: &NotificationKey) {
+        if let Some((sid, bit)) = note_bit(key) {
+            let bits = self.notifications.get(key).map_or(0, |n| note_bits(bit, n));
+            if let Some(e) = self.sessions.get_mut(&sid) {
+                e.notes = (e.notes & !(bit | bit << LIVE_SHIFT)) | bits;
+            }
+        }
+    }
+
     fn insert_note(&mut self, n: Arc<Notification>) {
         if let Some((sid, bit)) = note_bit(&n.key) {
             if let Some(e) = self.sessions.get_mut(&sid) {
-                e.notes |= bit;
+                e.notes = (e.notes & !(bit << LIVE_SHIFT)) | note_bits(bit, &n);
             }
         }
         self.notifications.insert(n.key, n);
@@ -1808,9 +1979,8 @@ impl Engine {
             NotificationKey::Assigned(sid),
         ]
         .iter()
-        .filter(|k| self.notifications.contains_key(k))
-        .filter_map(note_bit)
-        .fold(0, |acc, (_, bit)| acc | bit)
+        .filter_map(|k| Some(note_bits(note_bit(k)?.1, self.notifications.get(k)?)))
+        .fold(0, |acc, bits| acc | bits)
     }
 
     fn report_unread(&mut self, out: &mut Vec<Effect>) {
@@ -1847,10 +2017,19 @@ pub fn clip(s: &str, max: usize) -> String {
     out
 }
 
+/// Whether every byte is printable ASCII (0x20..0x7f). No early exit, so that the
+/// compiler can check many bytes at a time (the texts are short).
+fn printable_ascii(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(0u8, |bad, &b| bad | u8::from(b.wrapping_sub(0x20) >= 0x5f))
+        == 0
+}
+
 /// [`clip`], appending to `out`.
 pub fn clip_into(out: &mut String, s: &str, max: usize) {
     // Fast path: short, printable ASCII goes in as it is.
-    if s.len() <= max && s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    if s.len() <= max && printable_ascii(s.as_bytes()) {
         out.push_str(s);
         return;
     }
@@ -1867,11 +2046,111 @@ pub fn clip_into(out: &mut String, s: &str, max: usize) {
     }
 }
 
+/// A stand-in for a row lent out of its entry (see `reconcile_session`); it
+/// allocates nothing.
+fn placeholder_row(id: SessionId) -> Session {
+    Session {
+        id,
+        name: String::new(),
+        number: String::new(),
+        channel: Channel::WhatsApp,
+        config: ConfigId(uuid::Uuid::nil()),
+        owner: Owner::Team(TeamId(uuid::Uuid::nil())),
+        accepted_on: None,
+        first_contact: false,
+        last_customer_message_on: None,
+        last_agent_message_on: None,
+        last_message_preview: String::new(),
+        unread_count: 0,
+        call_state: CallState::None,
+        call_started_on: None,
+        active: false,
+        status: SessionStatus::Closed,
+        modified_on: Ts(0),
+        etag: String::new(),
+    }
+}
+
+/// `*old = new`, keeping the old row's string buffers: a text that did not change
+/// stays as it is and a changed one is copied into the old buffer when it fits, so
+/// a sync does not free (and later allocate) each string of the row it replaces.
+fn assign_row(old: &mut Session, new: Session) {
+    let Session {
+        id,
+        name,
+        number,
+        channel,
+        config,
+        owner,
+        accepted_on,
+        first_contact,
+        last_customer_message_on,
+        last_agent_message_on,
+        last_message_preview,
+        unread_count,
+        call_state,
+        call_started_on,
+        active,
+        status,
+        modified_on,
+        etag,
+    } = new;
+    old.id = id;
+    assign_str(&mut old.name, name);
+    assign_str(&mut old.number, number);
+    old.channel = channel;
+    old.config = config;
+    old.owner = owner;
+    old.accepted_on = accepted_on;
+    old.first_contact = first_contact;
+    old.last_customer_message_on = last_customer_message_on;
+    old.last_agent_message_on = last_agent_message_on;
+    assign_str(&mut old.last_message_preview, last_message_preview);
+    old.unread_count = unread_count;
+    old.call_state = call_state;
+    old.call_started_on = call_started_on;
+    old.active = active;
+    old.status = status;
+    old.modified_on = modified_on;
+    assign_str(&mut old.etag, etag);
+}
+
+fn assign_str(old: &mut String, new: String) {
+    if *old == new {
+        return;
+    }
+    if old.capacity() >= new.len() {
+        old.clear();
+        old.push_str(&new);
+    } else {
+        *old = new;
+    }
+}
+
 fn channel_name(c: Channel) -> &'static str {
     match c {
         Channel::WhatsApp => "WhatsApp",
         Channel::Sms => "SMS",
     }
+}
+
+/// `format!("Incoming call: {}", clip(&row.name, NAME_CHARS))`, in one allocation.
+fn call_title(row: &Session) -> String {
+    let mut title = String::with_capacity(16 + row.name.len().min(NAME_CHARS * 4) + 3);
+    title.push_str("Incoming call: ");
+    clip_into(&mut title, &row.name, NAME_CHARS);
+    title
+}
+
+/// `format!("{} call from {}", channel_name(row.channel), clip(&row.number, 32))`,
+/// in one allocation.
+fn call_body(row: &Session) -> String {
+    let channel = channel_name(row.channel);
+    let mut body = String::with_capacity(channel.len() + 11 + row.number.len().min(32 * 4) + 3);
+    body.push_str(channel);
+    body.push_str(" call from ");
+    clip_into(&mut body, &row.number, 32);
+    body
 }
 
 fn chat_title(kind: NotificationKind, row: &Session) -> String {
@@ -1890,14 +2169,31 @@ fn chat_title(kind: NotificationKind, row: &Session) -> String {
     title
 }
 
-fn chat_body(count: u32, preview: &str) -> String {
-    let mut body = String::with_capacity(preview.len().min(PREVIEW_CHARS) + 24);
+/// A chat notification's body, in `body` (cleared first).
+fn chat_body_into(body: &mut String, count: u32, preview: &str) {
+    body.clear();
     if count > 1 {
-        use std::fmt::Write;
-        let _ = write!(body, "{count} new messages · ");
+        push_u32(body, count);
+        body.push_str(" new messages · ");
     }
-    clip_into(&mut body, preview, PREVIEW_CHARS);
-    body
+    clip_into(body, preview, PREVIEW_CHARS);
+}
+
+/// `n` in decimal, as `write!(s, "{n}")` writes it, without the formatting machinery.
+fn push_u32(s: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        s.push(char::from(d));
+    }
 }
 
 fn chat_actions(kind: NotificationKind, row: &Session) -> Vec<Action> {
