@@ -5,3 +5,4 @@
 
 pub mod badge;
 pub mod sound;
+pub mod toast;

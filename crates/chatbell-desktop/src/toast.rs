@@ -1,0 +1,301 @@
+//! Toasts through the desktop's notification server (notify-rust).
+//!
+//! One toast per notification key, replaced in place when the notification is
+//! updated (R16) and closed when it is withdrawn or acted on (R12). Its buttons
+//! are the notification's actions where the server offers action buttons; the
+//! toast's own click (the server's "default" action) opens the chat. What the
+//! agent clicks comes back as a [`ToastEvent`]; the panel offers every action too
+//! (R21), so a server without buttons loses nothing.
+//!
+//! Customers write names and messages: the text goes out as plain text, with
+//! `&`, `<` and `>` escaped where the server reads markup in bodies.
+//!
+//! Every call talks D-Bus synchronously: call it from a thread that may block
+//! (not from an async task).
+
+use chatbell_core::{Action, Notification, NotificationKey, NotificationKind};
+use std::collections::HashMap;
+use std::sync::{mpsc, Arc, Mutex};
+
+/// What the agent did with a toast.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToastEvent {
+    /// A button, or the toast itself ([`Action::Open`]).
+    Invoked {
+        key: NotificationKey,
+        action: Action,
+    },
+    /// Closed without an action (expired or dismissed on the server).
+    Closed { key: NotificationKey },
+}
+
+/// The label of an action's button.
+pub fn label(kind: NotificationKind, action: Action) -> &'static str {
+    match action {
+        Action::Open => match kind {
+            NotificationKind::NewMessage => "View chat",
+            NotificationKind::CatchUpSummary => "Open ChatBell",
+            _ => "Open",
+        },
+        Action::Accept => "Accept",
+        Action::Reject => "Reject…",
+        Action::Yes => "Yes, assign to me",
+        Action::No => "No",
+        Action::Dismiss => "Dismiss",
+        Action::Block => "Block number",
+    }
+}
+
+/// Escapes what a notification server reading markup would take for it.
+pub fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c if c.is_control() && c != '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What the notification server can do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    pub actions: bool,
+    pub body_markup: bool,
+}
+
+struct Shown {
+    /// The server's id for the toast.
+    id: u32,
+}
+
+/// The toasts on screen.
+#[derive(Clone)]
+pub struct Toasts {
+    app_name: String,
+    caps: Capabilities,
+    shown: Arc<Mutex<HashMap<NotificationKey, Shown>>>,
+}
+
+impl Toasts {
+    /// Connects to the session's notification server and asks what it can do.
+    /// Without one, toasts fail quietly (logged) and the panel remains.
+    pub fn connect(app_name: &str, events: mpsc::Sender<ToastEvent>) -> Toasts {
+        let caps = match notify_rust::get_capabilities() {
+            Ok(c) => Capabilities {
+                actions: c.iter().any(|x| x == "actions"),
+                body_markup: c.iter().any(|x| x == "body-markup"),
+            },
+            Err(e) => {
+                tracing::warn!("no notification server answered ({e}): toasts may not show");
+                Capabilities::default()
+            }
+        };
+        let shown = Arc::new(Mutex::new(HashMap::new()));
+        listen(shown.clone(), events);
+        Toasts {
+            app_name: app_name.to_string(),
+            caps,
+            shown,
+        }
+    }
+
+    pub fn capabilities(&self) -> Capabilities {
+        self.caps
+    }
+
+    /// Shows `n`, or replaces its toast in place.
+    pub fn show(&self, n: &Notification) {
+        let existing = self
+            .shown
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&n.key)
+            .map(|s| s.id);
+        let mut toast = notify_rust::Notification::new();
+        toast.appname(&self.app_name).summary(&n.title);
+        let body = if n.count > 1 && n.kind == NotificationKind::NewMessage {
+            format!("{} ({} messages)", n.body, n.count)
+        } else {
+            n.body.clone()
+        };
+        if self.caps.body_markup {
+            toast.body(&escape_markup(&body));
+        } else {
+            toast.body(&body);
+        }
+        // The toast's own click opens the chat (R12).
+        toast.action("default", label(n.kind, Action::Open));
+        if self.caps.actions {
+            for a in n.actions.iter().filter(|a| **a != Action::Open) {
+                toast.action(a.as_str(), label(n.kind, *a));
+            }
+        }
+        if n.kind.asks_for_decision() {
+            toast.timeout(notify_rust::Timeout::Never);
+            #[cfg(all(unix, not(target_os = "macos")))]
+            toast.urgency(notify_rust::Urgency::Critical);
+        }
+        if let Some(id) = existing {
+            toast.id(id);
+        }
+        let handle = match toast.show() {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(key = %n.key, "could not show a toast: {e}");
+                return;
+            }
+        };
+        self.shown
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(n.key, Shown { id: handle.id() });
+    }
+
+    /// Takes the toast for `key` down, if one is up.
+    pub fn close(&self, key: &NotificationKey) {
+        let id = self
+            .shown
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key)
+            .map(|s| s.id);
+        if let Some(id) = id {
+            close_by_id(id);
+        }
+    }
+
+    /// The keys with a toast up.
+    pub fn keys(&self) -> Vec<NotificationKey> {
+        self.shown
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+}
+
+/// Listens, from a thread of its own, to the server's answers for every toast:
+/// subscribed before the first toast is shown, so no click is missed. An action
+/// or a close ends the toast (a server sends both for a click: the second finds
+/// nothing left to report).
+fn listen(shown: Arc<Mutex<HashMap<NotificationKey, Shown>>>, events: mpsc::Sender<ToastEvent>) {
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("chatbell-toasts".into())
+        .spawn(move || {
+            let result = zbus::block_on(async move {
+                use futures_lite::StreamExt;
+                let conn = zbus::Connection::session().await?;
+                let rule = zbus::MatchRule::builder()
+                    .msg_type(zbus::message::Type::Signal)
+                    .interface("org.freedesktop.Notifications")
+                    .build()?;
+                let mut stream = zbus::MessageStream::for_match_rule(rule, &conn, None).await?;
+                let _ = ready_tx.send(());
+                while let Some(msg) = stream.next().await {
+                    let Ok(msg) = msg else { continue };
+                    let member = msg.header().member().map(|m| m.to_string());
+                    let (id, answer) = match member.as_deref() {
+                        Some("ActionInvoked") => match msg.body().deserialize::<(u32, String)>() {
+                            Ok((id, action)) => (id, Some(action)),
+                            Err(_) => continue,
+                        },
+                        Some("NotificationClosed") => {
+                            match msg.body().deserialize::<(u32, u32)>() {
+                                Ok((id, _reason)) => (id, None),
+                                Err(_) => continue,
+                            }
+                        }
+                        _ => continue,
+                    };
+                    let key = {
+                        let mut shown = shown.lock().unwrap_or_else(|p| p.into_inner());
+                        let key = shown.iter().find(|(_, s)| s.id == id).map(|(k, _)| *k);
+                        if let Some(k) = key {
+                            shown.remove(&k);
+                        }
+                        key
+                    };
+                    let Some(key) = key else { continue };
+                    let event = match answer.as_deref() {
+                        Some("default") => Some(ToastEvent::Invoked {
+                            key,
+                            action: Action::Open,
+                        }),
+                        None => Some(ToastEvent::Closed { key }),
+                        Some(other) => other
+                            .parse::<Action>()
+                            .ok()
+                            .map(|action| ToastEvent::Invoked { key, action }),
+                    };
+                    if let Some(e) = event {
+                        if events.send(e).is_err() {
+                            break;
+                        }
+                    }
+                }
+                Ok::<(), zbus::Error>(())
+            });
+            if let Err(e) = result {
+                tracing::warn!("not listening to toast clicks: {e}");
+            }
+        });
+    match spawned {
+        Ok(_) => {
+            // Shown toasts must not race the subscription.
+            let _ = ready_rx.recv_timeout(std::time::Duration::from_secs(5));
+        }
+        Err(e) => tracing::warn!("could not listen to toasts: {e}"),
+    }
+}
+
+/// Asks the server to close toast `id` (notify-rust closes only through the
+/// handle, which the toast's listener holds).
+fn close_by_id(id: u32) {
+    let result = zbus::block_on(async {
+        let conn = zbus::Connection::session().await?;
+        conn.call_method(
+            Some("org.freedesktop.Notifications"),
+            "/org/freedesktop/Notifications",
+            Some("org.freedesktop.Notifications"),
+            "CloseNotification",
+            &(id,),
+        )
+        .await?;
+        Ok::<(), zbus::Error>(())
+    });
+    if let Err(e) = result {
+        tracing::warn!(id, "could not close a toast: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_text_is_escaped_for_markup_servers() {
+        assert_eq!(
+            escape_markup("<b>Jane</b> & <a href='x'>co</a>\u{7}"),
+            "&lt;b&gt;Jane&lt;/b&gt; &amp; &lt;a href='x'&gt;co&lt;/a&gt; "
+        );
+    }
+
+    #[test]
+    fn r12_the_main_action_is_labelled_for_what_it_opens() {
+        assert_eq!(
+            label(NotificationKind::NewMessage, Action::Open),
+            "View chat"
+        );
+        assert_eq!(
+            label(NotificationKind::AssignToMe, Action::Yes),
+            "Yes, assign to me"
+        );
+    }
+}
