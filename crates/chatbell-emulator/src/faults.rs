@@ -236,7 +236,7 @@ impl Faults {
     pub fn next(&self) -> (u64, FaultAction) {
         let s = self.get();
         let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
-        let hit = |every: u64| every > 0 && n % every == 0;
+        let hit = |every: u64| every > 0 && n.is_multiple_of(every);
         let action = if hit(s.drop_every) {
             FaultAction::Drop
         } else if hit(s.throttle_every) {

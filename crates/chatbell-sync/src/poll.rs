@@ -373,48 +373,19 @@ impl Poller {
             ));
         };
         let mut out = Vec::with_capacity(page.value.len());
-        let mut newest: Option<Ts> = None;
+        let mut rows = Vec::with_capacity(page.value.len());
         for v in &page.value {
-            if is_deleted_entity(v) {
-                if let Some(id) = v
-                    .get("id")
-                    .and_then(|i| i.as_str())
-                    .and_then(|i| Uuid::parse_str(i).ok())
-                {
-                    out.push(Change::SessionRemoved(chatbell_core::SessionId(id)));
-                }
-                continue;
+            if !is_deleted_entity(v) {
+                rows.push(v.clone());
+            } else if let Some(id) = v
+                .get("id")
+                .and_then(|i| i.as_str())
+                .and_then(|i| Uuid::parse_str(i).ok())
+            {
+                out.push(Change::SessionRemoved(chatbell_core::SessionId(id)));
             }
-            let identity = identity(&self.schema, Table::Session, v);
-            if let Some((id, etag, modified)) = &identity {
-                newest = newest.max(Some(*modified));
-                if self
-                    .seen
-                    .get(&(Table::Session, *id))
-                    .is_some_and(|(e, _)| e == etag)
-                {
-                    continue;
-                }
-            }
-            let errors = decode::changes(
-                &self.schema,
-                Table::Session,
-                std::slice::from_ref(v),
-                &mut out,
-            );
-            if errors.is_empty() {
-                if let Some((id, etag, modified)) = identity {
-                    batch
-                        .advance
-                        .seen
-                        .push(((Table::Session, id), (etag, modified)));
-                }
-            }
-            batch.skipped.extend(errors);
         }
-        if let Some(n) = newest {
-            batch.advance.marks.push((Table::Session, n));
-        }
+        out.extend(self.absorb(Table::Session, &rows, batch));
         batch.advance.delta = Some(Some(link));
         Ok(out)
     }
@@ -567,9 +538,16 @@ impl Poller {
             encode(filter)
         );
         let page = self.dv.get_all(&path, &self.prefer()).await?;
-        let mut out = Vec::with_capacity(page.value.len());
+        Ok(self.absorb(table, &page.value, batch))
+    }
+
+    /// Decodes the rows of `table` a query returned, drops those already seen
+    /// (same id and etag), and notes what the batch will remember: the rows seen
+    /// and the table's newest `modifiedon`.
+    fn absorb(&self, table: Table, rows: &[serde_json::Value], batch: &mut Batch) -> Vec<Change> {
+        let mut out = Vec::with_capacity(rows.len());
         let mut newest: Option<Ts> = None;
-        for v in &page.value {
+        for v in rows {
             let identity = identity(&self.schema, table, v);
             if let Some((id, etag, modified)) = &identity {
                 newest = newest.max(Some(*modified));
@@ -588,7 +566,7 @@ impl Poller {
         if let Some(n) = newest {
             batch.advance.marks.push((table, n));
         }
-        Ok(out)
+        out
     }
 }
 
