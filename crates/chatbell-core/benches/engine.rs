@@ -40,7 +40,7 @@ fn session(n: u128, owner: Owner) -> Session {
         config: CFG,
         owner,
         accepted_on: None,
-        first_contact: n % 7 == 0,
+        first_contact: n.is_multiple_of(7),
         last_customer_message_on: None,
         last_agent_message_on: None,
         last_message_preview: String::new(),

@@ -25,7 +25,7 @@ fn session(n: u64, etag: u64) -> Session {
         config: ConfigId::from_u128(1),
         owner: Owner::Team(TeamId::from_u128(1)),
         accepted_on: None,
-        first_contact: n % 3 == 0,
+        first_contact: n.is_multiple_of(3),
         last_customer_message_on: Some(Ts(1_790_000_000_000 + n as i64)),
         last_agent_message_on: None,
         last_message_preview: "Hello, I would like to know where my order is, it was due yesterday"
