@@ -21,10 +21,14 @@ const DAY_NAMES: Record<Day, string> = {
 
 const TIME_RE = /^([01]\d|2[0-3]):[0-5]\d$/;
 
-function checkbox(label: string, attrs: Record<string, string> = {}): { row: HTMLElement; input: HTMLInputElement } {
+function checkbox(
+  label: string,
+  attrs: Record<string, string> = {},
+  cls = "check",
+): { row: HTMLElement; input: HTMLInputElement } {
   const id = uid("pref");
   const input = el("input", { type: "checkbox", id, ...attrs });
-  return { row: el("div", { class: "check" }, input, el("label", { for: id }, label)), input };
+  return { row: el("div", { class: cls }, input, el("label", { for: id }, label)), input };
 }
 
 function slider(label: string): { row: HTMLElement; input: HTMLInputElement; out: HTMLOutputElement } {
@@ -86,7 +90,7 @@ export class PreferencesView {
     const call = mk("Call", "incoming calls");
     const request = mk("Request", "requests and Assign to me offers");
     this.sound = { message: message.controls, call: call.controls, request: request.controls };
-    const repeat = checkbox("Repeat the call sound until the call is answered");
+    const repeat = checkbox("Repeat the call sound until the call is answered", {}, "check sub");
     this.callRepeat = repeat.input;
 
     const dnd = checkbox("Do not disturb now");

@@ -22,7 +22,7 @@ export interface ReasonDialogOptions {
 
 export class ReasonDialog {
   readonly root: HTMLElement;
-  readonly field: HTMLTextAreaElement;
+  readonly field: HTMLInputElement;
   private readonly error: HTMLElement;
   private readonly submitButton: HTMLButtonElement;
   private readonly cancelButton: HTMLButtonElement;
@@ -33,11 +33,12 @@ export class ReasonDialog {
     const headingId = uid("reason-heading");
     const fieldId = uid("reason-field");
     const errorId = uid("reason-error");
-    this.field = el("textarea", {
+    this.field = el("input", {
+      type: "text",
       id: fieldId,
       class: "reason-field",
-      rows: 2,
       maxlength: 1000,
+      autocomplete: "off",
       "aria-describedby": errorId,
       required: true,
     });

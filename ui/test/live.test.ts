@@ -133,7 +133,7 @@ describe("live notifications", () => {
     const li = item(root, "req-7");
     button(li, "Reject…").click();
     const dialog = li.querySelector('[role="dialog"]')!;
-    const field = dialog.querySelector("textarea")!;
+    const field = dialog.querySelector<HTMLInputElement>(".reason-field")!;
     for (const blank of ["", "   ", "\n\t  "]) {
       type(field, blank);
       button(dialog, "Send rejection").click();
@@ -154,7 +154,7 @@ describe("live notifications", () => {
     const li = item(root, "req-7");
     button(li, "Reject…").click();
     const dialog = li.querySelector('[role="dialog"]')!;
-    type(dialog.querySelector("textarea")!, "  In a call with another customer  ");
+    type(dialog.querySelector<HTMLInputElement>(".reason-field")!, "  In a call with another customer  ");
     button(dialog, "Send rejection").click();
     await flush();
     expect(ipc.writes()).toEqual([
@@ -171,7 +171,7 @@ describe("live notifications", () => {
     const li = item(root, "req-7");
     button(li, "Reject…").click();
     const dialog = li.querySelector('[role="dialog"]')!;
-    type(dialog.querySelector("textarea")!, "busy");
+    type(dialog.querySelector<HTMLInputElement>(".reason-field")!, "busy");
     button(dialog, "Send rejection").click();
     await flush();
     expect(dialog.querySelector(".field-error")!.textContent).toBe("The request was withdrawn by Sam Lee");
@@ -185,7 +185,7 @@ describe("live notifications", () => {
     reject.focus();
     reject.click();
     const dialog = li.querySelector('[role="dialog"]')!;
-    const field = dialog.querySelector("textarea")!;
+    const field = dialog.querySelector<HTMLInputElement>(".reason-field")!;
     // Focus moved into the dialog, onto its labelled field.
     expect(document.activeElement).toBe(field);
     expect(dialog.querySelector(`label[for="${field.id}"]`)!.textContent).toMatch(/Reason/);
@@ -260,7 +260,7 @@ describe("live notifications", () => {
     const withdraw = button(li, "Withdraw…");
     withdraw.click();
     const dialog = li.querySelector('[role="dialog"]')!;
-    const field = dialog.querySelector("textarea")!;
+    const field = dialog.querySelector<HTMLInputElement>(".reason-field")!;
     expect(document.activeElement).toBe(field);
     type(field, "   ");
     button(dialog, "Withdraw request").click();
@@ -350,12 +350,12 @@ describe("live notifications", () => {
     // An open Reject dialog, its draft and focus survive an unrelated update.
     const li = item(root, "req-7");
     button(li, "Reject…").click();
-    const field = li.querySelector("textarea")!;
+    const field = li.querySelector<HTMLInputElement>(".reason-field")!;
     type(field, "draft");
     const other = makeNotification({ id: "n2", title: "New one", updated_at: iso(NOW) });
     ipc.push(makeStatus({ unread: 3, notifications: [request, other] }));
     expect(item(root, "req-7")).toBe(li);
-    expect(li.querySelector("textarea")).toBe(field);
+    expect(li.querySelector<HTMLInputElement>(".reason-field")).toBe(field);
     expect(field.value).toBe("draft");
     expect(document.activeElement).toBe(field);
     expect(Array.from(root.querySelectorAll(".live-list li")).map((x) => x.getAttribute("data-id"))).toEqual([
@@ -369,7 +369,7 @@ describe("live notifications", () => {
   it("r8_answered_elsewhere_closes_the_dialog_and_keeps_focus_in_the_panel", async () => {
     const { root, ipc } = await mount(makeStatus({ notifications: [request] }));
     button(item(root, "req-7"), "Reject…").click();
-    expect(document.activeElement!.tagName).toBe("TEXTAREA");
+    expect(document.activeElement!.classList.contains("reason-field")).toBe(true);
     ipc.push(makeStatus({ notifications: [{ ...request, live: false, state: "withdrawn" }] }));
     expect(root.querySelector(".live-list li")).toBeNull();
     expect(document.activeElement).toBe(root.querySelector("#live-heading"));
