@@ -33,6 +33,9 @@ export function actionLabel(action: Action, n: Pick<NotificationView, "session_i
       return "Dismiss";
     case "block":
       return "Block number";
+    default:
+      // An action this panel does not know yet still gets a readable button.
+      return stateLabel(String(action));
   }
 }
 
