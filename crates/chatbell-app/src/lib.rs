@@ -10,6 +10,7 @@
 //! - [`app`]: [`App`], the running ChatBell, and the [`Shell`] trait the GUI implements.
 
 pub mod config;
+pub mod control;
 pub mod deeplink;
 pub mod fsutil;
 pub mod prefs;
