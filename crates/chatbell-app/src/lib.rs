@@ -9,9 +9,16 @@
 //! - [`demo`]: the built-in demo org, signed in through the real device code flow;
 //! - [`app`]: [`App`], the running ChatBell, and the [`Shell`] trait the GUI implements.
 
+pub mod app;
 pub mod config;
 pub mod control;
 pub mod deeplink;
+pub mod demo;
 pub mod fsutil;
 pub mod prefs;
 pub mod view;
+
+pub use app::{App, AppError, AppOptions, LogShell, Shell};
+pub use config::{Config, ConfigError, Paths};
+pub use prefs::Prefs;
+pub use view::{Connection, NotificationView, SignInPrompt, Status};

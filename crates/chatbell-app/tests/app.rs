@@ -1,0 +1,185 @@
+//! The whole app in demo mode: the real emulator over loopback HTTP, a real SQLite
+//! file in a temporary directory, a real Unix socket.
+#![allow(clippy::unwrap_used)]
+
+use chatbell_app::control::{self, ControlServer, Request};
+use chatbell_app::{App, AppOptions, Connection, Paths, Shell, Status};
+use chatbell_core::present::Output;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Records what the app asked the shell to do.
+#[derive(Default)]
+struct Recorder {
+    outputs: Mutex<Vec<Output>>,
+    statuses: Mutex<usize>,
+}
+
+impl Shell for Recorder {
+    fn outputs(&self, outputs: &[Output], _status: &Status) {
+        self.outputs.lock().unwrap().extend_from_slice(outputs);
+    }
+    fn status_changed(&self, _status: &Status) {
+        *self.statuses.lock().unwrap() += 1;
+    }
+}
+
+/// Polls `f` until it holds, or fails after `secs`.
+async fn until<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(t) = f() {
+            return t;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn demo_app(dir: &tempfile::TempDir) -> (App, Arc<Recorder>) {
+    let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"));
+    let shell = Arc::new(Recorder::default());
+    let app = App::start(
+        paths,
+        shell.clone(),
+        AppOptions {
+            keychain: false,
+            ..AppOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    (app, shell)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_signs_in_and_shows_notifications() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, shell) = demo_app(&dir).await;
+    let status = until(60, "online with notifications", || {
+        let s = app.status();
+        (s.connection == Connection::Online && !s.notifications.is_empty()).then_some(s)
+    })
+    .await;
+    assert!(status.demo);
+    let account = status.account.clone().expect("the demo agent is signed in");
+    assert_eq!(account.username, chatbell_app::demo::DEMO_AGENT_EMAIL);
+    assert_eq!(status.storage, chatbell_app::view::Storage::MemoryOnly);
+    // Newest first.
+    let times: Vec<&str> = status
+        .notifications
+        .iter()
+        .map(|n| n.created_at.as_str())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted);
+    assert!(status.notifications.iter().all(|n| n.live));
+    assert!(shell
+        .outputs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|o| matches!(o, Output::Badge(_))));
+    assert!(*shell.statuses.lock().unwrap() > 0);
+    // The cache is a real SQLite file in the data dir, and keeps the history.
+    assert!(dir.path().join("data").join("demo.db").exists());
+    assert!(!app.history(50).await.unwrap().is_empty());
+    // Demo mode has no Dynamics link: the shell opens the panel.
+    let sid = chatbell_core::SessionId::new_random();
+    assert_eq!(app.deep_link(sid).await, None);
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn act_over_the_control_socket_reaches_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, shell) = demo_app(&dir).await;
+    let sock = dir.path().join("run").join("control.sock");
+    let server = ControlServer::bind(&sock, Arc::new(app.clone()))
+        .await
+        .unwrap();
+
+    let status = until(60, "a chat notification", || {
+        let s = app.status();
+        s.notifications
+            .iter()
+            .find(|n| n.session_id.is_some() && n.actions.contains(&chatbell_core::Action::Open))
+            .cloned()
+    })
+    .await;
+    // Over the socket: the status, as JSON.
+    let answer = control::request(&sock, &Request::Status).await.unwrap();
+    let via_socket: Status = serde_json::from_value(answer).unwrap();
+    assert_eq!(via_socket.connection, Connection::Online);
+
+    // Bad input is refused with a clear message.
+    for (id, action, reason, expect) in [
+        ("chat:nope", "open", None, "not a notification id"),
+        (status.id.as_str(), "explode", None, "unknown action"),
+        (
+            status.id.as_str(),
+            "reject",
+            Some("x".repeat(2001)),
+            "too long",
+        ),
+    ] {
+        let a = control::request(
+            &sock,
+            &Request::Act {
+                id: id.into(),
+                action: action.into(),
+                reason,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(a["ok"], false, "{a}");
+        assert!(a["error"].as_str().unwrap().contains(expect), "{a}");
+    }
+
+    // "Open" goes through the engine: it decides to open the chat (R12).
+    let a = control::request(
+        &sock,
+        &Request::Act {
+            id: status.id.clone(),
+            action: "open".into(),
+            reason: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(a, serde_json::json!({"ok": true}));
+    let session: chatbell_core::SessionId = status.session_id.clone().unwrap().parse().unwrap();
+    until(10, "the chat to open", || {
+        shell
+            .outputs
+            .lock()
+            .unwrap()
+            .contains(&Output::OpenChat(session))
+            .then_some(())
+    })
+    .await;
+
+    // Sign out and in again over the socket (the demo approves the code itself).
+    let a = control::request(&sock, &Request::Signout).await.unwrap();
+    assert_eq!(a["ok"], true, "{a}");
+    assert_eq!(app.status().connection, Connection::SignedOut);
+    let a = control::request(&sock, &Request::Status).await.unwrap();
+    assert_eq!(a["connection"], "signed_out");
+    let prompt = control::request(&sock, &Request::Signin).await.unwrap();
+    assert!(
+        prompt["user_code"].as_str().is_some_and(|c| !c.is_empty()),
+        "{prompt}"
+    );
+    until(30, "online again", || {
+        (app.status().connection == Connection::Online).then_some(())
+    })
+    .await;
+
+    server.shutdown().await;
+    app.quit().await;
+}
