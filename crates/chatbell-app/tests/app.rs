@@ -183,3 +183,147 @@ async fn act_over_the_control_socket_reaches_the_engine() {
     server.shutdown().await;
     app.quit().await;
 }
+
+async fn app_with_config(dir: &tempfile::TempDir, config: &str) -> (App, Arc<Recorder>) {
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    demo_app(dir).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamics_sign_in_with_a_device_code_then_sign_out() {
+    use chatbell_emulator::{Emulator, Options, Seed};
+    // The emulator plays the org and the sign-in authority, over loopback HTTP.
+    let emu = Emulator::start(
+        Options::default()
+            .seed(Seed::Demo)
+            .device_code_interval(Duration::from_secs(1)),
+    )
+    .await
+    .unwrap();
+    let base = emu.base_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let app_id = "6a4c1f0e-1111-2222-3333-444455556666";
+    let (app, _shell) = app_with_config(
+        &dir,
+        &format!(
+            "[dynamics]\nurl = \"{base}\"\napp_id = \"{app_id}\"\nauthority = \"{base}\"\ntenant = \"{}\"\nclient_id = \"chatbell-desktop\"\n",
+            emu.tenant_id()
+        ),
+    )
+    .await;
+    let s = app.status();
+    assert_eq!(s.connection, Connection::SignedOut);
+    assert!(!s.demo);
+    assert!(matches!(
+        app.act("catchup", "open", None).await,
+        Err(chatbell_app::AppError::NotSignedIn)
+    ));
+
+    let prompt = app.start_sign_in().await.unwrap();
+    assert_eq!(app.status().signin.as_ref(), Some(&prompt));
+    let approved = reqwest::Client::new()
+        .post(format!("{base}/_emulator/approve"))
+        .json(&serde_json::json!({"user_code": prompt.user_code, "user": chatbell_app::demo::DEMO_AGENT_EMAIL}))
+        .send()
+        .await
+        .unwrap();
+    assert!(approved.status().is_success());
+    let s = until(30, "online", || {
+        let s = app.status();
+        (s.connection == Connection::Online).then_some(s)
+    })
+    .await;
+    assert_eq!(s.signin, None);
+    assert!(s.account.is_some());
+    assert!(dir.path().join("data").join("chatbell.db").exists());
+
+    // Deep links point at the configured org, with the app id.
+    let sid = chatbell_core::SessionId::new_random();
+    let link = app.deep_link(sid).await.unwrap();
+    assert_eq!(
+        link,
+        format!(
+            "{base}/main.aspx?appid={app_id}&pagetype=entityrecord&etn=cb_chatsession&id={sid}"
+        )
+    );
+
+    app.sign_out().await.unwrap();
+    let s = app.status();
+    assert_eq!(s.connection, Connection::SignedOut);
+    assert_eq!(s.account, None);
+    assert!(s.notifications.is_empty());
+
+    // Back to the demo org: the configuration file is rewritten, the rest kept.
+    app.use_demo().await.unwrap();
+    let text = std::fs::read_to_string(dir.path().join("config.toml")).unwrap();
+    assert!(!text.contains("url ="), "{text}");
+    assert!(text.contains("client_id"), "{text}");
+    until(60, "the demo online", || {
+        let s = app.status();
+        (s.demo && s.connection == Connection::Online).then_some(())
+    })
+    .await;
+    app.quit().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_config_file_is_not_configured_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _shell) = app_with_config(
+        &dir,
+        "[dynamics]\nurl = \"http://contoso.crm.dynamics.com\"\n",
+    )
+    .await;
+    let s = app.status();
+    assert_eq!(s.connection, Connection::NotConfigured);
+    let why = app.config_error().await.unwrap();
+    assert!(
+        why.contains("dynamics.url") && why.contains("line 2"),
+        "{why}"
+    );
+    let e = app.start_sign_in().await.unwrap_err();
+    assert!(e.to_string().contains("not configured"), "{e}");
+    // Bad input to set_dynamics is refused, and the file is left as it was.
+    assert!(app.set_dynamics(Some("ftp://x"), None).await.is_err());
+    // Fixing it from the panel: a valid URL without a client id is still not
+    // configured (no sign-in possible), and says why.
+    app.set_dynamics(Some("https://contoso.crm.dynamics.com"), None)
+        .await
+        .unwrap();
+    assert_eq!(app.status().connection, Connection::NotConfigured);
+    let why = app.config_error().await.unwrap();
+    assert!(why.contains("client_id"), "{why}");
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferences_are_checked_saved_and_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _shell) = demo_app(&dir).await;
+    assert!(!app.status().dnd_active);
+    let mut prefs = app.preferences();
+    prefs.presence.dnd.on = true;
+    prefs.start_at_login = true;
+    app.set_preferences(prefs.clone()).unwrap();
+    assert!(app.status().dnd_active);
+    assert_eq!(
+        chatbell_app::Prefs::load(&app.paths().prefs_file()),
+        prefs,
+        "saved in the data dir"
+    );
+    let mut bad = prefs.clone();
+    bad.presence.sounds.message.volume = -1.0;
+    let e = app.set_preferences(bad).unwrap_err();
+    assert!(e.to_string().contains("volume"), "{e}");
+    assert_eq!(app.preferences(), prefs);
+    // Reasons and request ids are checked before anything is sent.
+    let e = app.withdraw_request("nope", "x").await.unwrap_err();
+    assert!(e.to_string().contains("not a request id"), "{e}");
+    let e = app
+        .withdraw_request(&uuid::Uuid::new_v4().to_string(), &"x".repeat(2001))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("too long"), "{e}");
+    app.quit().await;
+}
