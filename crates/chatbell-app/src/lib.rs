@@ -15,6 +15,7 @@ pub mod control;
 pub mod deeplink;
 pub mod demo;
 pub mod fsutil;
+pub mod headless;
 pub mod prefs;
 pub mod view;
 

@@ -327,3 +327,50 @@ async fn preferences_are_checked_saved_and_applied() {
     assert!(e.to_string().contains("too long"), "{e}");
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_runs_the_demo_behind_the_control_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"));
+    let sock = dir.path().join("run").join("control.sock");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(chatbell_app::headless::run(
+        paths.clone(),
+        AppOptions {
+            keychain: false,
+            ..AppOptions::default()
+        },
+        Some(sock.clone()),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(v) = control::request(&sock, &Request::Status).await {
+            if v["connection"] == "online" && v["demo"] == true {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "headless never came online"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A second instance finds the first one running.
+    let second = chatbell_app::headless::run(
+        paths,
+        AppOptions {
+            keychain: false,
+            ..AppOptions::default()
+        },
+        Some(sock.clone()),
+        async {},
+    )
+    .await;
+    assert!(second.unwrap_err().to_string().contains("already running"));
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+    assert!(!sock.exists());
+}
