@@ -175,3 +175,37 @@ async fn control_stale_socket_is_replaced_and_a_live_one_means_already_running()
         Err(ControlError::NotASocket(_))
     ));
 }
+
+#[tokio::test]
+async fn cli_commands_go_through_the_control_socket() {
+    use chatbell_app::cli;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.sock");
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // Not running: exit code 2.
+    assert_eq!(cli::run(&args(&["ping"]), &path).await.code, 2);
+    let server = ControlServer::bind(&path, Arc::new(Fake::default()))
+        .await
+        .unwrap();
+    let out = cli::run(&args(&["status", "--json"]), &path).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let s: Status = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(s, Status::default());
+    let out = cli::run(&args(&["status"]), &path).await;
+    assert!(out.stdout.contains("0 unread"), "{out:?}");
+    let out = cli::run(
+        &args(&[
+            "act",
+            "chat:00000000-0000-0000-0000-000000000001",
+            "reject",
+            "--reason",
+            "x",
+        ]),
+        &path,
+    )
+    .await;
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("a reason is required"), "{out:?}");
+    assert_eq!(cli::run(&args(&["bogus"]), &path).await.code, 2);
+    server.shutdown().await;
+}
