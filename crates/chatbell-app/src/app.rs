@@ -348,7 +348,13 @@ impl App {
             st.desk.as_ref().map(|d| d.tx.clone())
         };
         let tx = tx.ok_or(AppError::NotSignedIn)?;
-        tx.send(input).await.map_err(|_| AppError::Stopped)
+        tx.send(input).await.map_err(|_| {
+            // The desk stopped on its own: the sign-in was lost, or it could not open.
+            match self.inner.status.borrow().connection {
+                Connection::SignedOut => AppError::NotSignedIn,
+                _ => AppError::Stopped,
+            }
+        })
     }
 
     /// Mutes the sounds on this desktop, or not (R11).
@@ -407,7 +413,7 @@ impl App {
         if let Some(e) = &st.config_error {
             return Err(AppError::NotConfigured(e.clone()));
         }
-        if st.desk.is_some() {
+        if st.desk.as_ref().is_some_and(|d| !d.task.is_finished()) {
             return Err(AppError::SignIn("already signed in".into()));
         }
         if let Some(cancel) = st.signin_cancel.take() {

@@ -374,3 +374,85 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
     run.await.unwrap().unwrap();
     assert!(!sock.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_asks_for_sign_in_again() {
+    use chatbell_emulator::faults::TokenFault;
+    use chatbell_emulator::{Emulator, Options, Seed};
+    // Access tokens shorter than the refresh margin: every request refreshes.
+    let emu = Emulator::start(
+        Options::default()
+            .seed(Seed::Demo)
+            .device_code_interval(Duration::from_secs(1))
+            .access_token_lifetime(Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
+    let base = emu.base_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[dynamics]\nurl = \"{base}\"\nauthority = \"{base}\"\ntenant = \"{}\"\nclient_id = \"chatbell-desktop\"\n",
+            emu.tenant_id()
+        ),
+    )
+    .unwrap();
+    let desk = chatbell_sync::DeskConfig {
+        normal: chatbell_core::Span::seconds(1),
+        fast: chatbell_core::Span::seconds(1),
+        ..chatbell_sync::DeskConfig::default()
+    };
+    let app = App::start(
+        Paths::new(dir.path().join("config.toml"), dir.path().join("data")),
+        Arc::new(Recorder::default()),
+        AppOptions {
+            keychain: false,
+            desk,
+        },
+    )
+    .await
+    .unwrap();
+    let approve = |code: String| {
+        let base = base.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/_emulator/approve"))
+                .json(&serde_json::json!({"user_code": code, "user": chatbell_app::demo::DEMO_AGENT_EMAIL}))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    approve(app.start_sign_in().await.unwrap().user_code).await;
+    until(30, "online", || {
+        (app.status().connection == Connection::Online).then_some(())
+    })
+    .await;
+
+    emu.queue_token_fault(TokenFault {
+        error: "invalid_grant".into(),
+        code: 50173,
+        status: 400,
+        description: None,
+        grant_type: Some("refresh_token".into()),
+    })
+    .unwrap();
+    until(30, "signed out", || {
+        (app.status().connection == Connection::SignedOut).then_some(())
+    })
+    .await;
+    assert_eq!(app.status().account, None);
+    assert!(matches!(
+        app.act("catchup", "open", None).await,
+        Err(chatbell_app::AppError::NotSignedIn)
+    ));
+    // Signing in again works.
+    approve(app.start_sign_in().await.unwrap().user_code).await;
+    until(30, "online again", || {
+        (app.status().connection == Connection::Online).then_some(())
+    })
+    .await;
+    app.quit().await;
+    emu.shutdown().await;
+}
