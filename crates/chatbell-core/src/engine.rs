@@ -429,6 +429,19 @@ impl Engine {
     pub fn request(&self, id: &RequestId) -> Option<&ChatRequest> {
         self.requests.get(id)
     }
+    /// The pending requests I made (R8: the ones I may still withdraw), oldest first.
+    pub fn my_pending_requests(&self) -> Vec<&ChatRequest> {
+        let Some(me) = self.me else {
+            return Vec::new();
+        };
+        let mut v: Vec<&ChatRequest> = self
+            .requests
+            .values()
+            .filter(|r| r.requested_by == me && r.status == RequestStatus::Pending)
+            .collect();
+        v.sort_by_key(|r| (r.created_on, r.id));
+        v
+    }
     pub fn agent_name(&self, id: &UserId) -> Option<&str> {
         self.agents.get(id).map(|a| a.full_name.as_str())
     }

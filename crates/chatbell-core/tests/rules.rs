@@ -808,6 +808,28 @@ fn r8_requester_withdraws_with_a_reason() {
 }
 
 #[test]
+fn r8_my_pending_requests_lists_only_mine_still_pending() {
+    let mut desk = Desk::new();
+    let s = owned_session(&mut desk, 1, ME);
+    let mine = request(1, RequestKind::Assign, s.id, ME, BOB, desk.now);
+    let theirs = request(2, RequestKind::Discuss, s.id, ALICE, ME, desk.now);
+    let mut answered = request(3, RequestKind::Discuss, s.id, ME, ALICE, desk.now);
+    answered.status = RequestStatus::Rejected;
+    desk.sync(vec![
+        Change::Request(mine.clone()),
+        Change::Request(theirs),
+        Change::Request(answered),
+    ]);
+    let ids: Vec<RequestId> = desk
+        .engine
+        .my_pending_requests()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, vec![mine.id]);
+}
+
+#[test]
 fn r8_unanswered_request_expires_on_both_sides() {
     let mut target = Desk::new();
     let mut requester = Desk::as_agent(ALICE, vec![DEFAULT_TEAM, ASSIGNED_TEAM]);

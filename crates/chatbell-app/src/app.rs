@@ -1,0 +1,962 @@
+//! [`App`]: the running ChatBell without the GUI, and the [`Shell`] the GUI
+//! implements.
+//!
+//! The app opens the local cache, the sign-in session and the [`Desk`], runs the
+//! desk on a task fed by an [`Input`] channel, and, as the desk's [`Desktop`],
+//! keeps the shared [`Status`] up to date, runs [`present`] with the agent's
+//! preferences and the local time, and hands the [`Output`]s to the [`Shell`].
+//! Every command the panel, the tray or the control socket sends goes through
+//! the methods here, which check their input.
+
+use crate::config::{self, Config, ConfigError, Paths};
+use crate::control::{self, BoxFuture, Handler, Request};
+use crate::demo::{DemoError, DemoOrg};
+use crate::prefs::{Prefs, PrefsError};
+use crate::view::{self, AccountView, Connection, NotificationView, SignInPrompt, Status, Storage};
+use chatbell_auth::{AuthConfig, DeviceCodePrompt, OAuthClient, Session, StorageMode, TokenStore};
+use chatbell_core::present::{present, LocalTime, Output, Weekday};
+use chatbell_core::{
+    Action, ActionError, Effect, Engine, NotificationKey, RequestId, SessionId, SystemClock,
+};
+use chatbell_store::Store;
+use chatbell_sync::signin::SignedIn;
+use chatbell_sync::{Dataverse, Desk, DeskConfig, DeskError, Desktop, Input, RetryPolicy, Schema};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// The longest reason accepted for a rejection or a withdrawal (R8).
+pub const MAX_REASON_CHARS: usize = 2_000;
+/// How long an action may wait for the desk.
+const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the desktop shell carries out: toasts, sounds, the tray, the panel.
+/// Called from the desk's task: return quickly (hand off to the UI thread).
+pub trait Shell: Send + Sync + 'static {
+    /// Toasts, sounds, badge, chats to open, already decided for this desktop.
+    fn outputs(&self, outputs: &[Output], status: &Status);
+    /// The status changed (tray tooltip, panel).
+    fn status_changed(&self, status: &Status);
+}
+
+/// A shell that only logs what it is told: `chatbell --headless`, tests.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogShell;
+
+impl Shell for LogShell {
+    fn outputs(&self, outputs: &[Output], status: &Status) {
+        for o in outputs {
+            match o {
+                Output::Toast(n) => {
+                    tracing::info!(id = %n.key, kind = view::kind_name(n.kind), title = %n.title, body = %n.body, "toast")
+                }
+                other => tracing::info!(output = ?other, unread = status.unread, "output"),
+            }
+        }
+    }
+    fn status_changed(&self, status: &Status) {
+        tracing::debug!(
+            unread = status.unread,
+            connection = ?status.connection,
+            live = status.notifications.len(),
+            "status"
+        );
+    }
+}
+
+/// Why a command was refused. Its `Display` is meant for the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input could not be used (an id, an action, a reason too long...).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("you are not signed in")]
+    NotSignedIn,
+    #[error("ChatBell is not configured: {0}")]
+    NotConfigured(String),
+    #[error("{0}")]
+    Action(#[from] ActionError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Prefs(#[from] PrefsError),
+    #[error("sign-in: {0}")]
+    SignIn(String),
+    #[error(transparent)]
+    Demo(#[from] DemoError),
+    #[error("the local cache: {0}")]
+    Store(String),
+    #[error("ChatBell did not answer in time; try again")]
+    Timeout,
+    #[error("ChatBell is stopping")]
+    Stopped,
+    #[error("cannot create {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// How the app runs (tests change these).
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    /// Keep the sign-in in the OS keychain (off: memory only).
+    pub keychain: bool,
+    pub desk: DeskConfig,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            keychain: true,
+            desk: DeskConfig::default(),
+        }
+    }
+}
+
+/// The running ChatBell. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("paths", &self.inner.paths)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    paths: Paths,
+    options: AppOptions,
+    shell: Arc<dyn Shell>,
+    status: watch::Sender<Status>,
+    prefs: RwLock<Prefs>,
+    /// Bumped whenever the running desk is replaced: a stale desk's reports are ignored.
+    generation: AtomicU64,
+    state: tokio::sync::Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    config: Config,
+    config_error: Option<String>,
+    session: Option<Arc<Session>>,
+    demo: Option<Arc<DemoOrg>>,
+    desk: Option<DeskHandle>,
+    signin_cancel: Option<oneshot::Sender<()>>,
+    store: Option<Store>,
+    stopped: bool,
+}
+
+struct DeskHandle {
+    tx: mpsc::Sender<Input>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The local wall-clock time, for quiet hours.
+pub fn local_time_now() -> LocalTime {
+    use chrono::{Datelike, Timelike};
+    let now = chrono::Local::now();
+    let weekday = match now.weekday() {
+        chrono::Weekday::Mon => Weekday::Mon,
+        chrono::Weekday::Tue => Weekday::Tue,
+        chrono::Weekday::Wed => Weekday::Wed,
+        chrono::Weekday::Thu => Weekday::Thu,
+        chrono::Weekday::Fri => Weekday::Fri,
+        chrono::Weekday::Sat => Weekday::Sat,
+        chrono::Weekday::Sun => Weekday::Sun,
+    };
+    LocalTime {
+        weekday,
+        minute: (now.hour() * 60 + now.minute()) as u16,
+    }
+}
+
+fn check_reason(reason: &str) -> Result<(), AppError> {
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(AppError::Invalid(format!(
+            "the reason is too long: at most {MAX_REASON_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn prompt_view(p: &DeviceCodePrompt) -> SignInPrompt {
+    SignInPrompt {
+        user_code: p.user_code.clone(),
+        verification_uri: p.verification_uri.clone(),
+        expires_at: view::iso_system(p.expires_at),
+    }
+}
+
+fn storage_of(mode: &StorageMode) -> (Storage, Option<String>) {
+    match mode {
+        StorageMode::Keychain => (Storage::Keychain, None),
+        StorageMode::MemoryOnly { why } => (
+            Storage::MemoryOnly,
+            Some(format!("sign-in is not remembered after a restart: {why}")),
+        ),
+    }
+}
+
+impl App {
+    /// Starts ChatBell: reads the configuration and the preferences, then signs in
+    /// (demo mode: at once; Dynamics: with the stored sign-in, if any) and runs
+    /// the desk in the background. A configuration that cannot be used does not
+    /// stop it: the status says `not_configured` and [`App::config_error`] why.
+    pub async fn start(
+        paths: Paths,
+        shell: Arc<dyn Shell>,
+        options: AppOptions,
+    ) -> Result<App, AppError> {
+        std::fs::create_dir_all(&paths.data_dir).map_err(|source| AppError::DataDir {
+            path: paths.data_dir.display().to_string(),
+            source,
+        })?;
+        let prefs = Prefs::load(&paths.prefs_file());
+        let (config, config_error) = match Config::load(&paths.config_file) {
+            Ok(c) => (c, None),
+            Err(e) => {
+                tracing::error!("{e}");
+                (Config::default(), Some(e.to_string()))
+            }
+        };
+        let (status, _) = watch::channel(Status::default());
+        let app = App {
+            inner: Arc::new(Inner {
+                paths,
+                options,
+                shell,
+                status,
+                prefs: RwLock::new(prefs),
+                generation: AtomicU64::new(0),
+                state: tokio::sync::Mutex::new(State {
+                    config,
+                    config_error,
+                    ..State::default()
+                }),
+            }),
+        };
+        {
+            let mut st = app.inner.state.lock().await;
+            app.activate(&mut st).await;
+        }
+        Ok(app)
+    }
+
+    /// Where ChatBell keeps its files.
+    pub fn paths(&self) -> &Paths {
+        &self.inner.paths
+    }
+
+    /// The current status (what the panel and `chatbell status --json` show).
+    pub fn status(&self) -> Status {
+        let mut s = self.inner.status.borrow().clone();
+        s.dnd_active = self.dnd_active();
+        s
+    }
+
+    /// Status changes, as they happen.
+    pub fn subscribe(&self) -> watch::Receiver<Status> {
+        self.inner.status.subscribe()
+    }
+
+    /// Why the configuration file could not be used, if it could not.
+    pub async fn config_error(&self) -> Option<String> {
+        self.inner.state.lock().await.config_error.clone()
+    }
+
+    /// The Dynamics link that opens `session` (R12); `None` in demo mode (open
+    /// the panel instead).
+    pub async fn deep_link(&self, session: SessionId) -> Option<String> {
+        let st = self.inner.state.lock().await;
+        crate::deeplink::session_link(&st.config, session)
+    }
+
+    fn dnd_active(&self) -> bool {
+        let prefs = self.inner.prefs.read().unwrap_or_else(|p| p.into_inner());
+        prefs.presence.dnd.active(local_time_now())
+    }
+
+    fn update_status(&self, f: impl FnOnce(&mut Status)) {
+        Inner::update_status(&self.inner, f);
+    }
+
+    /// The agent acts on a notification: `id` as in [`NotificationView::id`],
+    /// `action` one of open, accept, reject, yes, no, dismiss, block; a reason for
+    /// reject (R8).
+    pub async fn act(&self, id: &str, action: &str, reason: Option<&str>) -> Result<(), AppError> {
+        let key: NotificationKey = id
+            .trim()
+            .parse()
+            .map_err(|e: chatbell_core::BadNotificationKey| AppError::Invalid(e.to_string()))?;
+        let action: Action = action
+            .trim()
+            .parse()
+            .map_err(|e: chatbell_core::BadAction| AppError::Invalid(e.to_string()))?;
+        if let Some(r) = reason {
+            check_reason(r)?;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.send(Input::Act {
+            key,
+            action,
+            reason: reason.map(str::to_string),
+            reply,
+        })
+        .await?;
+        Self::await_reply(answer).await
+    }
+
+    /// Withdraws a pending request I made, with a reason (R8).
+    pub async fn withdraw_request(&self, request_id: &str, reason: &str) -> Result<(), AppError> {
+        let request: RequestId = request_id.trim().parse().map_err(|_| {
+            AppError::Invalid(format!(
+                "not a request id: {:?}",
+                request_id.chars().take(80).collect::<String>()
+            ))
+        })?;
+        check_reason(reason)?;
+        let (reply, answer) = oneshot::channel();
+        self.send(Input::WithdrawRequest {
+            request,
+            reason: reason.to_string(),
+            reply,
+        })
+        .await?;
+        Self::await_reply(answer).await
+    }
+
+    async fn await_reply(
+        answer: oneshot::Receiver<Result<(), ActionError>>,
+    ) -> Result<(), AppError> {
+        match tokio::time::timeout(ACTION_TIMEOUT, answer).await {
+            Err(_) => Err(AppError::Timeout),
+            Ok(Err(_)) => Err(AppError::Stopped),
+            Ok(Ok(r)) => r.map_err(AppError::from),
+        }
+    }
+
+    async fn send(&self, input: Input) -> Result<(), AppError> {
+        let tx = {
+            let st = self.inner.state.lock().await;
+            st.desk.as_ref().map(|d| d.tx.clone())
+        };
+        let tx = tx.ok_or(AppError::NotSignedIn)?;
+        tx.send(input).await.map_err(|_| {
+            // The desk stopped on its own: the sign-in was lost, or it could not open.
+            match self.inner.status.borrow().connection {
+                Connection::SignedOut => AppError::NotSignedIn,
+                _ => AppError::Stopped,
+            }
+        })
+    }
+
+    /// Mutes the sounds on this desktop, or not (R11).
+    pub async fn set_muted(&self, muted: bool) -> Result<(), AppError> {
+        self.send(Input::SetMuted(muted)).await?;
+        self.update_status(|s| s.muted = muted);
+        Ok(())
+    }
+
+    /// Asks for a poll now (the agent pressed "refresh", the network came back).
+    pub async fn poll_now(&self) -> Result<(), AppError> {
+        self.send(Input::PollNow).await
+    }
+
+    /// The newest notifications, live or not, newest first (at most 500).
+    pub async fn history(&self, limit: u32) -> Result<Vec<NotificationView>, AppError> {
+        let store = self.inner.state.lock().await.store.clone();
+        let Some(store) = store else {
+            return Ok(Vec::new());
+        };
+        let notes = store
+            .history(limit.min(500))
+            .await
+            .map_err(|e| AppError::Store(e.to_string()))?;
+        Ok(notes
+            .iter()
+            .map(|n| NotificationView::new(n, None))
+            .collect())
+    }
+
+    /// The agent's preferences on this desktop.
+    pub fn preferences(&self) -> Prefs {
+        self.inner
+            .prefs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Checks and saves the preferences; they apply to the next effects at once.
+    pub fn set_preferences(&self, prefs: Prefs) -> Result<(), AppError> {
+        prefs.save(&self.inner.paths.prefs_file())?;
+        *self.inner.prefs.write().unwrap_or_else(|p| p.into_inner()) = prefs;
+        let dnd = self.dnd_active();
+        self.update_status(|s| s.dnd_active = dnd);
+        Ok(())
+    }
+
+    /// Starts a device code sign-in: the code and URL to show. In demo mode the
+    /// code is approved at once for the demo agent.
+    pub async fn start_sign_in(&self) -> Result<SignInPrompt, AppError> {
+        let mut st = self.inner.state.lock().await;
+        if st.stopped {
+            return Err(AppError::Stopped);
+        }
+        if let Some(e) = &st.config_error {
+            return Err(AppError::NotConfigured(e.clone()));
+        }
+        if st.desk.as_ref().is_some_and(|d| !d.task.is_finished()) {
+            return Err(AppError::SignIn("already signed in".into()));
+        }
+        if let Some(cancel) = st.signin_cancel.take() {
+            let _ = cancel.send(());
+        }
+        let session = match &st.session {
+            Some(s) => s.clone(),
+            None => match (&st.demo, &st.config.dynamics) {
+                (Some(org), _) => {
+                    let s = org.new_session()?;
+                    st.session = Some(s.clone());
+                    s
+                }
+                _ => {
+                    return Err(AppError::NotConfigured(
+                        "no Dynamics sign-in is configured (dynamics.client_id)".into(),
+                    ))
+                }
+            },
+        };
+        let prompt = session
+            .start_device_code()
+            .await
+            .map_err(|e| AppError::SignIn(e.to_string()))?;
+        let view = prompt_view(&prompt);
+        let (cancel, cancelled) = oneshot::channel::<()>();
+        st.signin_cancel = Some(cancel);
+        let v = view.clone();
+        self.update_status(|s| {
+            s.signin = Some(v);
+            s.connection = Connection::SignedOut;
+        });
+        let app = self.clone();
+        let demo = st.demo.clone();
+        let gen = self.inner.generation.load(Ordering::SeqCst);
+        tokio::spawn(async move {
+            if let Some(org) = &demo {
+                if let Err(e) = org.approve(&prompt).await {
+                    tracing::warn!("{e}");
+                }
+            }
+            let done = session
+                .complete_device_code(&prompt, async {
+                    let _ = cancelled.await;
+                })
+                .await;
+            let mut st = app.inner.state.lock().await;
+            if app.inner.generation.load(Ordering::SeqCst) != gen || st.stopped {
+                return;
+            }
+            st.signin_cancel = None;
+            match done {
+                Ok(account) => {
+                    tracing::info!(account = ?account.display(), "signed in");
+                    app.update_status(|s| s.signin = None);
+                    app.open_desk(&mut st, session).await;
+                }
+                Err(e) => {
+                    tracing::warn!("sign-in did not complete: {e}");
+                    app.update_status(|s| {
+                        s.signin = None;
+                        s.connection = Connection::SignedOut;
+                    });
+                }
+            }
+        });
+        Ok(view)
+    }
+
+    /// Stops waiting for a device code sign-in.
+    pub async fn cancel_sign_in(&self) {
+        let mut st = self.inner.state.lock().await;
+        if let Some(cancel) = st.signin_cancel.take() {
+            let _ = cancel.send(());
+        }
+        self.update_status(|s| s.signin = None);
+    }
+
+    /// Signs out: stops the desk, forgets the tokens (and the stored sign-in).
+    pub async fn sign_out(&self) -> Result<(), AppError> {
+        let mut st = self.inner.state.lock().await;
+        if let Some(cancel) = st.signin_cancel.take() {
+            let _ = cancel.send(());
+        }
+        self.stop_desk(&mut st).await;
+        if let Some(s) = &st.session {
+            s.sign_out()
+                .await
+                .map_err(|e| AppError::SignIn(e.to_string()))?;
+        }
+        if st.demo.is_some() {
+            // A demo session is made afresh at the next sign-in.
+            st.session = None;
+        }
+        self.update_status(|s| {
+            s.connection = Connection::SignedOut;
+            s.signin = None;
+            s.account = None;
+            s.unread = 0;
+            s.notifications.clear();
+            s.my_pending_requests.clear();
+        });
+        Ok(())
+    }
+
+    /// Switches to the demo org (writes the configuration file).
+    pub async fn use_demo(&self) -> Result<(), AppError> {
+        self.set_dynamics(None, None).await
+    }
+
+    /// Points ChatBell at a Dynamics org (`None`: demo mode) and writes the
+    /// configuration file; the other keys of the file are kept. Signs out of the
+    /// previous org.
+    pub async fn set_dynamics(
+        &self,
+        url: Option<&str>,
+        app_id: Option<&str>,
+    ) -> Result<(), AppError> {
+        let url = url.map(str::trim).filter(|u| !u.is_empty());
+        let config = config::write_dynamics(&self.inner.paths.config_file, url, app_id)?;
+        let mut st = self.inner.state.lock().await;
+        if st.stopped {
+            return Err(AppError::Stopped);
+        }
+        self.deactivate(&mut st).await;
+        st.config = config;
+        st.config_error = None;
+        self.activate(&mut st).await;
+        Ok(())
+    }
+
+    /// Stops everything: the desk, a sign-in under way, the demo org.
+    pub async fn quit(&self) {
+        let mut st = self.inner.state.lock().await;
+        st.stopped = true;
+        self.deactivate(&mut st).await;
+    }
+
+    // ----- running ----------------------------------------------------------------
+
+    /// Starts what the configuration asks for. Caller holds the state lock.
+    async fn activate(&self, st: &mut State) {
+        let demo = st.config.is_demo() && st.config_error.is_none();
+        self.update_status(|s| {
+            *s = Status {
+                demo,
+                dnd_active: s.dnd_active,
+                ..Status::default()
+            }
+        });
+        if let Some(e) = &st.config_error {
+            tracing::warn!("not configured: {e}");
+            self.update_status(|s| s.connection = Connection::NotConfigured);
+            return;
+        }
+        if demo {
+            self.update_status(|s| {
+                s.storage = Storage::MemoryOnly;
+                s.storage_note = Some("demo mode: nothing is kept after ChatBell stops".into());
+            });
+            let org = match DemoOrg::start().await {
+                Ok(o) => Arc::new(o),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    st.config_error = Some(e.to_string());
+                    self.update_status(|s| s.connection = Connection::NotConfigured);
+                    return;
+                }
+            };
+            tracing::info!(url = org.base_url(), "demo org started");
+            st.demo = Some(org.clone());
+            let session = match org.new_session() {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    self.update_status(|s| s.connection = Connection::NotConfigured);
+                    return;
+                }
+            };
+            st.session = Some(session.clone());
+            // Sign in through the real device code flow, in the background.
+            let app = self.clone();
+            let gen = self.inner.generation.load(Ordering::SeqCst);
+            tokio::spawn(async move {
+                let signed = org.sign_in(&session).await;
+                let mut st = app.inner.state.lock().await;
+                if app.inner.generation.load(Ordering::SeqCst) != gen || st.stopped {
+                    return;
+                }
+                match signed {
+                    Ok(()) => app.open_desk(&mut st, session).await,
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        app.update_status(|s| s.connection = Connection::SignedOut);
+                    }
+                }
+            });
+            return;
+        }
+        let Some(d) = st.config.dynamics.clone() else {
+            return;
+        };
+        let Some(client_id) = d.client_id.clone() else {
+            let why = "dynamics.client_id is not set: ChatBell cannot sign in".to_string();
+            tracing::warn!("{why}");
+            st.config_error = Some(why);
+            self.update_status(|s| s.connection = Connection::NotConfigured);
+            return;
+        };
+        let auth = match AuthConfig::new(&d.authority, &d.tenant, &client_id, &d.url)
+            .and_then(OAuthClient::new)
+        {
+            Ok(c) => c,
+            Err(e) => {
+                st.config_error = Some(e.to_string());
+                self.update_status(|s| s.connection = Connection::NotConfigured);
+                return;
+            }
+        };
+        let (store, mode) = if self.inner.options.keychain {
+            TokenStore::open_with_os_keychain(&self.inner.paths.data_dir, "sign-in key").await
+        } else {
+            let why = "the keychain is turned off".to_string();
+            (
+                TokenStore::memory_only(why.clone()),
+                StorageMode::MemoryOnly { why },
+            )
+        };
+        let (storage, note) = storage_of(&mode);
+        self.update_status(|s| {
+            s.storage = storage;
+            s.storage_note = note;
+        });
+        let session = Arc::new(Session::new(auth, store));
+        st.session = Some(session.clone());
+        match session.restore().await {
+            Ok(Some(_)) => self.open_desk(st, session).await,
+            Ok(None) => self.update_status(|s| s.connection = Connection::SignedOut),
+            Err(e) => {
+                tracing::warn!("the stored sign-in could not be read (sign in again): {e}");
+                self.update_status(|s| s.connection = Connection::SignedOut);
+            }
+        }
+    }
+
+    /// Stops what runs. Caller holds the state lock.
+    async fn deactivate(&self, st: &mut State) {
+        if let Some(cancel) = st.signin_cancel.take() {
+            let _ = cancel.send(());
+        }
+        self.stop_desk(st).await;
+        st.session = None;
+        if let Some(org) = st.demo.take() {
+            match Arc::try_unwrap(org) {
+                Ok(org) => org.shutdown().await,
+                // A sign-in task still holds it: it stops when dropped.
+                Err(org) => drop(org),
+            }
+        }
+    }
+
+    fn stop_desk<'a>(&'a self, st: &'a mut State) -> BoxFuture<'a, ()> {
+        Box::pin(self.stop_desk_inner(st))
+    }
+
+    async fn stop_desk_inner(&self, st: &mut State) {
+        self.inner.generation.fetch_add(1, Ordering::SeqCst);
+        if let Some(DeskHandle { tx, mut task }) = st.desk.take() {
+            drop(tx);
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        if let Some(store) = st.store.take() {
+            store.close().await;
+        }
+    }
+
+    /// Opens the desk for `session` and runs it on a task. Caller holds the state lock.
+    fn open_desk<'a>(&'a self, st: &'a mut State, session: Arc<Session>) -> BoxFuture<'a, ()> {
+        Box::pin(self.open_desk_inner(st, session))
+    }
+
+    async fn open_desk_inner(&self, st: &mut State, session: Arc<Session>) {
+        self.stop_desk(st).await;
+        let gen = self.inner.generation.load(Ordering::SeqCst);
+        let account = session.account().await.map(|a| AccountView {
+            name: a.name.clone().or(a.username.clone()).unwrap_or_default(),
+            username: a.username.unwrap_or_default(),
+        });
+        self.update_status(|s| {
+            s.connection = Connection::Connecting;
+            s.account = account;
+            s.signin = None;
+        });
+        let (url, db) = match (&st.demo, &st.config.dynamics) {
+            (Some(org), _) => {
+                let db = self.inner.paths.demo_database();
+                // The demo org is new on every start: so is its cache.
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = db.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(p));
+                }
+                (org.base_url().to_string(), db)
+            }
+            (None, Some(d)) => (d.url.clone(), self.inner.paths.database()),
+            (None, None) => return,
+        };
+        // On a blocking thread: the compiler cannot prove `Store::open`'s future
+        // Send (sqlx's migrations, rust-lang/rust#96865), so it is not awaited here.
+        let opened = {
+            let db = db.clone();
+            let rt = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                rt.block_on(Store::open(&db)).map_err(|e| e.to_string())
+            })
+            .await
+        };
+        let store = match opened.map_err(|e| e.to_string()).and_then(|r| r) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("cannot open the local cache {}: {e}", db.display());
+                st.config_error = Some(format!("the local cache: {e}"));
+                self.update_status(|s| s.connection = Connection::NotConfigured);
+                return;
+            }
+        };
+        st.store = Some(store.clone());
+        let (tx, rx) = mpsc::channel(64);
+        let task = tokio::spawn(run_desk(
+            self.inner.clone(),
+            gen,
+            session,
+            url,
+            st.config.schema.clone(),
+            store,
+            rx,
+        ));
+        st.desk = Some(DeskHandle { tx, task });
+    }
+}
+
+impl Inner {
+    fn update_status(this: &Arc<Inner>, f: impl FnOnce(&mut Status)) {
+        this.status.send_modify(f);
+        let s = this.status.borrow().clone();
+        this.shell.status_changed(&s);
+    }
+
+    fn current(&self, gen: u64) -> bool {
+        self.generation.load(Ordering::SeqCst) == gen
+    }
+}
+
+/// Opens the desk (retrying while Dynamics is unreachable), then runs it until
+/// its input channel closes or the sign-in is lost.
+async fn run_desk(
+    inner: Arc<Inner>,
+    gen: u64,
+    session: Arc<Session>,
+    url: String,
+    schema: Schema,
+    store: Store,
+    mut rx: mpsc::Receiver<Input>,
+) {
+    let set = |c: Connection| {
+        if inner.current(gen) {
+            Inner::update_status(&inner, |s| s.connection = c);
+        }
+    };
+    let dv = match Dataverse::new(
+        &url,
+        Arc::new(SignedIn::new(session.clone())),
+        RetryPolicy::default(),
+    ) {
+        Ok(dv) => dv,
+        Err(e) => {
+            tracing::error!("{e}");
+            set(Connection::Offline);
+            return;
+        }
+    };
+    let mut failures = 0u32;
+    let desk = loop {
+        let desktop = AppDesktop {
+            inner: inner.clone(),
+            gen,
+        };
+        match Desk::open(
+            store.clone(),
+            dv.clone(),
+            schema.clone(),
+            Arc::new(SystemClock),
+            desktop,
+            inner.options.desk.clone(),
+        )
+        .await
+        {
+            Ok(desk) => break desk,
+            Err(DeskError::Dataverse(e)) if e.is_offline() => {
+                tracing::warn!("Dynamics is unreachable: {e}");
+                set(Connection::Offline);
+                failures += 1;
+                let wait = Duration::from_secs((1u64 << failures.min(6)).min(60));
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = closed(&mut rx) => return,
+                }
+            }
+            Err(DeskError::Dataverse(chatbell_sync::DataverseError::SignInRequired(e))) => {
+                tracing::warn!("sign-in required: {e}");
+                if inner.current(gen) {
+                    Inner::update_status(&inner, |s| {
+                        s.connection = Connection::SignedOut;
+                        s.account = None;
+                    });
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::error!("the desk could not open: {e}");
+                set(Connection::Offline);
+                return;
+            }
+        }
+    };
+    set(if desk.is_online() {
+        Connection::Online
+    } else {
+        Connection::Offline
+    });
+    tokio::select! {
+        r = desk.run(rx, 1.0) => {
+            if let Err(e) = r {
+                tracing::error!("the desk stopped: {e}");
+                set(Connection::Offline);
+            }
+        }
+        () = signed_out(&session) => {
+            tracing::warn!("the sign-in expired or was revoked: sign in again");
+            if inner.current(gen) {
+                Inner::update_status(&inner, |s| {
+                    s.connection = Connection::SignedOut;
+                    s.account = None;
+                });
+            }
+        }
+    }
+}
+
+/// Resolves once `rx`'s senders are all gone (inputs meanwhile are refused).
+async fn closed(rx: &mut mpsc::Receiver<Input>) {
+    while let Some(input) = rx.recv().await {
+        refuse(input, ActionError::Offline);
+    }
+}
+
+fn refuse(input: Input, why: ActionError) {
+    match input {
+        Input::Act { reply, .. } | Input::WithdrawRequest { reply, .. } => {
+            let _ = reply.send(Err(why));
+        }
+        Input::SetMuted(_) | Input::PollNow => {}
+    }
+}
+
+/// Resolves when the session has lost its sign-in (a refused refresh).
+async fn signed_out(session: &Session) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        if !session.is_signed_in().await {
+            return;
+        }
+    }
+}
+
+/// The desk's [`Desktop`]: status, presentation, the shell.
+struct AppDesktop {
+    inner: Arc<Inner>,
+    gen: u64,
+}
+
+impl Desktop for AppDesktop {
+    fn perform(&mut self, effects: &[Effect], engine: &Engine) {
+        if !self.inner.current(self.gen) {
+            return;
+        }
+        let (presence, at) = {
+            let prefs = self.inner.prefs.read().unwrap_or_else(|p| p.into_inner());
+            (prefs.presence.clone(), local_time_now())
+        };
+        let mut outputs = Vec::new();
+        present(effects, &presence, at, &mut outputs);
+        self.inner.status.send_modify(|s| {
+            s.update_from_engine(engine);
+            s.dnd_active = presence.dnd.active(at);
+        });
+        let status = self.inner.status.borrow().clone();
+        if !outputs.is_empty() {
+            self.inner.shell.outputs(&outputs, &status);
+        }
+        self.inner.shell.status_changed(&status);
+    }
+
+    fn connection(&mut self, online: bool) {
+        if !self.inner.current(self.gen) {
+            return;
+        }
+        Inner::update_status(&self.inner, |s| {
+            s.connection = if online {
+                Connection::Online
+            } else {
+                Connection::Offline
+            }
+        });
+    }
+}
+
+impl Handler for App {
+    fn handle(&self, request: Request) -> BoxFuture<'_, serde_json::Value> {
+        Box::pin(async move {
+            let done = |r: Result<(), AppError>| match r {
+                Ok(()) => control::ok(),
+                Err(e) => control::error(e),
+            };
+            match request {
+                Request::Ping => control::ok(),
+                Request::Status => {
+                    serde_json::to_value(self.status()).unwrap_or_else(control::error)
+                }
+                Request::Act { id, action, reason } => {
+                    done(self.act(&id, &action, reason.as_deref()).await)
+                }
+                Request::Signin => match self.start_sign_in().await {
+                    Ok(p) => serde_json::to_value(p).unwrap_or_else(control::error),
+                    Err(e) => control::error(e),
+                },
+                Request::Signout => done(self.sign_out().await),
+            }
+        })
+    }
+}

@@ -1,0 +1,174 @@
+//! The command line's side of the control socket: `chatbell status [--json]`,
+//! `chatbell act <id> <action> [--reason TEXT]`, `chatbell signin`,
+//! `chatbell signout`, `chatbell ping`.
+
+use crate::control::{self, ControlError, Request};
+use crate::view::Status;
+use std::path::Path;
+
+/// What to print and the exit code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CliOutput {
+    /// 0 done, 1 refused, 2 usage or not running.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// How to use the commands.
+pub const USAGE: &str =
+    "usage: chatbell status [--json] | act <id> <action> [--reason TEXT] | signin | signout | ping";
+
+/// Reads the arguments after the program name. `Ok((request, json))`.
+pub fn parse(args: &[String]) -> Result<(Request, bool), String> {
+    let mut it = args.iter().map(String::as_str);
+    let cmd = it.next().ok_or_else(|| USAGE.to_string())?;
+    let rest: Vec<&str> = it.collect();
+    let none = |r: Request| {
+        if rest.is_empty() {
+            Ok((r, false))
+        } else {
+            Err(format!("{cmd}: unexpected arguments\n{USAGE}"))
+        }
+    };
+    match cmd {
+        "status" => match rest.as_slice() {
+            [] => Ok((Request::Status, false)),
+            ["--json"] => Ok((Request::Status, true)),
+            _ => Err(USAGE.to_string()),
+        },
+        "act" => match rest.as_slice() {
+            [id, action] => Ok((
+                Request::Act {
+                    id: id.to_string(),
+                    action: action.to_string(),
+                    reason: None,
+                },
+                false,
+            )),
+            [id, action, "--reason", reason] => Ok((
+                Request::Act {
+                    id: id.to_string(),
+                    action: action.to_string(),
+                    reason: Some(reason.to_string()),
+                },
+                false,
+            )),
+            _ => Err("usage: chatbell act <id> <action> [--reason TEXT]".to_string()),
+        },
+        "signin" => none(Request::Signin),
+        "signout" => none(Request::Signout),
+        "ping" => none(Request::Ping),
+        _ => Err(USAGE.to_string()),
+    }
+}
+
+fn summary(s: &Status) -> String {
+    let mut out = format!(
+        "{}{} · {} unread · {} notification(s){}\n",
+        serde_json::to_value(s.connection)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        if s.demo { " (demo)" } else { "" },
+        s.unread,
+        s.notifications.len(),
+        if s.dnd_active {
+            " · do not disturb"
+        } else {
+            ""
+        },
+    );
+    if let Some(p) = &s.signin {
+        out.push_str(&format!(
+            "sign in: open {} and enter {}\n",
+            p.verification_uri, p.user_code
+        ));
+    }
+    for n in &s.notifications {
+        out.push_str(&format!("{}  {}  {}\n", n.id, n.kind, n.title));
+    }
+    out
+}
+
+/// Runs one command against the instance at `socket`.
+pub async fn run(args: &[String], socket: &Path) -> CliOutput {
+    let fail = |code: i32, msg: String| CliOutput {
+        code,
+        stdout: String::new(),
+        stderr: format!("{msg}\n"),
+    };
+    let (req, json) = match parse(args) {
+        Ok(r) => r,
+        Err(e) => return fail(2, e),
+    };
+    let answer = match control::request(socket, &req).await {
+        Ok(a) => a,
+        Err(e @ ControlError::NotRunning { .. }) => return fail(2, e.to_string()),
+        Err(e) => return fail(1, e.to_string()),
+    };
+    if answer.get("ok") == Some(&serde_json::Value::Bool(false)) {
+        let msg = answer
+            .get("error")
+            .and_then(|e| e.as_str())
+            .unwrap_or("refused")
+            .to_string();
+        return fail(1, msg);
+    }
+    let stdout = match req {
+        Request::Status if json => format!("{answer}\n"),
+        Request::Status => match serde_json::from_value::<Status>(answer) {
+            Ok(s) => summary(&s),
+            Err(e) => return fail(1, format!("unreadable status: {e}")),
+        },
+        Request::Signin => format!(
+            "Open {} and enter the code {}\n",
+            answer["verification_uri"].as_str().unwrap_or("?"),
+            answer["user_code"].as_str().unwrap_or("?")
+        ),
+        _ => String::new(),
+    };
+    CliOutput {
+        code: 0,
+        stdout,
+        stderr: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn cli_arguments_become_requests() {
+        assert_eq!(
+            parse(&args(&["status", "--json"])),
+            Ok((Request::Status, true))
+        );
+        assert_eq!(
+            parse(&args(&["act", "chat:x", "reject", "--reason", "busy now"])),
+            Ok((
+                Request::Act {
+                    id: "chat:x".into(),
+                    action: "reject".into(),
+                    reason: Some("busy now".into())
+                },
+                false
+            ))
+        );
+        assert_eq!(parse(&args(&["signout"])), Ok((Request::Signout, false)));
+        for bad in [
+            &[][..],
+            &["status", "--xml"],
+            &["act", "x"],
+            &["signin", "now"],
+            &["rm"],
+        ] {
+            assert!(parse(&args(bad)).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! The local control socket: how `chatbell status --json`, `chatbell act`,
+//! `chatbell signin` and `chatbell signout` reach the running instance.
+//!
+//! Unix: a Unix domain socket at `$XDG_RUNTIME_DIR/chatbell/control.sock` (else
+//! in the data dir), its directory 0700 and the socket 0600, and every
+//! connection's peer credentials checked: only the same user is served.
+//!
+//! Protocol: one JSON request per line, one JSON answer per line.
+//!
+//! ```text
+//! {"cmd":"status"}                                              → Status
+//! {"cmd":"act","id":"chat:<uuid>","action":"reject","reason":"…"} → {"ok":true} | {"ok":false,"error":"…"}
+//! {"cmd":"signin"}                                              → SignInPrompt
+//! {"cmd":"signout"}                                             → {"ok":true}
+//! {"cmd":"ping"}                                                → {"ok":true}
+//! ```
+//!
+//! Malformed input gets an error answer; a line longer than [`MAX_LINE`] gets one
+//! and the connection is closed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// The longest request line accepted.
+pub const MAX_LINE: usize = 64 * 1024;
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// A request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    Status,
+    Act {
+        id: String,
+        action: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    Signin,
+    Signout,
+    Ping,
+}
+
+/// `{"ok":true}`.
+pub fn ok() -> Value {
+    json!({"ok": true})
+}
+
+/// `{"ok":false,"error":message}`.
+pub fn error(message: impl std::fmt::Display) -> Value {
+    json!({"ok": false, "error": message.to_string()})
+}
+
+/// A boxed future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What answers requests: the running app.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, request: Request) -> BoxFuture<'_, Value>;
+}
+
+/// Why the control socket could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("ChatBell is already running (control socket {0})")]
+    AlreadyRunning(PathBuf),
+    #[error("ChatBell is not running (no control socket at {path}: {source})")]
+    NotRunning {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("control socket {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("control socket {0}: it is not a socket; refusing to replace it")]
+    NotASocket(PathBuf),
+    #[error("control socket directory {0} belongs to another user")]
+    ForeignDirectory(PathBuf),
+    #[error("unreadable answer from ChatBell: {0}")]
+    BadAnswer(String),
+    #[error("the control socket is not supported on this platform")]
+    Unsupported,
+}
+
+/// Where the control socket goes: `$XDG_RUNTIME_DIR/chatbell/control.sock`, else
+/// `<data dir>/control/control.sock`.
+pub fn default_socket_path(data_dir: &Path) -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(run) => PathBuf::from(run).join("chatbell").join("control.sock"),
+        None => data_dir.join("control").join("control.sock"),
+    }
+}
+
+/// Whether a peer with `peer_uid` may use a socket served for `allowed_uid`.
+pub fn peer_allowed(peer_uid: u32, allowed_uid: u32) -> bool {
+    peer_uid == allowed_uid
+}
+
+#[cfg(unix)]
+pub use unix::*;
+
+#[cfg(unix)]
+mod unix {
+    use super::*;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::{UnixListener, UnixStream};
+
+    /// This process's user id.
+    pub fn my_uid() -> u32 {
+        rustix::process::getuid().as_raw()
+    }
+
+    /// The running control socket. Dropping it stops accepting; [`ControlServer::shutdown`]
+    /// also removes the socket file.
+    pub struct ControlServer {
+        path: PathBuf,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl std::fmt::Debug for ControlServer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("ControlServer")
+                .field("path", &self.path)
+                .finish_non_exhaustive()
+        }
+    }
+
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ControlError + '_ {
+        move |source| ControlError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    impl ControlServer {
+        /// Serves `handler` at `path`, for this user only.
+        pub async fn bind(
+            path: &Path,
+            handler: Arc<dyn Handler>,
+        ) -> Result<ControlServer, ControlError> {
+            Self::bind_for_uid(path, handler, my_uid()).await
+        }
+
+        /// Serves `handler` at `path` for the user `allowed_uid` only.
+        pub async fn bind_for_uid(
+            path: &Path,
+            handler: Arc<dyn Handler>,
+            allowed_uid: u32,
+        ) -> Result<ControlServer, ControlError> {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            let meta = std::fs::metadata(dir).map_err(io(dir))?;
+            if meta.uid() != my_uid() {
+                return Err(ControlError::ForeignDirectory(dir.to_path_buf()));
+            }
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io(dir))?;
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if m.file_type().is_socket() => {
+                    if UnixStream::connect(path).await.is_ok() {
+                        return Err(ControlError::AlreadyRunning(path.to_path_buf()));
+                    }
+                    // Left by an instance that crashed: nobody answers it.
+                    tracing::info!(path = %path.display(), "replacing a stale control socket");
+                    std::fs::remove_file(path).map_err(io(path))?;
+                }
+                Ok(_) => return Err(ControlError::NotASocket(path.to_path_buf())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(path)(e)),
+            }
+            let listener = UnixListener::bind(path).map_err(io(path))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(io(path))?;
+            let (stop, mut stopped) = tokio::sync::oneshot::channel();
+            let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+            let task = tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = &mut stopped => break,
+                        accepted = listener.accept() => match accepted {
+                            Ok((stream, _)) => {
+                                let Ok(permit) = limit.clone().try_acquire_owned() else {
+                                    tracing::warn!("too many control connections; refusing one");
+                                    continue;
+                                };
+                                let handler = handler.clone();
+                                tokio::spawn(async move {
+                                    serve(stream, handler, allowed_uid).await;
+                                    drop(permit);
+                                });
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "control socket accept failed");
+                                tokio::task::yield_now().await;
+                            }
+                        }
+                    }
+                }
+            });
+            Ok(ControlServer {
+                path: path.to_path_buf(),
+                stop: Some(stop),
+                task,
+            })
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.path
+        }
+
+        /// Stops accepting and removes the socket file.
+        pub async fn shutdown(mut self) {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+            let _ = (&mut self.task).await;
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
+    impl Drop for ControlServer {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    async fn write_line(stream: &mut (impl AsyncWriteExt + Unpin), v: &Value) -> bool {
+        let mut line = v.to_string();
+        line.push('\n');
+        stream.write_all(line.as_bytes()).await.is_ok()
+    }
+
+    async fn serve(stream: UnixStream, handler: Arc<dyn Handler>, allowed_uid: u32) {
+        let peer = stream.peer_cred().map(|c| c.uid());
+        let (read, mut write) = stream.into_split();
+        match peer {
+            Ok(uid) if peer_allowed(uid, allowed_uid) => {}
+            Ok(uid) => {
+                tracing::warn!(
+                    uid,
+                    "control socket: refused a connection from another user"
+                );
+                write_line(&mut write, &error("refused: not the same user")).await;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket: no peer credentials; refused");
+                write_line(&mut write, &error("refused: no peer credentials")).await;
+                return;
+            }
+        }
+        let mut reader = BufReader::new(read);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let n = match (&mut reader)
+                .take(MAX_LINE as u64 + 1)
+                .read_until(b'\n', &mut buf)
+                .await
+            {
+                Ok(n) => n,
+                Err(_) => return,
+            };
+            if n == 0 {
+                return;
+            }
+            if buf.last() != Some(&b'\n') && buf.len() > MAX_LINE {
+                write_line(
+                    &mut write,
+                    &error(format!("request line longer than {MAX_LINE} bytes")),
+                )
+                .await;
+                return;
+            }
+            let line = String::from_utf8_lossy(&buf);
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let answer = match serde_json::from_str::<Request>(line) {
+                Ok(req) => handler.handle(req).await,
+                Err(e) => error(format!("bad request: {e}")),
+            };
+            if !write_line(&mut write, &answer).await {
+                return;
+            }
+        }
+    }
+
+    /// Sends one request to the instance listening at `path` and returns its answer.
+    pub async fn request(path: &Path, req: &Request) -> Result<Value, ControlError> {
+        let stream =
+            UnixStream::connect(path)
+                .await
+                .map_err(|source| ControlError::NotRunning {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+        let (read, mut write) = stream.into_split();
+        let mut line =
+            serde_json::to_string(req).map_err(|e| ControlError::BadAnswer(e.to_string()))?;
+        line.push('\n');
+        write.write_all(line.as_bytes()).await.map_err(io(path))?;
+        let mut answer = Vec::new();
+        BufReader::new(read)
+            .take(64 * 1024 * 1024)
+            .read_until(b'\n', &mut answer)
+            .await
+            .map_err(io(path))?;
+        serde_json::from_slice(&answer).map_err(|e| ControlError::BadAnswer(e.to_string()))
+    }
+}
+
+#[cfg(not(unix))]
+pub use other::*;
+
+#[cfg(not(unix))]
+mod other {
+    use super::*;
+
+    /// The control socket is Unix-only for now: on this platform the command line
+    /// cannot reach a running instance.
+    #[derive(Debug)]
+    pub struct ControlServer;
+
+    impl ControlServer {
+        pub async fn bind(
+            _path: &Path,
+            _handler: Arc<dyn Handler>,
+        ) -> Result<ControlServer, ControlError> {
+            Err(ControlError::Unsupported)
+        }
+        pub fn path(&self) -> &Path {
+            Path::new("")
+        }
+        pub async fn shutdown(self) {}
+    }
+
+    pub async fn request(_path: &Path, _req: &Request) -> Result<Value, ControlError> {
+        Err(ControlError::Unsupported)
+    }
+}

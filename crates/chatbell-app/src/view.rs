@@ -1,0 +1,374 @@
+//! The state of the panel and of `chatbell status --json`, in the JSON shape the
+//! panel is written against (see `Status`).
+
+use chatbell_core::{
+    Action, Channel, Engine, Lifecycle, Notification, NotificationKey, NotificationKind,
+    RequestKind, Session, Span, Ts,
+};
+use serde::{Deserialize, Serialize};
+
+/// WhatsApp allows free-form replies this long after the customer's last message (R20).
+pub const REPLY_WINDOW: Span = Span::hours(24);
+
+/// One notification as the panel shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationView {
+    /// The notification key's text form (`chat:<uuid>`), for `act`.
+    pub id: String,
+    pub kind: String,
+    pub session_id: Option<String>,
+    pub request_id: Option<String>,
+    pub title: String,
+    pub body: String,
+    pub actions: Vec<Action>,
+    pub count: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    pub live: bool,
+    pub state: String,
+    /// WhatsApp sessions: the last customer message + 24 h (R20).
+    pub reply_window_ends_at: Option<String>,
+}
+
+/// The device code to show while signing in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInPrompt {
+    pub user_code: String,
+    pub verification_uri: String,
+    pub expires_at: String,
+}
+
+/// Where ChatBell stands with Dynamics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    Online,
+    Offline,
+    Connecting,
+    SignedOut,
+    NotConfigured,
+}
+
+/// Whether the sign-in survives a restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    Keychain,
+    MemoryOnly,
+}
+
+/// Who is signed in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub name: String,
+    pub username: String,
+}
+
+/// An Assign or Discuss request of mine still waiting for an answer (R8).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRequestView {
+    pub request_id: String,
+    pub session_name: String,
+    /// The agent asked.
+    pub to: String,
+    /// "assign" or "discuss".
+    pub kind: String,
+}
+
+/// Everything the panel and the tray show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub unread: u32,
+    pub connection: Connection,
+    pub signin: Option<SignInPrompt>,
+    pub account: Option<AccountView>,
+    pub demo: bool,
+    pub dnd_active: bool,
+    pub muted: bool,
+    pub storage: Storage,
+    pub storage_note: Option<String>,
+    pub my_pending_requests: Vec<PendingRequestView>,
+    /// Live notifications, newest first.
+    pub notifications: Vec<NotificationView>,
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Status {
+            unread: 0,
+            connection: Connection::Connecting,
+            signin: None,
+            account: None,
+            demo: false,
+            dnd_active: false,
+            muted: false,
+            storage: Storage::MemoryOnly,
+            storage_note: None,
+            my_pending_requests: Vec::new(),
+            notifications: Vec::new(),
+        }
+    }
+}
+
+/// ISO 8601 UTC with milliseconds (`2026-11-21T23:53:58.000Z`).
+pub fn iso(ts: Ts) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ts.0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// ISO 8601 UTC of a wall-clock time.
+pub fn iso_system(t: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The `kind` string of a notification kind.
+pub fn kind_name(kind: NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::NewConversation => "new_conversation",
+        NotificationKind::NewMessage => "new_message",
+        NotificationKind::IncomingCall => "incoming_call",
+        NotificationKind::AssignToMe => "assign_to_me",
+        NotificationKind::AssignedToMe => "assigned_to_me",
+        NotificationKind::AssignRequest => "assign_request",
+        NotificationKind::DiscussRequest => "discuss_request",
+        NotificationKind::RequestOutcome => "request_outcome",
+        NotificationKind::ActionFailed => "action_failed",
+        NotificationKind::CatchUpSummary => "catch_up_summary",
+    }
+}
+
+/// The `state` string of a lifecycle.
+pub fn state_name(state: Lifecycle) -> &'static str {
+    match state {
+        Lifecycle::Live => "live",
+        Lifecycle::Updated => "updated",
+        Lifecycle::Withdrawn { .. } => "withdrawn",
+        Lifecycle::ActedOn { .. } => "acted_on",
+        Lifecycle::Dismissed => "dismissed",
+        Lifecycle::Expired => "expired",
+    }
+}
+
+/// When the WhatsApp reply window of `session` closes (R20); `None` for SMS or
+/// before the customer wrote.
+pub fn reply_window_ends_at(session: &Session) -> Option<Ts> {
+    match session.channel {
+        Channel::WhatsApp => session.last_customer_message_on.map(|t| t + REPLY_WINDOW),
+        Channel::Sms => None,
+    }
+}
+
+impl NotificationView {
+    /// The view of `n`; `session` is the session it is about, if known.
+    pub fn new(n: &Notification, session: Option<&Session>) -> NotificationView {
+        let request_id = match n.key {
+            NotificationKey::Request(r) | NotificationKey::Outcome(r) => Some(r.to_string()),
+            _ => None,
+        };
+        NotificationView {
+            id: n.key.to_string(),
+            kind: kind_name(n.kind).to_string(),
+            session_id: n.session.map(|s| s.to_string()),
+            request_id,
+            title: n.title.clone(),
+            body: n.body.clone(),
+            actions: n.actions.clone(),
+            count: n.count,
+            created_at: iso(n.created_at),
+            updated_at: iso(n.updated_at),
+            live: n.is_live(),
+            state: state_name(n.state).to_string(),
+            reply_window_ends_at: session.and_then(reply_window_ends_at).map(iso),
+        }
+    }
+}
+
+/// The live notifications, newest first.
+pub fn live_notifications(engine: &Engine) -> Vec<NotificationView> {
+    let mut live = engine.live_notifications();
+    live.reverse();
+    live.into_iter()
+        .map(|n| NotificationView::new(n, n.session.and_then(|s| engine.session(&s))))
+        .collect()
+}
+
+/// My requests still waiting for an answer, oldest first.
+pub fn my_pending_requests(engine: &Engine) -> Vec<PendingRequestView> {
+    engine
+        .my_pending_requests()
+        .into_iter()
+        .map(|r| PendingRequestView {
+            request_id: r.id.to_string(),
+            session_name: engine
+                .session(&r.session)
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            to: engine
+                .agent_name(&r.requested_to)
+                .map(str::to_string)
+                .unwrap_or_else(|| r.requested_to.to_string()),
+            kind: match r.kind {
+                RequestKind::Assign => "assign",
+                RequestKind::Discuss => "discuss",
+            }
+            .to_string(),
+        })
+        .collect()
+}
+
+impl Status {
+    /// Takes what the engine says: unread count, live notifications, my requests, muted.
+    pub fn update_from_engine(&mut self, engine: &Engine) {
+        self.unread = engine.unread();
+        self.muted = engine.is_muted();
+        self.notifications = live_notifications(engine);
+        self.my_pending_requests = my_pending_requests(engine);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chatbell_core::*;
+
+    fn session(channel: Channel, last_customer: Option<Ts>) -> Session {
+        Session {
+            id: SessionId::from_u128(1),
+            name: "Ana".into(),
+            number: "+5511999990001".into(),
+            channel,
+            config: ConfigId::from_u128(1),
+            owner: Owner::User(UserId::from_u128(9)),
+            accepted_on: None,
+            first_contact: false,
+            last_customer_message_on: last_customer,
+            last_agent_message_on: None,
+            last_message_preview: "hi".into(),
+            unread_count: 1,
+            call_state: CallState::None,
+            call_started_on: None,
+            active: true,
+            status: SessionStatus::Open,
+            modified_on: Ts(0),
+            etag: "1".into(),
+        }
+    }
+
+    fn note(key: NotificationKey, kind: NotificationKind) -> Notification {
+        Notification {
+            key,
+            kind,
+            session: key.session(),
+            title: "Ana".into(),
+            body: "hi".into(),
+            actions: vec![Action::Open, Action::Accept],
+            count: 2,
+            created_at: Ts(1_763_769_238_000),
+            updated_at: Ts(1_763_769_239_500),
+            state: Lifecycle::Updated,
+            toast: true,
+            anchor: None,
+            peer: None,
+        }
+    }
+
+    #[test]
+    fn notification_view_has_the_panel_json_shape() {
+        let s = session(Channel::WhatsApp, None);
+        let n = note(
+            NotificationKey::Chat(s.id),
+            NotificationKind::NewConversation,
+        );
+        let v = serde_json::to_value(NotificationView::new(&n, Some(&s))).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "id": format!("chat:{}", s.id),
+                "kind": "new_conversation",
+                "session_id": s.id.to_string(),
+                "request_id": null,
+                "title": "Ana",
+                "body": "hi",
+                "actions": ["open", "accept"],
+                "count": 2,
+                "created_at": "2025-11-21T23:53:58.000Z",
+                "updated_at": "2025-11-21T23:53:59.500Z",
+                "live": true,
+                "state": "updated",
+                "reply_window_ends_at": null,
+            })
+        );
+        let r = RequestId::from_u128(5);
+        let v = NotificationView::new(
+            &note(NotificationKey::Request(r), NotificationKind::AssignRequest),
+            None,
+        );
+        assert_eq!(v.request_id, Some(r.to_string()));
+        assert_eq!(v.kind, "assign_request");
+    }
+
+    #[test]
+    fn r20_reply_window_ends_24h_after_the_last_customer_message() {
+        let last = Ts(1_763_769_238_000);
+        let s = session(Channel::WhatsApp, Some(last));
+        let n = note(NotificationKey::Chat(s.id), NotificationKind::NewMessage);
+        let v = NotificationView::new(&n, Some(&s));
+        assert_eq!(
+            v.reply_window_ends_at.as_deref(),
+            Some("2025-11-22T23:53:58.000Z")
+        );
+        // SMS has no such window.
+        let sms = session(Channel::Sms, Some(last));
+        assert_eq!(
+            NotificationView::new(&n, Some(&sms)).reply_window_ends_at,
+            None
+        );
+    }
+
+    #[test]
+    fn status_has_the_panel_json_shape() {
+        let st = Status {
+            connection: Connection::SignedOut,
+            storage: Storage::Keychain,
+            signin: Some(SignInPrompt {
+                user_code: "ABCD".into(),
+                verification_uri: "https://microsoft.com/devicelogin".into(),
+                expires_at: iso(Ts(0)),
+            }),
+            my_pending_requests: vec![PendingRequestView {
+                request_id: "r".into(),
+                session_name: "Ana".into(),
+                to: "Riley".into(),
+                kind: "assign".into(),
+            }],
+            ..Status::default()
+        };
+        let v = serde_json::to_value(&st).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut expected = vec![
+            "unread",
+            "connection",
+            "signin",
+            "account",
+            "demo",
+            "dnd_active",
+            "muted",
+            "storage",
+            "storage_note",
+            "my_pending_requests",
+            "notifications",
+        ];
+        expected.sort();
+        let mut keys = keys;
+        keys.sort();
+        assert_eq!(keys, expected);
+        assert_eq!(v["connection"], "signed_out");
+        assert_eq!(v["storage"], "keychain");
+        assert_eq!(v["signin"]["expires_at"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(v["my_pending_requests"][0]["kind"], "assign");
+        let back: Status = serde_json::from_value(v).unwrap();
+        assert_eq!(back, st);
+    }
+}

@@ -1,0 +1,458 @@
+//! The whole app in demo mode: the real emulator over loopback HTTP, a real SQLite
+//! file in a temporary directory, a real Unix socket.
+#![allow(clippy::unwrap_used)]
+
+use chatbell_app::control::{self, ControlServer, Request};
+use chatbell_app::{App, AppOptions, Connection, Paths, Shell, Status};
+use chatbell_core::present::Output;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Records what the app asked the shell to do.
+#[derive(Default)]
+struct Recorder {
+    outputs: Mutex<Vec<Output>>,
+    statuses: Mutex<usize>,
+}
+
+impl Shell for Recorder {
+    fn outputs(&self, outputs: &[Output], _status: &Status) {
+        self.outputs.lock().unwrap().extend_from_slice(outputs);
+    }
+    fn status_changed(&self, _status: &Status) {
+        *self.statuses.lock().unwrap() += 1;
+    }
+}
+
+/// Polls `f` until it holds, or fails after `secs`.
+async fn until<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(t) = f() {
+            return t;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn demo_app(dir: &tempfile::TempDir) -> (App, Arc<Recorder>) {
+    let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"));
+    let shell = Arc::new(Recorder::default());
+    let app = App::start(
+        paths,
+        shell.clone(),
+        AppOptions {
+            keychain: false,
+            ..AppOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    (app, shell)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_signs_in_and_shows_notifications() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, shell) = demo_app(&dir).await;
+    let status = until(60, "online with notifications", || {
+        let s = app.status();
+        (s.connection == Connection::Online && !s.notifications.is_empty()).then_some(s)
+    })
+    .await;
+    assert!(status.demo);
+    let account = status.account.clone().expect("the demo agent is signed in");
+    assert_eq!(account.username, chatbell_app::demo::DEMO_AGENT_EMAIL);
+    assert_eq!(status.storage, chatbell_app::view::Storage::MemoryOnly);
+    // Newest first.
+    let times: Vec<&str> = status
+        .notifications
+        .iter()
+        .map(|n| n.created_at.as_str())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted);
+    assert!(status.notifications.iter().all(|n| n.live));
+    assert!(shell
+        .outputs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|o| matches!(o, Output::Badge(_))));
+    assert!(*shell.statuses.lock().unwrap() > 0);
+    // The cache is a real SQLite file in the data dir, and keeps the history.
+    assert!(dir.path().join("data").join("demo.db").exists());
+    assert!(!app.history(50).await.unwrap().is_empty());
+    // Demo mode has no Dynamics link: the shell opens the panel.
+    let sid = chatbell_core::SessionId::new_random();
+    assert_eq!(app.deep_link(sid).await, None);
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn act_over_the_control_socket_reaches_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, shell) = demo_app(&dir).await;
+    let sock = dir.path().join("run").join("control.sock");
+    let server = ControlServer::bind(&sock, Arc::new(app.clone()))
+        .await
+        .unwrap();
+
+    let status = until(60, "a chat notification", || {
+        let s = app.status();
+        s.notifications
+            .iter()
+            .find(|n| n.session_id.is_some() && n.actions.contains(&chatbell_core::Action::Open))
+            .cloned()
+    })
+    .await;
+    // Over the socket: the status, as JSON.
+    let answer = control::request(&sock, &Request::Status).await.unwrap();
+    let via_socket: Status = serde_json::from_value(answer).unwrap();
+    assert_eq!(via_socket.connection, Connection::Online);
+
+    // Bad input is refused with a clear message.
+    for (id, action, reason, expect) in [
+        ("chat:nope", "open", None, "not a notification id"),
+        (status.id.as_str(), "explode", None, "unknown action"),
+        (
+            status.id.as_str(),
+            "reject",
+            Some("x".repeat(2001)),
+            "too long",
+        ),
+    ] {
+        let a = control::request(
+            &sock,
+            &Request::Act {
+                id: id.into(),
+                action: action.into(),
+                reason,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(a["ok"], false, "{a}");
+        assert!(a["error"].as_str().unwrap().contains(expect), "{a}");
+    }
+
+    // "Open" goes through the engine: it decides to open the chat (R12).
+    let a = control::request(
+        &sock,
+        &Request::Act {
+            id: status.id.clone(),
+            action: "open".into(),
+            reason: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(a, serde_json::json!({"ok": true}));
+    let session: chatbell_core::SessionId = status.session_id.clone().unwrap().parse().unwrap();
+    until(10, "the chat to open", || {
+        shell
+            .outputs
+            .lock()
+            .unwrap()
+            .contains(&Output::OpenChat(session))
+            .then_some(())
+    })
+    .await;
+
+    // Sign out and in again over the socket (the demo approves the code itself).
+    let a = control::request(&sock, &Request::Signout).await.unwrap();
+    assert_eq!(a["ok"], true, "{a}");
+    assert_eq!(app.status().connection, Connection::SignedOut);
+    let a = control::request(&sock, &Request::Status).await.unwrap();
+    assert_eq!(a["connection"], "signed_out");
+    let prompt = control::request(&sock, &Request::Signin).await.unwrap();
+    assert!(
+        prompt["user_code"].as_str().is_some_and(|c| !c.is_empty()),
+        "{prompt}"
+    );
+    until(30, "online again", || {
+        (app.status().connection == Connection::Online).then_some(())
+    })
+    .await;
+
+    server.shutdown().await;
+    app.quit().await;
+}
+
+async fn app_with_config(dir: &tempfile::TempDir, config: &str) -> (App, Arc<Recorder>) {
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    demo_app(dir).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamics_sign_in_with_a_device_code_then_sign_out() {
+    use chatbell_emulator::{Emulator, Options, Seed};
+    // The emulator plays the org and the sign-in authority, over loopback HTTP.
+    let emu = Emulator::start(
+        Options::default()
+            .seed(Seed::Demo)
+            .device_code_interval(Duration::from_secs(1)),
+    )
+    .await
+    .unwrap();
+    let base = emu.base_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let app_id = "6a4c1f0e-1111-2222-3333-444455556666";
+    let (app, _shell) = app_with_config(
+        &dir,
+        &format!(
+            "[dynamics]\nurl = \"{base}\"\napp_id = \"{app_id}\"\nauthority = \"{base}\"\ntenant = \"{}\"\nclient_id = \"chatbell-desktop\"\n",
+            emu.tenant_id()
+        ),
+    )
+    .await;
+    let s = app.status();
+    assert_eq!(s.connection, Connection::SignedOut);
+    assert!(!s.demo);
+    assert!(matches!(
+        app.act("catchup", "open", None).await,
+        Err(chatbell_app::AppError::NotSignedIn)
+    ));
+
+    let prompt = app.start_sign_in().await.unwrap();
+    assert_eq!(app.status().signin.as_ref(), Some(&prompt));
+    let approved = reqwest::Client::new()
+        .post(format!("{base}/_emulator/approve"))
+        .json(&serde_json::json!({"user_code": prompt.user_code, "user": chatbell_app::demo::DEMO_AGENT_EMAIL}))
+        .send()
+        .await
+        .unwrap();
+    assert!(approved.status().is_success());
+    let s = until(30, "online", || {
+        let s = app.status();
+        (s.connection == Connection::Online).then_some(s)
+    })
+    .await;
+    assert_eq!(s.signin, None);
+    assert!(s.account.is_some());
+    assert!(dir.path().join("data").join("chatbell.db").exists());
+
+    // Deep links point at the configured org, with the app id.
+    let sid = chatbell_core::SessionId::new_random();
+    let link = app.deep_link(sid).await.unwrap();
+    assert_eq!(
+        link,
+        format!(
+            "{base}/main.aspx?appid={app_id}&pagetype=entityrecord&etn=cb_chatsession&id={sid}"
+        )
+    );
+
+    app.sign_out().await.unwrap();
+    let s = app.status();
+    assert_eq!(s.connection, Connection::SignedOut);
+    assert_eq!(s.account, None);
+    assert!(s.notifications.is_empty());
+
+    // Back to the demo org: the configuration file is rewritten, the rest kept.
+    app.use_demo().await.unwrap();
+    let text = std::fs::read_to_string(dir.path().join("config.toml")).unwrap();
+    assert!(!text.contains("url ="), "{text}");
+    assert!(text.contains("client_id"), "{text}");
+    until(60, "the demo online", || {
+        let s = app.status();
+        (s.demo && s.connection == Connection::Online).then_some(())
+    })
+    .await;
+    app.quit().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_config_file_is_not_configured_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _shell) = app_with_config(
+        &dir,
+        "[dynamics]\nurl = \"http://contoso.crm.dynamics.com\"\n",
+    )
+    .await;
+    let s = app.status();
+    assert_eq!(s.connection, Connection::NotConfigured);
+    let why = app.config_error().await.unwrap();
+    assert!(
+        why.contains("dynamics.url") && why.contains("line 2"),
+        "{why}"
+    );
+    let e = app.start_sign_in().await.unwrap_err();
+    assert!(e.to_string().contains("not configured"), "{e}");
+    // Bad input to set_dynamics is refused, and the file is left as it was.
+    assert!(app.set_dynamics(Some("ftp://x"), None).await.is_err());
+    // Fixing it from the panel: a valid URL without a client id is still not
+    // configured (no sign-in possible), and says why.
+    app.set_dynamics(Some("https://contoso.crm.dynamics.com"), None)
+        .await
+        .unwrap();
+    assert_eq!(app.status().connection, Connection::NotConfigured);
+    let why = app.config_error().await.unwrap();
+    assert!(why.contains("client_id"), "{why}");
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferences_are_checked_saved_and_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _shell) = demo_app(&dir).await;
+    assert!(!app.status().dnd_active);
+    let mut prefs = app.preferences();
+    prefs.presence.dnd.on = true;
+    prefs.start_at_login = true;
+    app.set_preferences(prefs.clone()).unwrap();
+    assert!(app.status().dnd_active);
+    assert_eq!(
+        chatbell_app::Prefs::load(&app.paths().prefs_file()),
+        prefs,
+        "saved in the data dir"
+    );
+    let mut bad = prefs.clone();
+    bad.presence.sounds.message.volume = -1.0;
+    let e = app.set_preferences(bad).unwrap_err();
+    assert!(e.to_string().contains("volume"), "{e}");
+    assert_eq!(app.preferences(), prefs);
+    // Reasons and request ids are checked before anything is sent.
+    let e = app.withdraw_request("nope", "x").await.unwrap_err();
+    assert!(e.to_string().contains("not a request id"), "{e}");
+    let e = app
+        .withdraw_request(&uuid::Uuid::new_v4().to_string(), &"x".repeat(2001))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("too long"), "{e}");
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_runs_the_demo_behind_the_control_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"));
+    let sock = dir.path().join("run").join("control.sock");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(chatbell_app::headless::run(
+        paths.clone(),
+        AppOptions {
+            keychain: false,
+            ..AppOptions::default()
+        },
+        Some(sock.clone()),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(v) = control::request(&sock, &Request::Status).await {
+            if v["connection"] == "online" && v["demo"] == true {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "headless never came online"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A second instance finds the first one running.
+    let second = chatbell_app::headless::run(
+        paths,
+        AppOptions {
+            keychain: false,
+            ..AppOptions::default()
+        },
+        Some(sock.clone()),
+        async {},
+    )
+    .await;
+    assert!(second.unwrap_err().to_string().contains("already running"));
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+    assert!(!sock.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_asks_for_sign_in_again() {
+    use chatbell_emulator::faults::TokenFault;
+    use chatbell_emulator::{Emulator, Options, Seed};
+    // Access tokens shorter than the refresh margin: every request refreshes.
+    let emu = Emulator::start(
+        Options::default()
+            .seed(Seed::Demo)
+            .device_code_interval(Duration::from_secs(1))
+            .access_token_lifetime(Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
+    let base = emu.base_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[dynamics]\nurl = \"{base}\"\nauthority = \"{base}\"\ntenant = \"{}\"\nclient_id = \"chatbell-desktop\"\n",
+            emu.tenant_id()
+        ),
+    )
+    .unwrap();
+    let desk = chatbell_sync::DeskConfig {
+        normal: chatbell_core::Span::seconds(1),
+        fast: chatbell_core::Span::seconds(1),
+        ..chatbell_sync::DeskConfig::default()
+    };
+    let app = App::start(
+        Paths::new(dir.path().join("config.toml"), dir.path().join("data")),
+        Arc::new(Recorder::default()),
+        AppOptions {
+            keychain: false,
+            desk,
+        },
+    )
+    .await
+    .unwrap();
+    let approve = |code: String| {
+        let base = base.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/_emulator/approve"))
+                .json(&serde_json::json!({"user_code": code, "user": chatbell_app::demo::DEMO_AGENT_EMAIL}))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    approve(app.start_sign_in().await.unwrap().user_code).await;
+    until(30, "online", || {
+        (app.status().connection == Connection::Online).then_some(())
+    })
+    .await;
+
+    emu.queue_token_fault(TokenFault {
+        error: "invalid_grant".into(),
+        code: 50173,
+        status: 400,
+        description: None,
+        grant_type: Some("refresh_token".into()),
+    })
+    .unwrap();
+    until(30, "signed out", || {
+        (app.status().connection == Connection::SignedOut).then_some(())
+    })
+    .await;
+    assert_eq!(app.status().account, None);
+    assert!(matches!(
+        app.act("catchup", "open", None).await,
+        Err(chatbell_app::AppError::NotSignedIn)
+    ));
+    // Signing in again works.
+    approve(app.start_sign_in().await.unwrap().user_code).await;
+    until(30, "online again", || {
+        (app.status().connection == Connection::Online).then_some(())
+    })
+    .await;
+    app.quit().await;
+    emu.shutdown().await;
+}

@@ -1,0 +1,211 @@
+//! The control socket over a real Unix socket.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used)]
+
+use chatbell_app::control::{self, BoxFuture, ControlError, ControlServer, Handler, Request};
+use chatbell_app::view::Status;
+use serde_json::{json, Value};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+/// Answers like the app, and remembers what it was asked.
+#[derive(Default)]
+struct Fake {
+    asked: Mutex<Vec<Request>>,
+}
+
+impl Handler for Fake {
+    fn handle(&self, request: Request) -> BoxFuture<'_, Value> {
+        Box::pin(async move {
+            self.asked.lock().unwrap().push(request.clone());
+            match request {
+                Request::Status => serde_json::to_value(Status::default()).unwrap(),
+                Request::Act { action, .. } if action == "reject" => {
+                    control::error("a reason is required")
+                }
+                _ => control::ok(),
+            }
+        })
+    }
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn control_status_answers_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run").join("control.sock");
+    let fake = Arc::new(Fake::default());
+    let server = ControlServer::bind(&path, fake.clone()).await.unwrap();
+    let answer = control::request(&path, &Request::Status).await.unwrap();
+    let status: Status = serde_json::from_value(answer).unwrap();
+    assert_eq!(status, Status::default());
+    let act = Request::Act {
+        id: "chat:00000000-0000-0000-0000-000000000001".into(),
+        action: "reject".into(),
+        reason: Some("busy".into()),
+    };
+    assert_eq!(
+        control::request(&path, &act).await.unwrap(),
+        json!({"ok": false, "error": "a reason is required"})
+    );
+    assert_eq!(
+        control::request(&path, &Request::Ping).await.unwrap(),
+        json!({"ok": true})
+    );
+    assert_eq!(fake.asked.lock().unwrap()[1], act);
+    server.shutdown().await;
+    assert!(!path.exists(), "the socket file is removed at shutdown");
+}
+
+#[tokio::test]
+async fn control_socket_refuses_other_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run").join("control.sock");
+    let server = ControlServer::bind(&path, Arc::new(Fake::default()))
+        .await
+        .unwrap();
+    // Only this user can even reach it...
+    assert_eq!(mode(path.parent().unwrap()), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    server.shutdown().await;
+
+    // ...and a peer whose credentials are another user's is refused, whatever it asks.
+    let other = control::my_uid().wrapping_add(1);
+    let fake = Arc::new(Fake::default());
+    let server = ControlServer::bind_for_uid(&path, fake.clone(), other)
+        .await
+        .unwrap();
+    let answer = control::request(&path, &Request::Status).await.unwrap();
+    assert_eq!(answer["ok"], false);
+    assert!(
+        answer["error"].as_str().unwrap().contains("refused"),
+        "{answer}"
+    );
+    assert!(
+        fake.asked.lock().unwrap().is_empty(),
+        "nothing reached the handler"
+    );
+    assert!(control::peer_allowed(1000, 1000));
+    assert!(!control::peer_allowed(1001, 1000));
+    server.shutdown().await;
+}
+
+async fn exchange(stream: &mut BufReader<UnixStream>, line: &[u8]) -> Option<Value> {
+    stream.get_mut().write_all(line).await.ok()?;
+    let mut answer = String::new();
+    let n = stream.read_line(&mut answer).await.ok()?;
+    (n > 0).then(|| serde_json::from_str(&answer).unwrap())
+}
+
+#[tokio::test]
+async fn control_malformed_input_gets_an_error_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.sock");
+    let server = ControlServer::bind(&path, Arc::new(Fake::default()))
+        .await
+        .unwrap();
+    let mut s = BufReader::new(UnixStream::connect(&path).await.unwrap());
+    for bad in [
+        &b"not json\n"[..],
+        b"{\"cmd\":\"format_disk\"}\n",
+        b"{\"cmd\":\"act\"}\n",
+        b"[1,2,3]\n",
+        b"\xff\xfe\n",
+        b"{\"cmd\":\"act\",\"id\":1,\"action\":[]}\n",
+    ] {
+        let a = exchange(&mut s, bad).await.unwrap();
+        assert_eq!(a["ok"], false, "{bad:?}: {a}");
+    }
+    // The same connection still serves a good request.
+    assert_eq!(
+        exchange(&mut s, b"{\"cmd\":\"ping\"}\n").await.unwrap()["ok"],
+        true
+    );
+
+    // A line over the cap: an error answer, then the connection is closed.
+    let mut long = vec![b'x'; control::MAX_LINE + 10];
+    long.push(b'\n');
+    let a = exchange(&mut s, &long).await.unwrap();
+    assert!(a["error"].as_str().unwrap().contains("longer"), "{a}");
+    // The server still serves others.
+    assert_eq!(
+        control::request(&path, &Request::Ping).await.unwrap()["ok"],
+        true
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn control_stale_socket_is_replaced_and_a_live_one_means_already_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.sock");
+    // A crashed instance leaves its socket file behind: nobody listens on it.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    let server = ControlServer::bind(&path, Arc::new(Fake::default()))
+        .await
+        .unwrap();
+    assert_eq!(
+        control::request(&path, &Request::Ping).await.unwrap()["ok"],
+        true
+    );
+
+    // A second instance finds the first one answering.
+    match ControlServer::bind(&path, Arc::new(Fake::default())).await {
+        Err(ControlError::AlreadyRunning(p)) => assert_eq!(p, path),
+        other => panic!("expected already running, got {other:?}"),
+    }
+    server.shutdown().await;
+
+    // No instance: the client says so.
+    assert!(matches!(
+        control::request(&path, &Request::Ping).await,
+        Err(ControlError::NotRunning { .. })
+    ));
+    // A regular file is never deleted to make room.
+    std::fs::write(&path, b"mine").unwrap();
+    assert!(matches!(
+        ControlServer::bind(&path, Arc::new(Fake::default())).await,
+        Err(ControlError::NotASocket(_))
+    ));
+}
+
+#[tokio::test]
+async fn cli_commands_go_through_the_control_socket() {
+    use chatbell_app::cli;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.sock");
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // Not running: exit code 2.
+    assert_eq!(cli::run(&args(&["ping"]), &path).await.code, 2);
+    let server = ControlServer::bind(&path, Arc::new(Fake::default()))
+        .await
+        .unwrap();
+    let out = cli::run(&args(&["status", "--json"]), &path).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let s: Status = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(s, Status::default());
+    let out = cli::run(&args(&["status"]), &path).await;
+    assert!(out.stdout.contains("0 unread"), "{out:?}");
+    let out = cli::run(
+        &args(&[
+            "act",
+            "chat:00000000-0000-0000-0000-000000000001",
+            "reject",
+            "--reason",
+            "x",
+        ]),
+        &path,
+    )
+    .await;
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("a reason is required"), "{out:?}");
+    assert_eq!(cli::run(&args(&["bogus"]), &path).await.code, 2);
+    server.shutdown().await;
+}
