@@ -1,5 +1,22 @@
 //! Generates Tauri's build-time context; the config lives at the repository root.
 //! The panel is embedded from `ui/dist`, which `./dev` builds with npm first.
+//! The app manifest lists ChatBell's own commands, so that the panel's
+//! capability (`capabilities/default.json`) grants exactly those.
+
+const COMMANDS: &[&str] = &[
+    "status",
+    "act",
+    "withdraw_request",
+    "history",
+    "get_preferences",
+    "set_preferences",
+    "start_sign_in",
+    "cancel_sign_in",
+    "sign_out",
+    "open_verification_uri",
+    "use_demo",
+    "set_dynamics",
+];
 
 fn main() -> tauri_build::Result<()> {
     println!("cargo:rerun-if-changed=../ui/dist");
@@ -9,5 +26,9 @@ fn main() -> tauri_build::Result<()> {
              or `cd ui && npm ci && npm run build`"
         );
     }
-    tauri_build::try_build(tauri_build::Attributes::new().config_path("../tauri.conf.json"))
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .config_path("../tauri.conf.json")
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
 }

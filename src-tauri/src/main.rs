@@ -1,91 +1,224 @@
-//! ChatBell's desktop shell: a tray icon and a hidden panel window.
+//! ChatBell's desktop shell: the tray, toasts, sounds and the panel window,
+//! wired to [`chatbell_app::App`]. Only OS wiring lives here: what to show,
+//! when and how loud is decided in the GUI-free crates.
 //!
-//! Only OS wiring lives here; behaviour belongs to the GUI-free crates.
+//! One binary:
+//! - `chatbell`: the tray app;
+//! - `chatbell --headless`: no tray or window (toasts and sounds only);
+//! - `chatbell status [--json] | act <id> <action> [--reason TEXT] | signin |
+//!   signout | ping`: talk to the running instance over its control socket.
 
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod ipc;
+mod shell;
+
 use anyhow::Context as _;
-use tauri::image::Image;
-use tauri::menu::{Menu, MenuEvent, MenuItem};
-use tauri::tray::TrayIconBuilder;
-use tauri::{App, AppHandle, Manager, Window, WindowEvent};
-use tracing_subscriber::EnvFilter;
+use chatbell_app::config::Paths;
+use chatbell_app::control::{self, ControlServer, Request};
+use chatbell_app::{App, AppOptions};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use tauri::{Manager, Window, WindowEvent};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 /// Label of the panel window declared in `tauri.conf.json`.
-const PANEL: &str = "panel";
-const TRAY_ID: &str = "chatbell";
-const MENU_OPEN_PANEL: &str = "open-panel";
-const MENU_QUIT: &str = "quit";
+pub const PANEL: &str = "panel";
 
-const TRAY_ICON: Image<'_> = tauri::include_image!("./icons/tray.png");
+const USAGE: &str = "usage: chatbell [--headless]
+       chatbell status [--json] | act <id> <action> [--reason TEXT] | signin | signout | ping";
 
-fn main() -> anyhow::Result<()> {
-    init_tracing();
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting ChatBell");
-
-    tauri::Builder::default()
-        .setup(|app| {
-            setup_tray(app)?;
-            Ok(())
-        })
-        .on_window_event(on_window_event)
-        .run(tauri::generate_context!("../tauri.conf.json"))
-        .context("ChatBell's event loop failed")
-}
-
-/// Logs to stderr; `RUST_LOG` filters, `info` by default.
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
-fn setup_tray(app: &App) -> anyhow::Result<()> {
-    let open = MenuItem::with_id(app, MENU_OPEN_PANEL, "Open panel", true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, MENU_QUIT, "Quit", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&open, &quit])?;
-
-    TrayIconBuilder::with_id(TRAY_ID)
-        .icon(TRAY_ICON)
-        .tooltip("ChatBell")
-        .title("ChatBell")
-        .menu(&menu)
-        .on_menu_event(on_menu_event)
-        .build(app)
-        .context("could not create the tray icon")?;
-    tracing::info!("tray icon ready");
-    Ok(())
-}
-
-fn on_menu_event(app: &AppHandle, event: MenuEvent) {
-    match event.id().as_ref() {
-        MENU_OPEN_PANEL => {
-            if let Err(err) = show_panel(app) {
-                tracing::error!("could not open the panel: {err:#}");
-            }
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        None => gui(),
+        Some("--headless") if args.len() == 1 => headless(),
+        Some("status" | "act" | "signin" | "signout" | "ping") => return cli(&args),
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
         }
-        MENU_QUIT => {
-            tracing::info!("quit from the tray menu");
-            app.exit(0);
+        Some(_) => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
         }
-        other => tracing::debug!(id = other, "unhandled menu event"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("ChatBell: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn show_panel(app: &AppHandle) -> anyhow::Result<()> {
-    let panel = app
-        .get_webview_window(PANEL)
-        .context("the panel window does not exist")?;
-    panel.unminimize()?;
-    panel.show()?;
-    panel.set_focus()?;
+/// `chatbell status|act|signin|signout|ping`: one request to the running instance.
+fn cli(args: &[String]) -> ExitCode {
+    let paths = match Paths::from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ChatBell: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let socket = control::default_socket_path(&paths.data_dir);
+    let out = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(chatbell_app::cli::run(args, &socket)),
+        Err(e) => {
+            eprintln!("ChatBell: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    ExitCode::from(u8::try_from(out.code).unwrap_or(1))
+}
+
+/// Logs to stderr and to a file a day in the data dir's `logs/` (`RUST_LOG`
+/// filters, `info` by default). Tokens never reach the logs: the sign-in types
+/// redact themselves.
+fn init_logging(paths: &Paths) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(filter());
+    let logs = paths.data_dir.join("logs");
+    let (file, guard) = match std::fs::create_dir_all(&logs) {
+        Ok(()) => {
+            let appender = tracing_appender::rolling::daily(&logs, "chatbell.log");
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            (
+                Some(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(writer)
+                        .with_filter(filter()),
+                ),
+                Some(guard),
+            )
+        }
+        Err(e) => {
+            eprintln!("ChatBell: no log files ({}: {e})", logs.display());
+            (None, None)
+        }
+    };
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
+        .try_init();
+    guard
+}
+
+/// `chatbell --headless`: the app with toasts and sounds, no tray or window.
+fn headless() -> anyhow::Result<()> {
+    let paths = Paths::from_env()?;
+    let _logs = init_logging(&paths);
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let socket = control::default_socket_path(&paths.data_dir);
+        if control::request(&socket, &Request::Ping).await.is_ok() {
+            anyhow::bail!("ChatBell is already running");
+        }
+        let shell = Arc::new(shell::DesktopShell::new(None));
+        let app = App::start(paths, shell.clone(), AppOptions::default()).await?;
+        shell.attach(app.clone());
+        let server = ControlServer::bind(&socket, Arc::new(app.clone()))
+            .await
+            .map_err(|e| tracing::warn!("{e}"))
+            .ok();
+        tracing::info!("ChatBell is running headless; Ctrl-C stops it");
+        let _ = tokio::signal::ctrl_c().await;
+        if let Some(s) = server {
+            s.shutdown().await;
+        }
+        app.quit().await;
+        Ok(())
+    })
+}
+
+/// The control socket's server, kept until ChatBell quits.
+struct Control(Mutex<Option<ControlServer>>);
+
+/// `chatbell`: the tray app.
+fn gui() -> anyhow::Result<()> {
+    let paths = Paths::from_env()?;
+    let _logs = init_logging(&paths);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting ChatBell");
+    let socket = control::default_socket_path(&paths.data_dir);
+    // One ChatBell per user: a second one stops here.
+    if tauri::async_runtime::block_on(control::request(&socket, &Request::Ping)).is_ok() {
+        eprintln!("ChatBell is already running (see its tray icon)");
+        return Ok(());
+    }
+
+    tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![
+            ipc::status,
+            ipc::act,
+            ipc::withdraw_request,
+            ipc::history,
+            ipc::get_preferences,
+            ipc::set_preferences,
+            ipc::start_sign_in,
+            ipc::cancel_sign_in,
+            ipc::sign_out,
+            ipc::open_verification_uri,
+            ipc::use_demo,
+            ipc::set_dynamics,
+        ])
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            let shell = Arc::new(shell::DesktopShell::new(Some(handle.clone())));
+            shell::build_tray(app, &shell)?;
+            tracing::info!("tray icon ready");
+            let chat = tauri::async_runtime::block_on(App::start(
+                paths.clone(),
+                shell.clone(),
+                AppOptions::default(),
+            ))?;
+            shell.attach(chat.clone());
+            app.manage(chat.clone());
+            app.manage(shell.clone());
+            let server = tauri::async_runtime::block_on(ControlServer::bind(
+                &socket,
+                Arc::new(chat.clone()),
+            ))
+            .map_err(|e| tracing::warn!("the command line cannot reach ChatBell: {e}"))
+            .ok();
+            app.manage(Control(Mutex::new(server)));
+            // First run: ask for the Dynamics URL, or offer the demo.
+            if chat.status().connection == chatbell_app::view::Connection::NotConfigured {
+                shell::show_panel(&handle);
+            }
+            Ok(())
+        })
+        .on_window_event(on_window_event)
+        .build(tauri::generate_context!("../tauri.conf.json"))
+        .context("could not start ChatBell's window system")?
+        .run(|handle, event| {
+            if let tauri::RunEvent::Exit = event {
+                let server = handle
+                    .try_state::<Control>()
+                    .and_then(|c| c.0.lock().ok().and_then(|mut s| s.take()));
+                let app = handle.try_state::<App>().map(|a| a.inner().clone());
+                tauri::async_runtime::block_on(async move {
+                    if let Some(s) = server {
+                        s.shutdown().await;
+                    }
+                    if let Some(a) = app {
+                        a.quit().await;
+                    }
+                });
+            }
+        });
     Ok(())
 }
 
-/// Closing the panel hides it: the app lives on in the tray until "Quit".
+/// Closing the panel hides it: ChatBell lives on in the tray until "Quit".
 fn on_window_event(window: &Window, event: &WindowEvent) {
     if window.label() != PANEL {
         return;

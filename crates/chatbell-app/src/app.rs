@@ -273,6 +273,15 @@ impl App {
 
     /// The Dynamics link that opens `session` (R12); `None` in demo mode (open
     /// the panel instead).
+    /// The configured Dynamics URL and app id (both `None` in demo mode).
+    pub async fn dynamics(&self) -> (Option<String>, Option<String>) {
+        let st = self.inner.state.lock().await;
+        match &st.config.dynamics {
+            Some(d) => (Some(d.url.clone()), d.app_id.clone()),
+            None => (None, None),
+        }
+    }
+
     pub async fn deep_link(&self, session: SessionId) -> Option<String> {
         let st = self.inner.state.lock().await;
         crate::deeplink::session_link(&st.config, session)
