@@ -20,7 +20,7 @@ use chatbell_app::control::{self, ControlServer, Request};
 use chatbell_app::{App, AppOptions};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use tauri::{Manager, Window, WindowEvent};
+use tauri::Manager;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -196,37 +196,32 @@ fn gui() -> anyhow::Result<()> {
             }
             Ok(())
         })
-        .on_window_event(on_window_event)
         .build(tauri::generate_context!("../tauri.conf.json"))
         .context("could not start ChatBell's window system")?
-        .run(|handle, event| {
-            if let tauri::RunEvent::Exit = event {
-                let server = handle
-                    .try_state::<Control>()
-                    .and_then(|c| c.0.lock().ok().and_then(|mut s| s.take()));
-                let app = handle.try_state::<App>().map(|a| a.inner().clone());
-                tauri::async_runtime::block_on(async move {
-                    if let Some(s) = server {
-                        s.shutdown().await;
-                    }
-                    if let Some(a) = app {
-                        a.quit().await;
-                    }
-                });
-            }
-        });
+        .run(on_run_event);
     Ok(())
 }
 
-/// Closing the panel hides it: ChatBell lives on in the tray until "Quit".
-fn on_window_event(window: &Window, event: &WindowEvent) {
-    if window.label() != PANEL {
-        return;
-    }
-    if let WindowEvent::CloseRequested { api, .. } = event {
-        api.prevent_close();
-        if let Err(err) = window.hide() {
-            tracing::error!("could not hide the panel: {err}");
+/// Closing the panel closes its window (and its web engine); ChatBell lives on
+/// in the tray until "Quit", which the event loop must not take closing the last
+/// window for.
+fn on_run_event(handle: &tauri::AppHandle, event: tauri::RunEvent) {
+    match event {
+        tauri::RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        tauri::RunEvent::Exit => {
+            let server = handle
+                .try_state::<Control>()
+                .and_then(|c| c.0.lock().ok().and_then(|mut s| s.take()));
+            let app = handle.try_state::<App>().map(|a| a.inner().clone());
+            tauri::async_runtime::block_on(async move {
+                if let Some(s) = server {
+                    s.shutdown().await;
+                }
+                if let Some(a) = app {
+                    a.quit().await;
+                }
+            });
         }
+        _ => {}
     }
 }

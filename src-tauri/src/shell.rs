@@ -224,11 +224,30 @@ fn react_to_toasts(
     }
 }
 
-/// Shows, raises and focuses the panel.
+/// Shows, raises and focuses the panel, creating it first: the panel exists only
+/// while it is open, so that an idle ChatBell runs no web engine at all.
 pub fn show_panel(handle: &AppHandle) {
-    let Some(panel) = handle.get_webview_window(PANEL) else {
-        tracing::error!("the panel window does not exist");
-        return;
+    let panel = match handle.get_webview_window(PANEL) {
+        Some(p) => p,
+        None => {
+            let built = tauri::WebviewWindowBuilder::new(
+                handle,
+                PANEL,
+                tauri::WebviewUrl::App("index.html".into()),
+            )
+            .title("ChatBell")
+            .inner_size(400.0, 600.0)
+            .min_inner_size(320.0, 400.0)
+            .center()
+            .build();
+            match built {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!("could not open the panel: {e}");
+                    return;
+                }
+            }
+        }
     };
     let _ = panel.unminimize();
     if let Err(e) = panel.show() {
