@@ -139,11 +139,7 @@ pub async fn use_demo(app: State<'_, App>) -> Answer<()> {
 }
 
 #[tauri::command]
-pub async fn set_dynamics(
-    app: State<'_, App>,
-    url: String,
-    app_id: Option<String>,
-) -> Answer<()> {
+pub async fn set_dynamics(app: State<'_, App>, url: String, app_id: Option<String>) -> Answer<()> {
     app.set_dynamics(Some(&url), app_id.as_deref())
         .await
         .map_err(says)

@@ -66,7 +66,10 @@ fn cli(args: &[String]) -> ExitCode {
         }
     };
     let socket = control::default_socket_path(&paths.data_dir);
-    let out = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let out = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(chatbell_app::cli::run(args, &socket)),
         Err(e) => {
             eprintln!("ChatBell: {e}");
@@ -207,7 +210,9 @@ fn gui() -> anyhow::Result<()> {
 /// window for.
 fn on_run_event(handle: &tauri::AppHandle, event: tauri::RunEvent) {
     match event {
-        tauri::RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        tauri::RunEvent::ExitRequested {
+            code: None, api, ..
+        } => api.prevent_exit(),
         tauri::RunEvent::Exit => {
             let server = handle
                 .try_state::<Control>()

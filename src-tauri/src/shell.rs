@@ -207,10 +207,11 @@ fn react_to_toasts(
                     }
                     continue;
                 }
-                let Some(app) = app.get().cloned() else { continue };
+                let Some(app) = app.get().cloned() else {
+                    continue;
+                };
                 let id = key.to_string();
-                let result =
-                    tauri::async_runtime::block_on(app.act(&id, action.as_str(), None));
+                let result = tauri::async_runtime::block_on(app.act(&id, action.as_str(), None));
                 if let Err(e) = result {
                     tracing::info!(%id, action = action.as_str(), "toast action refused: {e}");
                     if let Some(h) = &handle {
@@ -266,11 +267,7 @@ pub fn build_tray(app: &TauriApp, shell: &Arc<DesktopShell>) -> tauri::Result<()
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let sep = PredefinedMenuItem::separator(app)?;
     let menu = Menu::with_items(app, &[&open, &sep, &dnd, &mute, &signin, &sep, &quit])?;
-    let _ = shell.menu.set(TrayMenu {
-        dnd,
-        mute,
-        signin,
-    });
+    let _ = shell.menu.set(TrayMenu { dnd, mute, signin });
     let shell = shell.clone();
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(TRAY_ICON)
