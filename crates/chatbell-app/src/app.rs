@@ -104,6 +104,8 @@ pub enum AppError {
 pub struct AppOptions {
     /// Keep the sign-in in the OS keychain (off: memory only).
     pub keychain: bool,
+    /// Write the login autostart entry when the agent asks for it (tests: off).
+    pub autostart: bool,
     pub desk: DeskConfig,
 }
 
@@ -111,6 +113,7 @@ impl Default for AppOptions {
     fn default() -> Self {
         AppOptions {
             keychain: true,
+            autostart: true,
             desk: DeskConfig::default(),
         }
     }
@@ -405,6 +408,11 @@ impl App {
 
     /// Checks and saves the preferences; they apply to the next effects at once.
     pub fn set_preferences(&self, prefs: Prefs) -> Result<(), AppError> {
+        let was = self.preferences().start_at_login;
+        if prefs.start_at_login != was && self.inner.options.autostart {
+            crate::autostart::set(prefs.start_at_login)
+                .map_err(|e| AppError::Invalid(e.to_string()))?;
+        }
         prefs.save(&self.inner.paths.prefs_file())?;
         *self.inner.prefs.write().unwrap_or_else(|p| p.into_inner()) = prefs;
         let dnd = self.dnd_active();

@@ -76,6 +76,7 @@
 //! the program name.
 
 pub mod app;
+pub mod autostart;
 pub mod cli;
 pub mod config;
 pub mod control;

@@ -47,6 +47,7 @@ async fn demo_app(dir: &tempfile::TempDir) -> (App, Arc<Recorder>) {
         shell.clone(),
         AppOptions {
             keychain: false,
+            autostart: false,
             ..AppOptions::default()
         },
     )
@@ -338,6 +339,7 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
         paths.clone(),
         AppOptions {
             keychain: false,
+            autostart: false,
             ..AppOptions::default()
         },
         Some(sock.clone()),
@@ -363,6 +365,7 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
         paths,
         AppOptions {
             keychain: false,
+            autostart: false,
             ..AppOptions::default()
         },
         Some(sock.clone()),
@@ -408,6 +411,7 @@ async fn a_refused_refresh_asks_for_sign_in_again() {
         Arc::new(Recorder::default()),
         AppOptions {
             keychain: false,
+            autostart: false,
             desk,
         },
     )
