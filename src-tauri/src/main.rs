@@ -6,7 +6,8 @@
 //! - `chatbell`: the tray app;
 //! - `chatbell --headless`: no tray or window (toasts and sounds only);
 //! - `chatbell status [--json] | act <id> <action> [--reason TEXT] | signin |
-//!   signout | ping`: talk to the running instance over its control socket.
+//!   signout | ping`: talk to the running instance over its control socket;
+//! - `chatbell doctor`: what this desktop offers ChatBell, and what to fix.
 
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
@@ -29,7 +30,8 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 pub const PANEL: &str = "panel";
 
 const USAGE: &str = "usage: chatbell [--headless]
-       chatbell status [--json] | act <id> <action> [--reason TEXT] | signin | signout | ping";
+       chatbell status [--json] | act <id> <action> [--reason TEXT] | signin | signout | ping
+       chatbell doctor";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         None => gui(),
         Some("--headless") if args.len() == 1 => headless(),
         Some("status" | "act" | "signin" | "signout" | "ping") => return cli(&args),
+        Some("doctor") if args.len() == 1 => return doctor(),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -79,6 +82,45 @@ fn cli(args: &[String]) -> ExitCode {
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
     ExitCode::from(u8::try_from(out.code).unwrap_or(1))
+}
+
+/// `chatbell doctor`: checks the notification server, the tray host, the sound
+/// device, the keychain and the Dynamics connection, and says what to fix.
+fn doctor() -> ExitCode {
+    use chatbell_desktop::doctor;
+    let mut all_ok = true;
+    let mut say = |what: &str, ok: bool, detail: &str| {
+        all_ok &= ok;
+        println!("{} {what}: {detail}", if ok { "ok  " } else { "FIX " });
+    };
+    for f in [
+        doctor::notification_server(),
+        doctor::tray_host(),
+        doctor::sound_device(),
+        doctor::keychain(),
+    ] {
+        say(f.what, f.ok, &f.detail);
+    }
+    match Paths::from_env() {
+        Ok(paths) => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => {
+                let (ok, detail) = rt.block_on(chatbell_app::doctor::dynamics(&paths));
+                say("Dynamics", ok, &detail);
+                let (ok, detail) = rt.block_on(chatbell_app::doctor::running(&paths));
+                say("ChatBell", ok, &detail);
+            }
+            Err(e) => say("Dynamics", false, &e.to_string()),
+        },
+        Err(e) => say("configuration", false, &e.to_string()),
+    }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Logs to stderr and to a file a day in the data dir's `logs/` (`RUST_LOG`

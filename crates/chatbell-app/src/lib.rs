@@ -82,6 +82,7 @@ pub mod config;
 pub mod control;
 pub mod deeplink;
 pub mod demo;
+pub mod doctor;
 pub mod fsutil;
 pub mod headless;
 pub mod prefs;

@@ -4,5 +4,6 @@
 //! Kept out of the Tauri shell so that it builds and is tested without WebKit.
 
 pub mod badge;
+pub mod doctor;
 pub mod sound;
 pub mod toast;

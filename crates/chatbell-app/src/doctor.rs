@@ -1,0 +1,64 @@
+//! `chatbell doctor`'s checks of the configuration and of Dynamics.
+
+use crate::config::{Config, Paths};
+use crate::control::{self, Request};
+use std::time::Duration;
+
+/// The configuration file, and whether Dynamics answers at its URL (an
+/// unauthenticated `WhoAmI` must be refused with a 401 and a sign-in challenge).
+pub async fn dynamics(paths: &Paths) -> (bool, String) {
+    let config = match Config::load(&paths.config_file) {
+        Ok(c) => c,
+        Err(e) => return (false, format!("the configuration cannot be used: {e}")),
+    };
+    let Some(d) = config.dynamics else {
+        return (true, "no org configured: ChatBell runs its demo".into());
+    };
+    if d.client_id.is_none() {
+        return (
+            false,
+            "dynamics.client_id is missing: ChatBell cannot sign in without it".into(),
+        );
+    }
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return (false, format!("no HTTP client: {e}")),
+    };
+    let url = format!("{}/api/data/v9.2/WhoAmI", d.url);
+    match client.get(&url).send().await {
+        Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED => {
+            (true, format!("{} answers and asks for a sign-in", d.url))
+        }
+        Ok(r) => (
+            false,
+            format!(
+                "{} answered {} where Dynamics asks for a sign-in: is the URL right?",
+                d.url,
+                r.status()
+            ),
+        ),
+        Err(e) => (
+            false,
+            format!("cannot reach {}: {}", d.url, e.without_url()),
+        ),
+    }
+}
+
+/// Whether a ChatBell runs for this user, and how it is doing.
+pub async fn running(paths: &Paths) -> (bool, String) {
+    let socket = control::default_socket_path(&paths.data_dir);
+    match control::request(&socket, &Request::Status).await {
+        Ok(v) => (
+            true,
+            format!(
+                "running: {}, {} unread",
+                v.get("connection").and_then(|c| c.as_str()).unwrap_or("?"),
+                v.get("unread").and_then(|u| u.as_u64()).unwrap_or(0)
+            ),
+        ),
+        Err(_) => (true, "not running".into()),
+    }
+}
