@@ -386,19 +386,12 @@ impl<D: Desktop> Desk<D> {
 
     /// Sounds muted on this desktop, or not.
     pub async fn set_muted(&mut self, muted: bool) -> Result<(), DeskError> {
-        let now = self.clock.now();
-        let effects = self
-            .engine
-            .handle(Event::SetMuted(muted), now)
-            .unwrap_or_default();
-        self.store
-            .commit(&Commit {
-                effects: &effects,
-                muted: Some(muted),
-                ..Commit::default()
-            })
-            .await?;
-        self.carry_out(effects).await
+        let with = Commit {
+            muted: Some(muted),
+            ..Commit::default()
+        };
+        self.step(Event::SetMuted(muted), with).await?.ok();
+        Ok(())
     }
 
     /// Fires every timer that is due.
@@ -521,6 +514,17 @@ impl<D: Desktop> Desk<D> {
     }
 
     async fn handle(&mut self, event: Event) -> Result<Result<(), ActionError>, DeskError> {
+        self.step(event, Commit::default()).await
+    }
+
+    /// One event through the engine: its effects committed with `with` (the
+    /// bookkeeping that goes with them), then carried out. A refused action
+    /// changes nothing.
+    async fn step(
+        &mut self,
+        event: Event,
+        with: Commit<'_>,
+    ) -> Result<Result<(), ActionError>, DeskError> {
         let now = self.clock.now();
         let effects = match self.engine.handle(event, now) {
             Ok(e) => e,
@@ -529,10 +533,10 @@ impl<D: Desktop> Desk<D> {
         self.store
             .commit(&Commit {
                 effects: &effects,
-                ..Commit::default()
+                ..with
             })
             .await?;
-        self.carry_out(effects).await?;
+        Box::pin(self.carry_out(effects)).await?;
         Ok(Ok(()))
     }
 
@@ -541,21 +545,10 @@ impl<D: Desktop> Desk<D> {
             return Ok(());
         }
         self.online = online;
-        let now = self.clock.now();
-        let effects = self
-            .engine
-            .handle(Event::Connectivity { online }, now)
-            .unwrap_or_default();
         self.desktop.connection(online);
-        if !effects.is_empty() {
-            self.store
-                .commit(&Commit {
-                    effects: &effects,
-                    ..Commit::default()
-                })
-                .await?;
-            self.carry_out(effects).await?;
-        }
+        self.step(Event::Connectivity { online }, Commit::default())
+            .await?
+            .ok();
         if online {
             // Write-backs that were never answered (decided before a crash, or
             // while the desk opened offline): send them now.
@@ -598,25 +591,21 @@ impl<D: Desktop> Desk<D> {
         if let WriteBackOutcome::Failed { message } = &outcome {
             tracing::warn!(%message, "a write-back failed");
         }
-        let now = self.clock.now();
-        let effects = self
-            .engine
-            .handle(
-                Event::WriteBackDone {
-                    command: command.id,
-                    outcome: outcome.clone(),
-                },
-                now,
-            )
-            .unwrap_or_default();
-        self.store
-            .commit(&Commit {
-                effects: &effects,
-                completed: &[(command.id, outcome)],
+        let done = [(command.id, outcome.clone())];
+        let event = Event::WriteBackDone {
+            command: command.id,
+            outcome,
+        };
+        self.step(
+            event,
+            Commit {
+                completed: &done,
                 ..Commit::default()
-            })
-            .await?;
-        Box::pin(self.carry_out(effects)).await
+            },
+        )
+        .await?
+        .ok();
+        Ok(())
     }
 }
 
