@@ -2,8 +2,8 @@
 //! panel is written against (see `Status`).
 
 use chatbell_core::{
-    Action, Channel, Engine, Lifecycle, Notification, NotificationKey, NotificationKind,
-    RequestKind, Session, Span, Ts,
+    Action, Channel, Engine, Notification, NotificationKey, NotificationKind, RequestKind, Session,
+    Span, Ts,
 };
 use serde::{Deserialize, Serialize};
 
@@ -138,18 +138,6 @@ pub fn kind_name(kind: NotificationKind) -> &'static str {
     }
 }
 
-/// The `state` string of a lifecycle.
-pub fn state_name(state: Lifecycle) -> &'static str {
-    match state {
-        Lifecycle::Live => "live",
-        Lifecycle::Updated => "updated",
-        Lifecycle::Withdrawn { .. } => "withdrawn",
-        Lifecycle::ActedOn { .. } => "acted_on",
-        Lifecycle::Dismissed => "dismissed",
-        Lifecycle::Expired => "expired",
-    }
-}
-
 /// When the WhatsApp reply window of `session` closes (R20); `None` for SMS or
 /// before the customer wrote.
 pub fn reply_window_ends_at(session: &Session) -> Option<Ts> {
@@ -178,7 +166,7 @@ impl NotificationView {
             created_at: iso(n.created_at),
             updated_at: iso(n.updated_at),
             live: n.is_live(),
-            state: state_name(n.state).to_string(),
+            state: n.state.tag().to_string(),
             reply_window_ends_at: session.and_then(reply_window_ends_at).map(iso),
         }
     }

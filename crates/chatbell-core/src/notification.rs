@@ -235,6 +235,20 @@ pub enum Lifecycle {
 }
 
 impl Lifecycle {
+    /// The lifecycle's name without its details: `live`, `updated`, `withdrawn`,
+    /// `acted_on`, `dismissed`, `expired` (the store's `state` column, the panel's
+    /// `state`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lifecycle::Live => "live",
+            Lifecycle::Updated => "updated",
+            Lifecycle::Withdrawn { .. } => "withdrawn",
+            Lifecycle::ActedOn { .. } => "acted_on",
+            Lifecycle::Dismissed => "dismissed",
+            Lifecycle::Expired => "expired",
+        }
+    }
+
     /// Still shown to the agent.
     pub fn is_live(self) -> bool {
         matches!(self, Lifecycle::Live | Lifecycle::Updated)

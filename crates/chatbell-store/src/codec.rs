@@ -1,7 +1,7 @@
 //! Between the core's types and the columns they are kept in.
 
 use crate::error::StoreError;
-use chatbell_core::{Direction, Lifecycle};
+use chatbell_core::Direction;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::str::FromStr;
@@ -45,18 +45,6 @@ pub(crate) fn variant_name<T: Serialize>(what: &'static str, v: &T) -> Result<St
     match serde_json::to_value(v).map_err(|source| StoreError::Encode { what, source })? {
         serde_json::Value::String(s) => Ok(s),
         other => Ok(other.to_string()),
-    }
-}
-
-/// The `state` column: the lifecycle's tag.
-pub(crate) fn lifecycle_tag(state: Lifecycle) -> &'static str {
-    match state {
-        Lifecycle::Live => "live",
-        Lifecycle::Updated => "updated",
-        Lifecycle::Withdrawn { .. } => "withdrawn",
-        Lifecycle::ActedOn { .. } => "acted_on",
-        Lifecycle::Dismissed => "dismissed",
-        Lifecycle::Expired => "expired",
     }
 }
 

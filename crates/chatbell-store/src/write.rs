@@ -225,7 +225,7 @@ impl NoteRec {
             key: n.key.to_string(),
             kind: codec::variant_name("notification kind", &n.kind)?,
             session: n.session.map(|s| s.to_string()),
-            state: codec::lifecycle_tag(n.state),
+            state: n.state.tag(),
             live: n.is_live(),
             created_at: n.created_at.0,
             updated_at: n.updated_at.0,
