@@ -369,12 +369,7 @@ fn collection(
             pairs.push(("$skiptoken".into(), cookie));
             body.insert(
                 "@odata.nextLink".into(),
-                Value::String(format!(
-                    "{}{API_PREFIX}/{}{}",
-                    req.sh.base_url,
-                    req.rest,
-                    build_query(&pairs)
-                )),
+                Value::String(link(req, req.rest, &pairs)),
             );
         }
     }
@@ -522,24 +517,14 @@ fn changes(
         pairs.push(("$skiptoken".into(), cookie));
         body.insert(
             "@odata.nextLink".into(),
-            Value::String(format!(
-                "{}{API_PREFIX}/{}{}",
-                req.sh.base_url,
-                table.set,
-                build_query(&pairs)
-            )),
+            Value::String(link(req, table.set, &pairs)),
         );
     } else {
         let token = format!("{upto}!{}!{}", store.delta_epoch, now.format(DELTA_TIME));
         pairs.push(("$deltatoken".into(), token));
         body.insert(
             "@odata.deltaLink".into(),
-            Value::String(format!(
-                "{}{API_PREFIX}/{}{}",
-                req.sh.base_url,
-                table.set,
-                build_query(&pairs)
-            )),
+            Value::String(link(req, table.set, &pairs)),
         );
     }
     let mut r = json_response(StatusCode::OK, &Value::Object(body));
@@ -815,4 +800,14 @@ fn membership(
 /// A response body for paths outside the API (404 in Dataverse's format).
 pub async fn not_found(uri: axum::http::Uri) -> Response {
     ApiError::segment(uri.path().trim_start_matches('/')).into_response()
+}
+
+/// An absolute Web API link to `path` with the query `pairs`: how next and delta
+/// links are written.
+fn link(req: &Req<'_>, path: &str, pairs: &[(String, String)]) -> String {
+    format!(
+        "{}{API_PREFIX}/{path}{}",
+        req.sh.base_url,
+        build_query(pairs)
+    )
 }

@@ -128,10 +128,7 @@ async fn r15_two_agents_accept_one_conversation_exactly_one_wins_and_the_other_i
 
     // Dynamics: Dana owns it, nothing was overwritten.
     let row = customer.session(s).await;
-    assert_eq!(
-        row["_ownerid_value"].as_str().unwrap(),
-        SeedIds::demo_agent().to_string()
-    );
+    assert_eq!(owner_of(&row), SeedIds::demo_agent());
     // Alex is told who was faster.
     let told = alex
         .desk

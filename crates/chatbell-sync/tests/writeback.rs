@@ -91,10 +91,7 @@ async fn r8_accepting_an_assign_request_moves_the_session_in_dynamics() {
         2
     );
     let session = sys.session(SessionId(SeedIds::session(4))).await;
-    assert_eq!(
-        session["_ownerid_value"].as_str().unwrap(),
-        SeedIds::demo_agent().to_string()
-    );
+    assert_eq!(owner_of(&session), SeedIds::demo_agent());
     emu.shutdown().await;
 }
 
@@ -161,10 +158,7 @@ async fn r6_assign_to_me_after_idle_timeout_and_yes_moves_ownership_in_dynamics(
         .unwrap()
         .unwrap();
     let row = customer.session(s).await;
-    assert_eq!(
-        row["_ownerid_value"].as_str().unwrap(),
-        SeedIds::demo_agent().to_string()
-    );
+    assert_eq!(owner_of(&row), SeedIds::demo_agent());
     emu.shutdown().await;
 }
 

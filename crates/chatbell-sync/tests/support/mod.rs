@@ -219,6 +219,11 @@ impl As {
     }
 }
 
+/// The owner of a session row as Dynamics returned it.
+pub fn owner_of(row: &Value) -> Uuid {
+    Uuid::parse_str(row["_ownerid_value"].as_str().unwrap()).unwrap()
+}
+
 /// The live notification with `key`, if any.
 pub fn live(engine: &Engine, key: NotificationKey) -> Option<Notification> {
     engine.notification(&key).filter(|n| n.is_live()).cloned()
