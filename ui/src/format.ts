@@ -50,6 +50,7 @@ const KIND_LABELS: Record<Kind, string> = {
   request_outcome: "Request answered",
   action_failed: "Action failed",
   catch_up_summary: "While you were away",
+  reply_window_closing: "Reply window closing",
 };
 
 /** A short word for the kind, shown above the title. */

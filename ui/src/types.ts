@@ -51,7 +51,8 @@ export type Kind =
   | "discuss_request"
   | "request_outcome"
   | "action_failed"
-  | "catch_up_summary";
+  | "catch_up_summary"
+  | "reply_window_closing";
 
 /** One notification, as the panel shows it. */
 export interface NotificationView {

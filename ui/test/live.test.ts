@@ -319,6 +319,24 @@ describe("live notifications", () => {
     expect(rw.textContent).toMatch(/^Reply window closed/);
   });
 
+  it("r20_reply_window_warning_reads_as_such_and_offers_view_chat_and_dismiss", async () => {
+    const warning = makeNotification({
+      id: "reply:1",
+      kind: "reply_window_closing",
+      title: "Reply window closing: Ana",
+      body: "Free-form WhatsApp replies end in 60 min; after that, only templates.",
+      actions: ["open", "dismiss"],
+      reply_window_ends_at: iso(NOW + 59 * 60_000),
+    });
+    const { root, ipc } = await mount(makeStatus({ notifications: [warning] }));
+    const li = item(root, "reply:1");
+    expect(li.textContent).toContain("Reply window closing");
+    expect(li.querySelector<HTMLElement>(".reply-window")!.dataset.level).toBe("warn");
+    button(li, "Dismiss").click();
+    await flush();
+    expect(ipc.writes()).toEqual([["act", { id: "reply:1", action: "dismiss" }]]);
+  });
+
   it("r20_age_moves_with_the_clock", async () => {
     const { root, clock } = await mount(makeStatus({ notifications: [makeNotification()] }));
     const age = item(root, "n1").querySelector("time")!;

@@ -2,13 +2,9 @@
 //! panel is written against (see `Status`).
 
 use chatbell_core::{
-    Action, Channel, Engine, Notification, NotificationKey, NotificationKind, RequestKind, Session,
-    Span, Ts,
+    Action, Engine, Notification, NotificationKey, NotificationKind, RequestKind, Session, Ts,
 };
 use serde::{Deserialize, Serialize};
-
-/// WhatsApp allows free-form replies this long after the customer's last message (R20).
-pub const REPLY_WINDOW: Span = Span::hours(24);
 
 /// One notification as the panel shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,15 +131,7 @@ pub fn kind_name(kind: NotificationKind) -> &'static str {
         NotificationKind::RequestOutcome => "request_outcome",
         NotificationKind::ActionFailed => "action_failed",
         NotificationKind::CatchUpSummary => "catch_up_summary",
-    }
-}
-
-/// When the WhatsApp reply window of `session` closes (R20); `None` for SMS or
-/// before the customer wrote.
-pub fn reply_window_ends_at(session: &Session) -> Option<Ts> {
-    match session.channel {
-        Channel::WhatsApp => session.last_customer_message_on.map(|t| t + REPLY_WINDOW),
-        Channel::Sms => None,
+        NotificationKind::ReplyWindowClosing => "reply_window_closing",
     }
 }
 
@@ -167,7 +155,7 @@ impl NotificationView {
             updated_at: iso(n.updated_at),
             live: n.is_live(),
             state: n.state.tag().to_string(),
-            reply_window_ends_at: session.and_then(reply_window_ends_at).map(iso),
+            reply_window_ends_at: session.and_then(Session::reply_window_ends_at).map(iso),
         }
     }
 }

@@ -116,6 +116,24 @@ impl Session {
     pub fn is_open(&self) -> bool {
         self.active && self.status == SessionStatus::Open
     }
+
+    /// When the WhatsApp reply window closes, as far as the row tells (R20).
+    pub fn reply_window_ends_at(&self) -> Option<Ts> {
+        reply_window_ends(self.channel, self.last_customer_message_on)
+    }
+}
+
+/// WhatsApp allows free-form replies this long after the customer's last message (R20).
+pub const REPLY_WINDOW: Span = Span::hours(24);
+
+/// When the reply window of a conversation on `channel` whose customer last wrote
+/// at `last_customer` closes: `None` for SMS, which has no window, or before the
+/// customer wrote (R20).
+pub fn reply_window_ends(channel: Channel, last_customer: Option<Ts>) -> Option<Ts> {
+    match channel {
+        Channel::WhatsApp => last_customer.map(|t| t + REPLY_WINDOW),
+        Channel::Sms => None,
+    }
 }
 
 /// `cb_direction`.

@@ -26,6 +26,8 @@ pub const PREVIEW_CHARS: usize = 160;
 pub const NAME_CHARS: usize = 64;
 /// A catch-up with this many chats or more becomes one summary (R17).
 pub const SUMMARY_THRESHOLD: usize = 2;
+/// How long before the WhatsApp reply window closes its owner is warned (R20).
+pub const REPLY_WARNING: Span = Span::hours(1);
 
 /// What the engine knows of a session's messages, beyond its row. The store
 /// derives it from the cached messages when ChatBell starts.
@@ -69,37 +71,64 @@ struct SessionEntry {
     /// Which of the session's notification keys exist (see [`note_bit`]), and in
     /// the high nibble which of those are live, so that the common questions (is
     /// there one? is it live?) cost no look-up in the notifications map.
-    notes: u8,
+    notes: Bits,
     /// Whether it is in the tray's count (R3).
     counted: bool,
     /// Its idle deadline as armed (R6), mirroring the timers map.
     idle_at: Option<Ts>,
+    /// Its reply-window deadline as armed (R20), mirroring the timers map.
+    reply_at: Option<Ts>,
 }
+
+/// A session's notification bits: which of its notifications exist (low byte)
+/// and which of those are live (high byte).
+type Bits = u16;
 
 /// The bit of a per-session notification key in [`SessionEntry::notes`]; the
 /// same bit shifted left by [`LIVE_SHIFT`] says the notification is live.
-const LIVE_SHIFT: u32 = 4;
-const CHAT_BIT: u8 = 1;
-const CALL_BIT: u8 = 2;
-const OFFER_BIT: u8 = 4;
-const ASSIGNED_BIT: u8 = 8;
+const LIVE_SHIFT: u32 = 8;
+const CHAT_BIT: Bits = 1;
+const CALL_BIT: Bits = 2;
+const OFFER_BIT: Bits = 4;
+const ASSIGNED_BIT: Bits = 8;
+const REPLY_BIT: Bits = 16;
+
+/// Every notification key that belongs to one session.
+fn session_keys(id: SessionId) -> [NotificationKey; 5] {
+    [
+        NotificationKey::Chat(id),
+        NotificationKey::Call(id),
+        NotificationKey::Offer(id),
+        NotificationKey::Assigned(id),
+        NotificationKey::ReplyWindow(id),
+    ]
+}
 
 /// The existence and liveness bits of a notification under `bit`.
-fn note_bits(bit: u8, n: &Notification) -> u8 {
+fn note_bits(bit: Bits, n: &Notification) -> Bits {
     bit | if n.is_live() { bit << LIVE_SHIFT } else { 0 }
 }
 
-fn note_bit(key: &NotificationKey) -> Option<(SessionId, u8)> {
+fn note_bit(key: &NotificationKey) -> Option<(SessionId, Bits)> {
     match key {
         NotificationKey::Chat(s) => Some((*s, CHAT_BIT)),
         NotificationKey::Call(s) => Some((*s, CALL_BIT)),
         NotificationKey::Offer(s) => Some((*s, OFFER_BIT)),
         NotificationKey::Assigned(s) => Some((*s, ASSIGNED_BIT)),
+        NotificationKey::ReplyWindow(s) => Some((*s, REPLY_BIT)),
         _ => None,
     }
 }
 
 impl SessionEntry {
+    /// The mirror of the session's deadline under `key` (a per-session timer).
+    fn deadline_mut(&mut self, key: TimerKey) -> &mut Option<Ts> {
+        match key {
+            TimerKey::ReplyWindow(_) => &mut self.reply_at,
+            _ => &mut self.idle_at,
+        }
+    }
+
     fn new(row: Session) -> Self {
         let mut e = SessionEntry {
             row,
@@ -108,6 +137,7 @@ impl SessionEntry {
             notes: 0,
             counted: false,
             idle_at: None,
+            reply_at: None,
         };
         e.absorb_row();
         e
@@ -367,10 +397,8 @@ impl Engine {
         e.seq = e.pending.len() as u64;
         let mut out = Vec::new();
         for (k, t) in snapshot.timers {
-            if let TimerKey::Idle(sid) = k {
-                if let Some(entry) = e.sessions.get_mut(&sid) {
-                    entry.idle_at = Some(t);
-                }
+            if let Some(entry) = k.session().and_then(|sid| e.sessions.get_mut(&sid)) {
+                *entry.deadline_mut(k) = Some(t);
             }
             e.timers.insert(k, t);
         }
@@ -840,6 +868,7 @@ impl Engine {
         };
         let row = &entry.row;
         let unreplied = entry.unreplied_since();
+        let last_customer = entry.last_customer();
         let me = self.me;
         // Nothing below changes the configuration, my teams, the row or the
         // message stats: what depends on them alone is worked out once.
@@ -853,6 +882,7 @@ impl Engine {
         if !open {
             self.close_session_notifications(id, WithdrawReason::SessionClosed, out);
             self.set_timer(TimerKey::Idle(id), None, out);
+            self.set_timer(TimerKey::ReplyWindow(id), None, out);
             self.refresh_unread(id);
             return;
         }
@@ -878,7 +908,7 @@ impl Engine {
         // below changes only its own notification's bits, so a part may read its
         // own bits here until it changes them.
         let bits = entry.notes;
-        let live = |bit: u8| bits & (bit << LIVE_SHIFT) != 0;
+        let live = |bit: Bits| bits & (bit << LIVE_SHIFT) != 0;
         // The row is lent out of the entry for the rest, and put back at the end:
         // the parts below change notifications, timers and counts, never the
         // session's row or stats, and read the row from here.
@@ -1058,6 +1088,19 @@ impl Engine {
             now,
             out,
         );
+        let reply_ends = if mine && eligible {
+            reply_window_ends(row.channel, last_customer)
+        } else {
+            None
+        };
+        let gone = if !eligible {
+            WithdrawReason::NotEligible
+        } else if !mine {
+            WithdrawReason::Reassigned
+        } else {
+            WithdrawReason::CustomerWrote
+        };
+        self.reconcile_reply_window(id, reply_ends, gone, bits, now, out);
         // R3, as `refresh_unread`, with what is known already.
         let counts = row.unread_count > 0 && kind.is_some() && !self.dismissed.contains(&row.id);
         if let Some(entry) = self.sessions.get_mut(&id) {
@@ -1078,7 +1121,7 @@ impl Engine {
     fn reconcile_call(
         &mut self,
         row: &Session,
-        bits: u8,
+        bits: Bits,
         reaches: bool,
         eligible: bool,
         now: Ts,
@@ -1145,7 +1188,7 @@ impl Engine {
         id: SessionId,
         unreplied: Option<Ts>,
         row: &Session,
-        facts: (Option<Ts>, bool, Option<Span>, u8),
+        facts: (Option<Ts>, bool, Option<Span>, Bits),
         now: Ts,
         out: &mut Vec<Effect>,
     ) {
@@ -1189,14 +1232,64 @@ impl Engine {
         self.set_timer(TimerKey::Idle(id), deadline, out);
     }
 
-    fn set_timer(&mut self, key: TimerKey, at: Option<Ts>, out: &mut Vec<Effect>) {
-        if let TimerKey::Idle(sid) = key {
-            if let Some(entry) = self.sessions.get_mut(&sid) {
-                if entry.idle_at == at {
-                    return;
+    /// When the reply window of a session closes, where its owner (me) is to be
+    /// warned (R20): my own open, eligible WhatsApp session the customer wrote in.
+    fn reply_window_for_me(&self, entry: &SessionEntry) -> Option<Ts> {
+        let row = &entry.row;
+        let mine = self.me.is_some_and(|m| row.owner == Owner::User(m));
+        if !mine || !self.is_open(row) || !self.session_eligible(row) {
+            return None;
+        }
+        reply_window_ends(row.channel, entry.last_customer())
+    }
+
+    /// R20: the warning before the reply window closes. `ends`: when the window
+    /// closes, where I am to be warned ([`Engine::reply_window_for_me`]); `gone`:
+    /// why a live warning for another window is withdrawn; `bits`: the session's
+    /// notification bits (only the warning's are read).
+    fn reconcile_reply_window(
+        &mut self,
+        id: SessionId,
+        ends: Option<Ts>,
+        gone: WithdrawReason,
+        bits: Bits,
+        now: Ts,
+        out: &mut Vec<Effect>,
+    ) {
+        let key = NotificationKey::ReplyWindow(id);
+        // Whether this window's warning was raised, and whether it is still up.
+        let (mut warned, mut live) = (false, false);
+        if bits & REPLY_BIT != 0 {
+            if let Some(n) = self.notifications.get(&key) {
+                if ends.is_some() && n.anchor == ends {
+                    warned = true;
+                    live = n.is_live();
+                } else if n.is_live() {
+                    self.close(key, Lifecycle::Withdrawn { reason: gone }, out);
                 }
-                entry.idle_at = at;
             }
+        }
+        let at = match ends {
+            Some(end) if now >= end => {
+                if live {
+                    self.close(key, Lifecycle::Expired, out);
+                }
+                None
+            }
+            Some(end) if warned => live.then_some(end),
+            Some(end) => Some(end - REPLY_WARNING),
+            None => None,
+        };
+        self.set_timer(TimerKey::ReplyWindow(id), at, out);
+    }
+
+    fn set_timer(&mut self, key: TimerKey, at: Option<Ts>, out: &mut Vec<Effect>) {
+        if let Some(entry) = key.session().and_then(|sid| self.sessions.get_mut(&sid)) {
+            let mirror = entry.deadline_mut(key);
+            if *mirror == at {
+                return;
+            }
+            *mirror = at;
         }
         match at {
             Some(t) => {
@@ -1530,7 +1623,10 @@ impl Engine {
                 }
                 self.refresh_unread(sid);
             }
-            (NotificationKind::IncomingCall, Action::Dismiss) => {
+            (
+                NotificationKind::IncomingCall | NotificationKind::ReplyWindowClosing,
+                Action::Dismiss,
+            ) => {
                 self.close(key, Lifecycle::Dismissed, out);
             }
             (NotificationKind::NewConversation, Action::Block) => {
@@ -1662,10 +1758,8 @@ impl Engine {
         match self.timers.get(&key) {
             Some(t) if *t <= now => {
                 self.timers.remove(&key);
-                if let TimerKey::Idle(sid) = key {
-                    if let Some(entry) = self.sessions.get_mut(&sid) {
-                        entry.idle_at = None;
-                    }
+                if let Some(entry) = key.session().and_then(|sid| self.sessions.get_mut(&sid)) {
+                    *entry.deadline_mut(key) = None;
                 }
             }
             // Stale or early: the engine's own deadline decides.
@@ -1720,6 +1814,44 @@ impl Engine {
                     out,
                 );
                 ctx.request_sound = true;
+            }
+            TimerKey::ReplyWindow(sid) => {
+                let Some(entry) = self.sessions.get(&sid) else {
+                    return;
+                };
+                let ends = self.reply_window_for_me(entry);
+                let key = NotificationKey::ReplyWindow(sid);
+                if let Some(end) = ends {
+                    let warned = self.note(&key).is_some_and(|n| n.anchor == ends);
+                    if !warned && now >= end - REPLY_WARNING && now < end {
+                        let name = clip(&entry.row.name, NAME_CHARS);
+                        let minutes = (end - now).0.div_euclid(60_000).max(1);
+                        self.show(
+                            Notification {
+                                key,
+                                kind: NotificationKind::ReplyWindowClosing,
+                                session: Some(sid),
+                                title: format!("Reply window closing: {name}"),
+                                body: format!(
+                                    "Free-form WhatsApp replies end in {minutes} min; \
+                                     after that, only templates."
+                                ),
+                                actions: vec![Action::Open, Action::Dismiss],
+                                count: 0,
+                                created_at: now,
+                                updated_at: now,
+                                state: Lifecycle::Live,
+                                toast: true,
+                                anchor: ends,
+                                peer: None,
+                            },
+                            out,
+                        );
+                        ctx.message_sound = true;
+                    }
+                }
+                let bits = self.sessions.get(&sid).map_or(0, |e| e.notes);
+                self.reconcile_reply_window(sid, ends, WithdrawReason::Reassigned, bits, now, out);
             }
             TimerKey::RequestExpiry(rid) => {
                 let Some(r) = self.requests.get(&rid).cloned() else {
@@ -1904,12 +2036,7 @@ impl Engine {
         reason: WithdrawReason,
         out: &mut Vec<Effect>,
     ) {
-        for key in [
-            NotificationKey::Chat(id),
-            NotificationKey::Call(id),
-            NotificationKey::Offer(id),
-            NotificationKey::Assigned(id),
-        ] {
+        for key in session_keys(id) {
             self.close_if_live(key, Lifecycle::Withdrawn { reason }, out);
         }
     }
@@ -1984,16 +2111,11 @@ impl Engine {
     }
 
     /// Which per-session notifications exist for a session seen for the first time.
-    fn probe_notes(&self, sid: SessionId) -> u8 {
-        [
-            NotificationKey::Chat(sid),
-            NotificationKey::Call(sid),
-            NotificationKey::Offer(sid),
-            NotificationKey::Assigned(sid),
-        ]
-        .iter()
-        .filter_map(|k| Some(note_bits(note_bit(k)?.1, self.notifications.get(k)?)))
-        .fold(0, |acc, bits| acc | bits)
+    fn probe_notes(&self, sid: SessionId) -> Bits {
+        session_keys(sid)
+            .iter()
+            .filter_map(|k| Some(note_bits(note_bit(k)?.1, self.notifications.get(k)?)))
+            .fold(0, |acc, bits| acc | bits)
     }
 
     fn report_unread(&mut self, out: &mut Vec<Effect>) {

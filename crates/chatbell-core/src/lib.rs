@@ -20,5 +20,5 @@ pub mod present;
 
 pub use domain::*;
 pub use effect::*;
-pub use engine::{Engine, MessageStats, Snapshot};
+pub use engine::{Engine, MessageStats, Snapshot, REPLY_WARNING};
 pub use notification::*;

@@ -27,6 +27,8 @@ pub enum NotificationKey {
     Info(CommandId),
     /// What was missed during a gap, in one toast (R17).
     CatchUp,
+    /// The WhatsApp reply window of a session I own is about to close (R20).
+    ReplyWindow(SessionId),
 }
 
 impl fmt::Display for NotificationKey {
@@ -40,6 +42,7 @@ impl fmt::Display for NotificationKey {
             NotificationKey::Outcome(id) => write!(f, "outcome:{id}"),
             NotificationKey::Info(id) => write!(f, "info:{id}"),
             NotificationKey::CatchUp => f.write_str("catchup"),
+            NotificationKey::ReplyWindow(id) => write!(f, "reply:{id}"),
         }
     }
 }
@@ -66,6 +69,7 @@ impl FromStr for NotificationKey {
             "request" => NotificationKey::Request(RequestId(uuid)),
             "outcome" => NotificationKey::Outcome(RequestId(uuid)),
             "info" => NotificationKey::Info(CommandId(uuid)),
+            "reply" => NotificationKey::ReplyWindow(SessionId(uuid)),
             _ => return Err(bad()),
         })
     }
@@ -91,7 +95,8 @@ impl NotificationKey {
             NotificationKey::Chat(s)
             | NotificationKey::Call(s)
             | NotificationKey::Offer(s)
-            | NotificationKey::Assigned(s) => Some(s),
+            | NotificationKey::Assigned(s)
+            | NotificationKey::ReplyWindow(s) => Some(s),
             _ => None,
         }
     }
@@ -120,6 +125,8 @@ pub enum NotificationKind {
     ActionFailed,
     /// "N chats need you" after a gap (R17).
     CatchUpSummary,
+    /// The WhatsApp reply window of my session closes soon (R20).
+    ReplyWindowClosing,
 }
 
 impl NotificationKind {
@@ -214,6 +221,8 @@ pub enum WithdrawReason {
     Reassigned,
     /// Replaced by a newer notification.
     Superseded,
+    /// The customer wrote again, so the reply window starts over (R20).
+    CustomerWrote,
 }
 
 /// Where a notification is in its life.

@@ -25,6 +25,19 @@ pub enum TimerKey {
     Idle(SessionId),
     /// R8: an Assign/Discuss request not answered in time expires.
     RequestExpiry(RequestId),
+    /// R20: warn the owner before the WhatsApp reply window closes, then retire
+    /// the warning when it has closed.
+    ReplyWindow(SessionId),
+}
+
+impl TimerKey {
+    /// The session a per-session deadline belongs to.
+    pub fn session(self) -> Option<SessionId> {
+        match self {
+            TimerKey::Idle(s) | TimerKey::ReplyWindow(s) => Some(s),
+            TimerKey::RequestExpiry(_) => None,
+        }
+    }
 }
 
 /// Children per heap node. A 4-ary heap is half as deep as a binary one, which halves

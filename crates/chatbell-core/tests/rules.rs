@@ -1417,3 +1417,189 @@ fn hostile_customer_text_is_clipped_to_one_line() {
 fn engine_preview_limit() -> usize {
     chatbell_core::engine::PREVIEW_CHARS
 }
+
+// ----- R20 reply window ------------------------------------------------------------
+
+/// Advance to `at` after `from` and fire what is due.
+fn fire_at(desk: &mut Desk, from: Ts, at: Span) -> Vec<Effect> {
+    desk.now = from + at;
+    desk.fire_due_timers()
+}
+
+#[test]
+fn r20_owner_is_warned_an_hour_before_the_reply_window_closes() {
+    let mut desk = Desk::new();
+    let mut s = owned_session(&mut desk, 1, ME);
+    let wrote = desk.now;
+    desk.customer_writes(&mut s, "Can you send the invoice?");
+    desk.agent_writes(&mut s, ME, "Sure, one moment");
+    let key = NotificationKey::ReplyWindow(s.id);
+
+    let early = fire_at(&mut desk, wrote, Span::hours(23) - Span::minutes(1));
+    assert!(shows(&early).is_empty(), "{early:#?}");
+
+    let out = fire_at(&mut desk, wrote, Span::hours(23));
+    let shown = shows(&out);
+    assert_eq!(shown.len(), 1, "{out:#?}");
+    let n = shown[0];
+    assert_eq!(n.key, key);
+    assert_eq!(n.kind, NotificationKind::ReplyWindowClosing);
+    assert_eq!(n.session, Some(s.id));
+    assert_eq!(n.actions, vec![Action::Open, Action::Dismiss]);
+    assert!(n.toast);
+    assert!(n.body.contains("60 min"), "{}", n.body);
+    assert_eq!(count_sounds(&out, SoundKind::Message), 1);
+
+    // Once the window has closed, the warning goes with it.
+    let out = fire_at(&mut desk, wrote, Span::hours(24));
+    assert_eq!(closes(&out), vec![(key, Lifecycle::Expired)]);
+    assert!(desk
+        .engine
+        .armed_timers()
+        .all(|(k, _)| *k != TimerKey::ReplyWindow(s.id)));
+}
+
+#[test]
+fn r20_customer_writing_again_withdraws_the_warning_and_restarts_the_window() {
+    let mut desk = Desk::new();
+    let mut s = owned_session(&mut desk, 1, ME);
+    let first = desk.now;
+    desk.customer_writes(&mut s, "hello");
+    fire_at(&mut desk, first, Span::hours(23) + Span::minutes(30));
+    let key = NotificationKey::ReplyWindow(s.id);
+    assert!(desk.live(key));
+
+    let again = desk.now;
+    let out = desk.customer_writes(&mut s, "still there?");
+    assert!(
+        closes(&out).contains(&(key, withdrawn(WithdrawReason::CustomerWrote))),
+        "{out:#?}"
+    );
+    // Nothing at the old window's end; the warning comes back 23 h after the new message.
+    assert!(shows(&fire_at(&mut desk, first, Span::hours(24))).is_empty());
+    let out = fire_at(&mut desk, again, Span::hours(23));
+    assert_eq!(shows(&out).len(), 1, "{out:#?}");
+    assert_eq!(
+        desk.notification(key).and_then(|n| n.anchor),
+        Some(again + REPLY_WINDOW)
+    );
+}
+
+#[test]
+fn r20_no_warning_for_sms_or_for_a_session_someone_else_owns() {
+    let mut desk = Desk::new();
+    let start = desk.now;
+    let mut sms = session(1, SMS, Owner::User(ME));
+    desk.sync(vec![Change::Session(sms.clone())]);
+    desk.customer_writes(&mut sms, "sms has no window");
+    let mut alices = owned_session(&mut desk, 2, ALICE);
+    desk.customer_writes(&mut alices, "for Alice");
+    for hours in [23, 24] {
+        let out = fire_at(&mut desk, start, Span::hours(hours));
+        assert!(
+            shows(&out)
+                .iter()
+                .all(|n| n.kind != NotificationKind::ReplyWindowClosing),
+            "{out:#?}"
+        );
+    }
+}
+
+#[test]
+fn r20_dismissed_warning_stays_down_for_that_window() {
+    let mut desk = Desk::new();
+    let mut s = owned_session(&mut desk, 1, ME);
+    let wrote = desk.now;
+    desk.customer_writes(&mut s, "hello");
+    fire_at(&mut desk, wrote, Span::hours(23));
+    let key = NotificationKey::ReplyWindow(s.id);
+    desk.act(key, Action::Dismiss).unwrap();
+    assert_eq!(desk.state(key), Some(Lifecycle::Dismissed));
+    // The same row synced again, and the window's end: nothing comes back.
+    desk.bump(&mut s);
+    let out = desk.sync(vec![Change::Session(s.clone())]);
+    assert!(shows(&out).is_empty(), "{out:#?}");
+    let out = fire_at(&mut desk, wrote, Span::hours(25));
+    assert!(
+        shows(&out).is_empty() && closes(&out).is_empty(),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn r20_warning_withdrawn_when_the_session_moves_to_another_agent_or_closes() {
+    let mut desk = Desk::new();
+    let mut moved = owned_session(&mut desk, 1, ME);
+    let mut closed = owned_session(&mut desk, 2, ME);
+    let wrote = desk.now;
+    desk.customer_writes(&mut moved, "one");
+    desk.customer_writes(&mut closed, "two");
+    fire_at(&mut desk, wrote, Span::hours(23));
+    assert!(desk.live(NotificationKey::ReplyWindow(moved.id)));
+    assert!(desk.live(NotificationKey::ReplyWindow(closed.id)));
+
+    desk.owner_becomes(&mut moved, Owner::User(ALICE));
+    assert_eq!(
+        desk.state(NotificationKey::ReplyWindow(moved.id)),
+        Some(withdrawn(WithdrawReason::Reassigned))
+    );
+    closed.status = SessionStatus::Closed;
+    desk.bump(&mut closed);
+    desk.sync(vec![Change::Session(closed.clone())]);
+    assert_eq!(
+        desk.state(NotificationKey::ReplyWindow(closed.id)),
+        Some(withdrawn(WithdrawReason::SessionClosed))
+    );
+    assert!(desk
+        .engine
+        .armed_timers()
+        .all(|(k, _)| !matches!(k, TimerKey::ReplyWindow(_))));
+}
+
+#[test]
+fn r20_open_goes_to_the_chat_and_the_warning_key_reads_back() {
+    let mut desk = Desk::new();
+    let mut s = owned_session(&mut desk, 1, ME);
+    let wrote = desk.now;
+    desk.customer_writes(&mut s, "hello");
+    fire_at(&mut desk, wrote, Span::hours(23) + Span::minutes(45));
+    let key = NotificationKey::ReplyWindow(s.id);
+    assert!(desk.notification(key).unwrap().body.contains("15 min"));
+    assert_eq!(key.to_string().parse::<NotificationKey>(), Ok(key));
+    let out = desk.act(key, Action::Open).unwrap();
+    assert!(out.contains(&Effect::OpenChat(s.id)));
+    assert!(!desk.live(key));
+}
+
+#[test]
+fn r20_restored_engine_warns_for_a_window_that_neared_its_end_while_closed() {
+    let mut desk = Desk::new();
+    let mut s = owned_session(&mut desk, 1, ME);
+    let wrote = desk.now;
+    desk.customer_writes(&mut s, "hello");
+    let timers: Vec<(TimerKey, Ts)> = desk.engine.armed_timers().map(|(k, t)| (*k, *t)).collect();
+    assert!(timers.contains(&(TimerKey::ReplyWindow(s.id), wrote + Span::hours(23))));
+
+    let mut rows = agents();
+    rows.push(Change::Configuration(whatsapp_config()));
+    rows.push(Change::MyTeams(vec![DEFAULT_TEAM, ASSIGNED_TEAM]));
+    rows.push(Change::Session(s.clone()));
+    let snapshot = Snapshot {
+        me: Some(ME),
+        rows,
+        timers,
+        ..Snapshot::default()
+    };
+    let later = wrote + Span::hours(23) + Span::minutes(10);
+    let (mut engine, effects) = Engine::restore(snapshot, later);
+    assert!(effects.contains(&Effect::ArmTimer(
+        TimerKey::ReplyWindow(s.id),
+        wrote + Span::hours(23)
+    )));
+    let out = engine
+        .handle(Event::TimerFired(TimerKey::ReplyWindow(s.id)), later)
+        .unwrap();
+    let shown = shows(&out);
+    assert_eq!(shown.len(), 1, "{out:#?}");
+    assert!(shown[0].body.contains("50 min"), "{}", shown[0].body);
+}
