@@ -6,7 +6,8 @@
 //! - `chatbell`: the tray app;
 //! - `chatbell --headless`: no tray or window (toasts and sounds only);
 //! - `chatbell status [--json] | act <id> <action> [--reason TEXT] | signin |
-//!   signout | ping`: talk to the running instance over its control socket;
+//!   signout | open | quit | ping`: talk to the running instance over its control
+//!   socket (`open` shows the panel; so does starting `chatbell` a second time);
 //! - `chatbell doctor`: what this desktop offers ChatBell, and what to fix.
 
 // No console window on Windows release builds.
@@ -30,15 +31,20 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 pub const PANEL: &str = "panel";
 
 const USAGE: &str = "usage: chatbell [--headless]
-       chatbell status [--json] | act <id> <action> [--reason TEXT] | signin | signout | ping
+       chatbell status [--json] | act <id> <action> [--reason TEXT] | signin | signout | open | quit | ping
        chatbell doctor";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        None => gui(),
+        None => {
+            no_gl_in_the_tray();
+            gui()
+        }
         Some("--headless") if args.len() == 1 => headless(),
-        Some("status" | "act" | "signin" | "signout" | "ping") => return cli(&args),
+        Some("status" | "act" | "signin" | "signout" | "open" | "quit" | "ping") => {
+            return cli(&args)
+        }
         Some("doctor") if args.len() == 1 => return doctor(),
         Some("-h" | "--help") => {
             println!("{USAGE}");
@@ -59,7 +65,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// `chatbell status|act|signin|signout|ping`: one request to the running instance.
+/// The tray process draws no OpenGL itself, but GTK 3 on X11 sets up GLX when it
+/// opens the display, which loads the GL driver (with a software renderer, LLVM):
+/// about 50 MB resident for nothing. `GDK_GL=disable` skips that; the panel's web
+/// engine renders in its own process and is not affected. Runs before any thread
+/// starts; an agent's own `GDK_GL` wins.
+fn no_gl_in_the_tray() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("GDK_GL").is_none() {
+        std::env::set_var("GDK_GL", "disable");
+    }
+}
+
+/// `chatbell status|act|signin|signout|open|quit|ping`: one request to the running
+/// instance.
 fn cli(args: &[String]) -> ExitCode {
     let paths = match Paths::from_env() {
         Ok(p) => p,
@@ -164,25 +183,35 @@ fn headless() -> anyhow::Result<()> {
     let _logs = init_logging(&paths);
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let socket = control::default_socket_path(&paths.data_dir);
-        if control::request(&socket, &Request::Ping).await.is_ok() {
-            anyhow::bail!("ChatBell is already running");
-        }
         let shell = Arc::new(shell::DesktopShell::new(None));
-        let app = App::start(paths, shell.clone(), AppOptions::default()).await?;
-        shell.attach(app.clone());
-        let server = ControlServer::bind(&socket, Arc::new(app.clone()))
-            .await
-            .map_err(|e| tracing::warn!("{e}"))
-            .ok();
-        tracing::info!("ChatBell is running headless; Ctrl-C stops it");
-        let _ = tokio::signal::ctrl_c().await;
-        if let Some(s) = server {
-            s.shutdown().await;
-        }
-        app.quit().await;
+        let attach = shell.clone();
+        chatbell_app::headless::run(
+            paths,
+            shell,
+            AppOptions::default(),
+            None,
+            stop_signal(),
+            move |app| attach.attach(app.clone()),
+        )
+        .await?;
         Ok(())
     })
+}
+
+/// Ctrl-C, or (Unix) SIGTERM: how a headless ChatBell is told to stop.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The control socket's server, kept until ChatBell quits.
@@ -194,9 +223,10 @@ fn gui() -> anyhow::Result<()> {
     let _logs = init_logging(&paths);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting ChatBell");
     let socket = control::default_socket_path(&paths.data_dir);
-    // One ChatBell per user: a second one stops here.
+    // One ChatBell per user: a second start shows the first one's panel.
     if tauri::async_runtime::block_on(control::request(&socket, &Request::Ping)).is_ok() {
-        eprintln!("ChatBell is already running (see its tray icon)");
+        let _ = tauri::async_runtime::block_on(control::request(&socket, &Request::Open));
+        eprintln!("ChatBell is already running: its panel is open");
         return Ok(());
     }
 

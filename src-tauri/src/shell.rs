@@ -147,6 +147,14 @@ impl Shell for DesktopShell {
         self.set_badge(status.unread);
     }
 
+    fn quit(&self) {
+        // Headless: `chatbell_app::headless::run` hears it and stops.
+        if let Some(h) = &self.handle {
+            tracing::info!("quit over the control socket");
+            h.exit(0);
+        }
+    }
+
     fn status_changed(&self, status: &Status) {
         self.set_badge(status.unread);
         let Some(h) = &self.handle else { return };

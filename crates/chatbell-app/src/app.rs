@@ -39,6 +39,10 @@ pub trait Shell: Send + Sync + 'static {
     fn outputs(&self, outputs: &[Output], status: &Status);
     /// The status changed (tray tooltip, panel).
     fn status_changed(&self, status: &Status);
+    /// Stop ChatBell (`chatbell quit`): close the window system's loop, or
+    /// whatever keeps the process alive. The app itself is stopped by the caller
+    /// of [`App::quit`].
+    fn quit(&self);
 }
 
 /// A shell that only logs what it is told: `chatbell --headless`, tests.
@@ -55,6 +59,9 @@ impl Shell for LogShell {
                 other => tracing::info!(output = ?other, unread = status.unread, "output"),
             }
         }
+    }
+    fn quit(&self) {
+        tracing::info!("quit requested");
     }
     fn status_changed(&self, status: &Status) {
         tracing::debug!(
@@ -161,6 +168,18 @@ struct DeskHandle {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// Checks quiet hours at the start of every minute, while the app lives.
+async fn watch_quiet_hours(inner: std::sync::Weak<Inner>) {
+    loop {
+        let into_minute = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() % 60_000) as u64;
+        tokio::time::sleep(Duration::from_millis(60_000 - into_minute + 200)).await;
+        let Some(inner) = inner.upgrade() else { return };
+        App { inner }.refresh_quiet_hours(local_time_now());
+    }
+}
+
 /// The local wall-clock time, for quiet hours.
 pub fn local_time_now() -> LocalTime {
     use chrono::{Datelike, Timelike};
@@ -249,6 +268,7 @@ impl App {
             let mut st = app.inner.state.lock().await;
             app.activate(&mut st).await;
         }
+        tokio::spawn(watch_quiet_hours(Arc::downgrade(&app.inner)));
         Ok(app)
     }
 
@@ -291,8 +311,25 @@ impl App {
     }
 
     fn dnd_active(&self) -> bool {
+        self.dnd_active_at(local_time_now())
+    }
+
+    fn dnd_active_at(&self, at: LocalTime) -> bool {
         let prefs = self.inner.prefs.read().unwrap_or_else(|p| p.into_inner());
-        prefs.presence.dnd.active(local_time_now())
+        prefs.presence.dnd.active(at)
+    }
+
+    /// Quiet hours (R18) begin and end with the clock, not with an event: tells
+    /// the shell (tray menu, panel) when do not disturb changed by itself at `at`.
+    /// Returns whether it changed. [`App::start`] calls it every minute.
+    pub fn refresh_quiet_hours(&self, at: LocalTime) -> bool {
+        let dnd = self.dnd_active_at(at);
+        if self.inner.status.borrow().dnd_active == dnd {
+            return false;
+        }
+        tracing::info!(dnd, "quiet hours {}", if dnd { "began" } else { "ended" });
+        self.update_status(|s| s.dnd_active = dnd);
+        true
     }
 
     fn update_status(&self, f: impl FnOnce(&mut Status)) {
@@ -973,6 +1010,21 @@ impl Handler for App {
                     Err(e) => control::error(e),
                 },
                 Request::Signout => done(self.sign_out().await),
+                Request::Open => {
+                    self.inner
+                        .shell
+                        .outputs(&[Output::OpenPanel], &self.status());
+                    control::ok()
+                }
+                Request::Quit => {
+                    // The answer goes out first; then the shell stops.
+                    let shell = self.inner.shell.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        shell.quit();
+                    });
+                    control::ok()
+                }
             }
         })
     }

@@ -1,6 +1,7 @@
 //! The command line's side of the control socket: `chatbell status [--json]`,
 //! `chatbell act <id> <action> [--reason TEXT]`, `chatbell signin`,
-//! `chatbell signout`, `chatbell ping`.
+//! `chatbell signout`, `chatbell ping`, `chatbell open` (the panel) and
+//! `chatbell quit`.
 
 use crate::control::{self, ControlError, Request};
 use crate::view::Status;
@@ -17,7 +18,7 @@ pub struct CliOutput {
 
 /// How to use the commands.
 pub const USAGE: &str =
-    "usage: chatbell status [--json] | act <id> <action> [--reason TEXT] | signin | signout | ping";
+    "usage: chatbell status [--json] | act <id> <action> [--reason TEXT] | signin | signout | open | quit | ping";
 
 /// Reads the arguments after the program name. `Ok((request, json))`.
 pub fn parse(args: &[String]) -> Result<(Request, bool), String> {
@@ -59,6 +60,8 @@ pub fn parse(args: &[String]) -> Result<(Request, bool), String> {
         "signin" => none(Request::Signin),
         "signout" => none(Request::Signout),
         "ping" => none(Request::Ping),
+        "open" => none(Request::Open),
+        "quit" => none(Request::Quit),
         _ => Err(USAGE.to_string()),
     }
 }
@@ -91,6 +94,17 @@ fn summary(s: &Status) -> String {
     out
 }
 
+/// Waits (up to 10 s) until nothing answers at `socket` any more.
+async fn gone(socket: &Path) -> bool {
+    for _ in 0..200 {
+        if control::request(socket, &Request::Ping).await.is_err() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// Runs one command against the instance at `socket`.
 pub async fn run(args: &[String], socket: &Path) -> CliOutput {
     let fail = |code: i32, msg: String| CliOutput {
@@ -114,6 +128,12 @@ pub async fn run(args: &[String], socket: &Path) -> CliOutput {
             .unwrap_or("refused")
             .to_string();
         return fail(1, msg);
+    }
+    if req == Request::Quit && !gone(socket).await {
+        return fail(
+            1,
+            "ChatBell said it would quit, but is still running".to_string(),
+        );
     }
     let stdout = match req {
         Request::Status if json => format!("{answer}\n"),
@@ -161,6 +181,9 @@ mod tests {
             ))
         );
         assert_eq!(parse(&args(&["signout"])), Ok((Request::Signout, false)));
+        assert_eq!(parse(&args(&["open"])), Ok((Request::Open, false)));
+        assert_eq!(parse(&args(&["quit"])), Ok((Request::Quit, false)));
+        assert!(parse(&args(&["quit", "now"])).is_err());
         for bad in [
             &[][..],
             &["status", "--xml"],

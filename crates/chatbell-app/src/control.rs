@@ -13,6 +13,8 @@
 //! {"cmd":"signin"}                                              → SignInPrompt
 //! {"cmd":"signout"}                                             → {"ok":true}
 //! {"cmd":"ping"}                                                → {"ok":true}
+//! {"cmd":"open"}                                                → {"ok":true}   (shows the panel)
+//! {"cmd":"quit"}                                                → {"ok":true}   (then ChatBell stops)
 //! ```
 //!
 //! Malformed input gets an error answer; a line longer than [`MAX_LINE`] gets one
@@ -44,6 +46,10 @@ pub enum Request {
     Signin,
     Signout,
     Ping,
+    /// Show the panel (a second `chatbell` start, or `chatbell open`).
+    Open,
+    /// Stop ChatBell, as the tray menu's Quit does.
+    Quit,
 }
 
 /// `{"ok":true}`.

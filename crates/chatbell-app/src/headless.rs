@@ -1,21 +1,47 @@
-//! `chatbell --headless`: the app with no GUI, its outputs logged, reachable
-//! through the control socket, until `shutdown` resolves.
+//! `chatbell --headless`: the app with no tray or window, reachable through the
+//! control socket, until `shutdown` resolves or `chatbell quit` asks it to stop.
 
-use crate::app::{App, AppError, AppOptions, LogShell};
+use crate::app::{App, AppError, AppOptions, Shell};
 use crate::config::Paths;
 use crate::control::{self, ControlServer};
+use crate::view::Status;
+use chatbell_core::present::Output;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::sync::Notify;
 
-/// Runs ChatBell headless until `shutdown` resolves; the control socket at
-/// `socket` (default: [`control::default_socket_path`]). Fails if another
-/// instance already answers there.
+/// Passes everything to the desktop's shell, and hears `quit`.
+struct Stoppable {
+    shell: Arc<dyn Shell>,
+    quit: Arc<Notify>,
+}
+
+impl Shell for Stoppable {
+    fn outputs(&self, outputs: &[Output], status: &Status) {
+        self.shell.outputs(outputs, status);
+    }
+    fn status_changed(&self, status: &Status) {
+        self.shell.status_changed(status);
+    }
+    fn quit(&self) {
+        self.shell.quit();
+        self.quit.notify_one();
+    }
+}
+
+/// Runs ChatBell headless with `shell` (toasts and sounds, or only logs) until
+/// `shutdown` resolves or a `quit` request comes; the control socket at `socket`
+/// (default: [`control::default_socket_path`]). `started` gets the app once it
+/// runs (for a shell whose toast buttons act on it). Fails if another instance
+/// already answers there.
 pub async fn run(
     paths: Paths,
+    shell: Arc<dyn Shell>,
     options: AppOptions,
     socket: Option<PathBuf>,
     shutdown: impl Future<Output = ()>,
+    started: impl FnOnce(&App),
 ) -> Result<(), AppError> {
     let socket = socket.unwrap_or_else(|| control::default_socket_path(&paths.data_dir));
     // Another instance answering: stop before touching its data dir.
@@ -27,7 +53,13 @@ pub async fn run(
             control::ControlError::AlreadyRunning(socket).to_string(),
         ));
     }
-    let app = App::start(paths, Arc::new(LogShell), options).await?;
+    let quit = Arc::new(Notify::new());
+    let shell = Arc::new(Stoppable {
+        shell,
+        quit: quit.clone(),
+    });
+    let app = App::start(paths, shell, options).await?;
+    started(&app);
     let server = match ControlServer::bind(&socket, Arc::new(app.clone())).await {
         Ok(s) => Some(s),
         Err(e @ control::ControlError::AlreadyRunning(_)) => {
@@ -43,7 +75,10 @@ pub async fn run(
     if let Some(s) = &server {
         tracing::info!(socket = %s.path().display(), "ChatBell is running headless");
     }
-    shutdown.await;
+    tokio::select! {
+        _ = shutdown => {}
+        _ = quit.notified() => tracing::info!("quit over the control socket"),
+    }
     if let Some(s) = server {
         s.shutdown().await;
     }

@@ -44,6 +44,9 @@
 //!         // emit("status", status) to the panel; tray tooltip from status.unread
 //!         let _ = status;
 //!     }
+//!     fn quit(&self) {
+//!         // app_handle.exit(0)
+//!     }
 //! }
 //!
 //! # async fn shell() -> Result<(), Box<dyn std::error::Error>> {

@@ -13,6 +13,7 @@ use std::time::Duration;
 struct Recorder {
     outputs: Mutex<Vec<Output>>,
     statuses: Mutex<usize>,
+    quits: Mutex<usize>,
 }
 
 impl Shell for Recorder {
@@ -21,6 +22,9 @@ impl Shell for Recorder {
     }
     fn status_changed(&self, _status: &Status) {
         *self.statuses.lock().unwrap() += 1;
+    }
+    fn quit(&self) {
+        *self.quits.lock().unwrap() += 1;
     }
 }
 
@@ -335,8 +339,10 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
     let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"));
     let sock = dir.path().join("run").join("control.sock");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shell = Arc::new(Recorder::default());
     let run = tokio::spawn(chatbell_app::headless::run(
         paths.clone(),
+        shell.clone(),
         AppOptions {
             keychain: false,
             autostart: false,
@@ -346,6 +352,7 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
         async {
             let _ = stopped.await;
         },
+        |_| {},
     ));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -363,6 +370,7 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
     // A second instance finds the first one running.
     let second = chatbell_app::headless::run(
         paths,
+        Arc::new(Recorder::default()),
         AppOptions {
             keychain: false,
             autostart: false,
@@ -370,6 +378,7 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
         },
         Some(sock.clone()),
         async {},
+        |_| panic!("a second instance must not start"),
     )
     .await;
     assert!(second.unwrap_err().to_string().contains("already running"));
@@ -459,4 +468,82 @@ async fn a_refused_refresh_asks_for_sign_in_again() {
     .await;
     app.quit().await;
     emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r18_quiet_hours_beginning_and_ending_by_the_clock_reach_the_shell() {
+    use chatbell_core::present::{LocalTime, Weekday};
+    let dir = tempfile::tempdir().unwrap();
+    let (app, shell) = demo_app(&dir).await;
+    let mut prefs = app.preferences();
+    prefs.presence.dnd.schedule.enabled = true;
+    prefs.presence.dnd.schedule.from = "09:00".into();
+    prefs.presence.dnd.schedule.to = "17:00".into();
+    app.set_preferences(prefs).unwrap();
+    let at = |minute: u16| LocalTime {
+        weekday: Weekday::Mon,
+        minute,
+    };
+    app.refresh_quiet_hours(at(8 * 60 + 59));
+    assert!(!app.subscribe().borrow().dnd_active);
+    let told = *shell.statuses.lock().unwrap();
+
+    assert!(app.refresh_quiet_hours(at(9 * 60)), "quiet hours began");
+    assert!(app.subscribe().borrow().dnd_active);
+    assert_eq!(
+        *shell.statuses.lock().unwrap(),
+        told + 1,
+        "the shell was told"
+    );
+    assert!(
+        !app.refresh_quiet_hours(at(9 * 60 + 30)),
+        "no change, no news"
+    );
+    assert!(app.refresh_quiet_hours(at(17 * 60)), "quiet hours ended");
+    assert!(!app.subscribe().borrow().dnd_active);
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_shows_the_panel_and_quit_stops_a_headless_chatbell() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"));
+    let sock = dir.path().join("run").join("control.sock");
+    let shell = Arc::new(Recorder::default());
+    let run = tokio::spawn(chatbell_app::headless::run(
+        paths,
+        shell.clone(),
+        AppOptions {
+            keychain: false,
+            autostart: false,
+            ..AppOptions::default()
+        },
+        Some(sock.clone()),
+        std::future::pending(),
+        |_| {},
+    ));
+    let cli = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let sock = sock.clone();
+        async move { chatbell_app::cli::run(&args, &sock).await }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while cli(&["ping"]).await.code != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(cli(&["open"]).await.code, 0);
+    assert!(shell.outputs.lock().unwrap().contains(&Output::OpenPanel));
+
+    let out = cli(&["quit"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    // `quit` returns once ChatBell has stopped.
+    tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("stopped")
+        .unwrap()
+        .unwrap();
+    assert_eq!(*shell.quits.lock().unwrap(), 1);
+    assert!(!sock.exists());
+    assert_eq!(cli(&["ping"]).await.code, 2, "nothing answers any more");
 }
