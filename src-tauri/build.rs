@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "get_preferences",
     "set_preferences",
     "start_sign_in",
+    "start_browser_sign_in",
     "cancel_sign_in",
     "sign_out",
     "open_verification_uri",

@@ -105,6 +105,13 @@ pub async fn start_sign_in(app: State<'_, App>) -> Answer<SignInPrompt> {
     app.start_sign_in().await.map_err(says)
 }
 
+/// Signs in through the system browser (authorization code + PKCE on a
+/// loopback redirect); the status says `browser_signin` meanwhile.
+#[tauri::command]
+pub async fn start_browser_sign_in(app: State<'_, App>) -> Answer<()> {
+    app.start_browser_sign_in().await.map_err(says)
+}
+
 #[tauri::command]
 pub async fn cancel_sign_in(app: State<'_, App>) -> Answer<()> {
     app.cancel_sign_in().await;

@@ -239,6 +239,7 @@ fn gui() -> anyhow::Result<()> {
             ipc::get_preferences,
             ipc::set_preferences,
             ipc::start_sign_in,
+            ipc::start_browser_sign_in,
             ipc::cancel_sign_in,
             ipc::sign_out,
             ipc::open_verification_uri,

@@ -147,6 +147,10 @@ impl Shell for DesktopShell {
         self.set_badge(status.unread);
     }
 
+    fn open_url(&self, url: &str) -> Result<(), String> {
+        open::that_detached(url).map_err(|e| format!("could not open the browser: {e}"))
+    }
+
     fn quit(&self) {
         // Headless: `chatbell_app::headless::run` hears it and stops.
         if let Some(h) = &self.handle {

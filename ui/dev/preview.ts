@@ -35,6 +35,7 @@ const status: Status = {
   signin: connection === "signed_out"
     ? { user_code: "FQK7-M2XP", verification_uri: "https://microsoft.com/devicelogin", expires_at: iso(NOW + 900_000) }
     : null,
+  browser_signin: false,
   demo: q.has("demo"), dnd_active: false, muted: false, storage: "memory_only",
   storage_note: "sign-in is not remembered on this desktop: no keychain service is running",
   my_pending_requests: [{ request_id: "r1", session_name: "+44 7700 900123", to: "Alex Rivera", kind: "assign" }],

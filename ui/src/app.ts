@@ -313,9 +313,11 @@ export class Panel {
     const prompt = s.signin;
     const key = prompt
       ? `prompt:${prompt.user_code}:${prompt.verification_uri}:${prompt.expires_at}`
-      : s.connection === "signed_out"
-        ? "signed_out"
-        : "";
+      : s.browser_signin
+        ? "browser"
+        : s.connection === "signed_out"
+          ? "signed_out"
+          : "";
     if (key === this.signinKey) {
       this.tickSignin();
       return;
@@ -330,14 +332,33 @@ export class Panel {
     }
     this.signinSection.hidden = false;
     const error = el("p", { class: "field-error", "aria-live": "polite" });
+    if (!prompt && s.browser_signin) {
+      const cancel = el("button", { type: "button" }, "Cancel sign-in");
+      cancel.addEventListener("click", () => void this.run(() => this.api.cancelSignIn(), error, cancel));
+      replaceChildren(
+        this.signinSection,
+        el("h2", { id: "signin-heading" }, "Continue in your browser"),
+        el("p", {}, "Sign in on the page that opened in your browser; ChatBell goes on by itself when you are done."),
+        el("div", { class: "buttons" }, cancel),
+        error,
+      );
+      if (hadFocus || !this.container.contains(document.activeElement)) cancel.focus();
+      return;
+    }
     if (!prompt) {
       const signIn = el("button", { type: "button", class: "primary" }, "Sign in");
+      const browser = el("button", { type: "button" }, "Sign in with browser");
       signIn.addEventListener("click", () => void this.startSignIn(signIn, error));
+      browser.addEventListener("click", () => void this.run(() => this.api.startBrowserSignIn(), error, browser));
       replaceChildren(
         this.signinSection,
         el("h2", { id: "signin-heading" }, "You are signed out"),
-        el("p", {}, "Sign in with your Dynamics 365 account to get notifications."),
-        el("div", { class: "buttons" }, signIn),
+        el(
+          "p",
+          {},
+          "Sign in with your Dynamics 365 account to get notifications: with a code you enter on any device, or in this desktop's browser.",
+        ),
+        el("div", { class: "buttons" }, signIn, browser),
         error,
       );
       if (hadFocus) signIn.focus();

@@ -87,6 +87,9 @@ export class Api {
   startSignIn(): Promise<SignInPrompt> {
     return this.ipc.invoke("start_sign_in");
   }
+  startBrowserSignIn(): Promise<null> {
+    return this.ipc.invoke("start_browser_sign_in");
+  }
   cancelSignIn(): Promise<null> {
     return this.ipc.invoke("cancel_sign_in");
   }

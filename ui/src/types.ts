@@ -12,7 +12,8 @@
  * - `withdraw_request({ requestId, reason })` → `null`
  * - `history({ limit })` → {@link NotificationView}[] (newest first, live or not)
  * - `get_preferences()` → {@link Preferences}; `set_preferences({ prefs })` → `null`
- * - `start_sign_in()` → {@link SignInPrompt}; `cancel_sign_in()` → `null`; `sign_out()` → `null`
+ * - `start_sign_in()` → {@link SignInPrompt}; `start_browser_sign_in()` → `null` (the browser opens);
+ *   `cancel_sign_in()` → `null`; `sign_out()` → `null`
  * - `open_verification_uri()` → `null` (opens the sign-in page in the system browser)
  * - `use_demo()` → `null`; `set_dynamics({ url, appId })` → `null`
  *
@@ -122,6 +123,8 @@ export interface Status {
   connection: Connection;
   /** A device-code sign-in in progress, or null. */
   signin: SignInPrompt | null;
+  /** True while a browser sign-in waits for the browser to come back. */
+  browser_signin: boolean;
   /** The signed-in agent, or null. */
   account: { name: string; username: string } | null;
   /** True when running against the built-in demo instead of a real org. */

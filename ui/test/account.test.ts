@@ -103,6 +103,22 @@ describe("sign-in", () => {
     expect(section.hidden).toBe(true);
   });
 
+  it("signin_with_browser_waits_for_the_browser_and_can_be_cancelled", async () => {
+    const { root, ipc } = await mount(makeStatus({ connection: "signed_out", account: null }));
+    const section = root.querySelector<HTMLElement>("section.signin")!;
+    button(section, "Sign in with browser").click();
+    await flush();
+    expect(ipc.writes()).toEqual([["start_browser_sign_in", undefined]]);
+    ipc.push(makeStatus({ connection: "signed_out", account: null, browser_signin: true }));
+    expect(section.querySelector("h2")!.textContent).toBe("Continue in your browser");
+    expect(section.querySelector(".user-code")).toBeNull();
+    button(section, "Cancel sign-in").click();
+    await flush();
+    expect(ipc.writes()).toEqual([["start_browser_sign_in", undefined], ["cancel_sign_in", undefined]]);
+    ipc.push(makeStatus({ connection: "signed_out", account: null }));
+    expect(section.querySelector("h2")!.textContent).toBe("You are signed out");
+  });
+
   it("signin_error_is_shown_inline", async () => {
     const { root, ipc } = await mount(makeStatus({ connection: "signed_out", account: null }));
     ipc.handlers.start_sign_in = () => {

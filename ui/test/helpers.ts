@@ -27,7 +27,7 @@ export class MockIpc implements Ipc {
       verification_uri: "https://microsoft.com/devicelogin",
       expires_at: "2026-03-02T10:15:00Z",
     });
-    for (const c of ["cancel_sign_in", "sign_out", "open_verification_uri", "use_demo", "set_dynamics"]) {
+    for (const c of ["start_browser_sign_in", "cancel_sign_in", "sign_out", "open_verification_uri", "use_demo", "set_dynamics"]) {
       this.handlers[c] = () => null;
     }
   }
@@ -130,6 +130,7 @@ export function makeStatus(over: Partial<Status> = {}): Status {
     unread: 0,
     connection: "online",
     signin: null,
+    browser_signin: false,
     account: { name: "Jo Agent", username: "jo@contoso.com" },
     demo: false,
     dnd_active: false,

@@ -13,7 +13,10 @@ use crate::control::{self, BoxFuture, Handler, Request};
 use crate::demo::{DemoError, DemoOrg};
 use crate::prefs::{Prefs, PrefsError};
 use crate::view::{self, AccountView, Connection, NotificationView, SignInPrompt, Status, Storage};
-use chatbell_auth::{AuthConfig, DeviceCodePrompt, OAuthClient, Session, StorageMode, TokenStore};
+use chatbell_auth::{
+    AuthConfig, BrowserOpener, BrowserSignIn, DeviceCodePrompt, OAuthClient, Session, StorageMode,
+    TokenStore,
+};
 use chatbell_core::present::{present, LocalTime, Output, Weekday};
 use chatbell_core::{
     Action, ActionError, Effect, Engine, NotificationKey, RequestId, SessionId, SystemClock,
@@ -39,10 +42,21 @@ pub trait Shell: Send + Sync + 'static {
     fn outputs(&self, outputs: &[Output], status: &Status);
     /// The status changed (tray tooltip, panel).
     fn status_changed(&self, status: &Status);
+    /// Open `url` in the agent's browser (a browser sign-in's page).
+    fn open_url(&self, url: &str) -> Result<(), String>;
     /// Stop ChatBell (`chatbell quit`): close the window system's loop, or
     /// whatever keeps the process alive. The app itself is stopped by the caller
     /// of [`App::quit`].
     fn quit(&self);
+}
+
+/// A browser sign-in's way to the agent's browser: through the shell.
+struct ShellOpener(Arc<dyn Shell>);
+
+impl BrowserOpener for ShellOpener {
+    fn open(&self, url: &str) -> Result<(), String> {
+        self.0.open_url(url)
+    }
 }
 
 /// A shell that only logs what it is told: `chatbell --headless`, tests.
@@ -62,6 +76,10 @@ impl Shell for LogShell {
     }
     fn quit(&self) {
         tracing::info!("quit requested");
+    }
+    fn open_url(&self, url: &str) -> Result<(), String> {
+        tracing::info!(%url, "open this page in a browser");
+        Ok(())
     }
     fn status_changed(&self, status: &Status) {
         tracing::debug!(
@@ -457,10 +475,10 @@ impl App {
         Ok(())
     }
 
-    /// Starts a device code sign-in: the code and URL to show. In demo mode the
-    /// code is approved at once for the demo agent.
-    pub async fn start_sign_in(&self) -> Result<SignInPrompt, AppError> {
-        let mut st = self.inner.state.lock().await;
+    /// The session a new sign-in goes into, once the usual checks pass (not
+    /// stopped, configured, not already signed in); a sign-in still waiting is
+    /// cancelled. Caller holds the state lock.
+    fn sign_in_session(&self, st: &mut State) -> Result<Arc<Session>, AppError> {
         if st.stopped {
             return Err(AppError::Stopped);
         }
@@ -473,21 +491,58 @@ impl App {
         if let Some(cancel) = st.signin_cancel.take() {
             let _ = cancel.send(());
         }
-        let session = match &st.session {
-            Some(s) => s.clone(),
+        match &st.session {
+            Some(s) => Ok(s.clone()),
             None => match (&st.demo, &st.config.dynamics) {
                 (Some(org), _) => {
                     let s = org.new_session()?;
                     st.session = Some(s.clone());
-                    s
+                    Ok(s)
                 }
-                _ => {
-                    return Err(AppError::NotConfigured(
-                        "no Dynamics sign-in is configured (dynamics.client_id)".into(),
-                    ))
-                }
+                _ => Err(AppError::NotConfigured(
+                    "no Dynamics sign-in is configured (dynamics.client_id)".into(),
+                )),
             },
-        };
+        }
+    }
+
+    /// After a sign-in flow ended: opens the desk, or says why not.
+    async fn finish_sign_in(
+        &self,
+        gen: u64,
+        session: Arc<Session>,
+        done: Result<chatbell_auth::Account, chatbell_auth::AuthError>,
+    ) {
+        let mut st = self.inner.state.lock().await;
+        if self.inner.generation.load(Ordering::SeqCst) != gen || st.stopped {
+            return;
+        }
+        st.signin_cancel = None;
+        match done {
+            Ok(account) => {
+                tracing::info!(account = ?account.display(), "signed in");
+                self.update_status(|s| {
+                    s.signin = None;
+                    s.browser_signin = false;
+                });
+                self.open_desk(&mut st, session).await;
+            }
+            Err(e) => {
+                tracing::warn!("sign-in did not complete: {e}");
+                self.update_status(|s| {
+                    s.signin = None;
+                    s.browser_signin = false;
+                    s.connection = Connection::SignedOut;
+                });
+            }
+        }
+    }
+
+    /// Starts a device code sign-in: the code and URL to show. In demo mode the
+    /// code is approved at once for the demo agent.
+    pub async fn start_sign_in(&self) -> Result<SignInPrompt, AppError> {
+        let mut st = self.inner.state.lock().await;
+        let session = self.sign_in_session(&mut st)?;
         let prompt = session
             .start_device_code()
             .await
@@ -498,6 +553,7 @@ impl App {
         let v = view.clone();
         self.update_status(|s| {
             s.signin = Some(v);
+            s.browser_signin = false;
             s.connection = Connection::SignedOut;
         });
         let app = self.clone();
@@ -514,27 +570,44 @@ impl App {
                     let _ = cancelled.await;
                 })
                 .await;
-            let mut st = app.inner.state.lock().await;
-            if app.inner.generation.load(Ordering::SeqCst) != gen || st.stopped {
-                return;
-            }
-            st.signin_cancel = None;
-            match done {
-                Ok(account) => {
-                    tracing::info!(account = ?account.display(), "signed in");
-                    app.update_status(|s| s.signin = None);
-                    app.open_desk(&mut st, session).await;
-                }
-                Err(e) => {
-                    tracing::warn!("sign-in did not complete: {e}");
-                    app.update_status(|s| {
-                        s.signin = None;
-                        s.connection = Connection::SignedOut;
-                    });
-                }
-            }
+            app.finish_sign_in(gen, session, done).await;
         });
         Ok(view)
+    }
+
+    /// Starts a browser sign-in (authorization code + PKCE on a loopback
+    /// redirect): the shell opens the sign-in page in the agent's browser
+    /// ([`Shell::open_url`]), which comes back to ChatBell on `127.0.0.1`. The
+    /// status says `browser_signin` until it completes, fails, times out (5 min)
+    /// or is cancelled. The demo org signs its demo agent in.
+    pub async fn start_browser_sign_in(&self) -> Result<(), AppError> {
+        let opener = ShellOpener(self.inner.shell.clone());
+        let mut st = self.inner.state.lock().await;
+        let session = self.sign_in_session(&mut st)?;
+        let (cancel, cancelled) = oneshot::channel::<()>();
+        st.signin_cancel = Some(cancel);
+        self.update_status(|s| {
+            s.signin = None;
+            s.browser_signin = true;
+            s.connection = Connection::SignedOut;
+        });
+        let options = BrowserSignIn {
+            login_hint: st
+                .demo
+                .as_ref()
+                .map(|_| crate::demo::DEMO_AGENT_EMAIL.to_string()),
+            ..BrowserSignIn::default()
+        };
+        let app = self.clone();
+        let gen = self.inner.generation.load(Ordering::SeqCst);
+        tokio::spawn(async move {
+            let done = tokio::select! {
+                done = session.sign_in_with_browser(&opener, &options) => done,
+                _ = cancelled => Err(chatbell_auth::AuthError::Cancelled),
+            };
+            app.finish_sign_in(gen, session, done).await;
+        });
+        Ok(())
     }
 
     /// Stops waiting for a device code sign-in.
@@ -543,7 +616,10 @@ impl App {
         if let Some(cancel) = st.signin_cancel.take() {
             let _ = cancel.send(());
         }
-        self.update_status(|s| s.signin = None);
+        self.update_status(|s| {
+            s.signin = None;
+            s.browser_signin = false;
+        });
     }
 
     /// Signs out: stops the desk, forgets the tokens (and the stored sign-in).
@@ -1005,7 +1081,8 @@ impl Handler for App {
                 Request::Act { id, action, reason } => {
                     done(self.act(&id, &action, reason.as_deref()).await)
                 }
-                Request::Signin => match self.start_sign_in().await {
+                Request::Signin { browser: true } => done(self.start_browser_sign_in().await),
+                Request::Signin { browser: false } => match self.start_sign_in().await {
                     Ok(p) => serde_json::to_value(p).unwrap_or_else(control::error),
                     Err(e) => control::error(e),
                 },

@@ -18,7 +18,7 @@ pub struct CliOutput {
 
 /// How to use the commands.
 pub const USAGE: &str =
-    "usage: chatbell status [--json] | act <id> <action> [--reason TEXT] | signin | signout | open | quit | ping";
+    "usage: chatbell status [--json] | act <id> <action> [--reason TEXT] | signin [--browser] | signout | open | quit | ping";
 
 /// Reads the arguments after the program name. `Ok((request, json))`.
 pub fn parse(args: &[String]) -> Result<(Request, bool), String> {
@@ -57,7 +57,11 @@ pub fn parse(args: &[String]) -> Result<(Request, bool), String> {
             )),
             _ => Err("usage: chatbell act <id> <action> [--reason TEXT]".to_string()),
         },
-        "signin" => none(Request::Signin),
+        "signin" => match rest.as_slice() {
+            [] => Ok((Request::Signin { browser: false }, false)),
+            ["--browser"] => Ok((Request::Signin { browser: true }, false)),
+            _ => Err("usage: chatbell signin [--browser]".to_string()),
+        },
         "signout" => none(Request::Signout),
         "ping" => none(Request::Ping),
         "open" => none(Request::Open),
@@ -141,7 +145,11 @@ pub async fn run(args: &[String], socket: &Path) -> CliOutput {
             Ok(s) => summary(&s),
             Err(e) => return fail(1, format!("unreadable status: {e}")),
         },
-        Request::Signin => format!(
+        Request::Signin { browser: true } => {
+            "Continue in the browser that opened; ChatBell signs in when it comes back\n"
+                .to_string()
+        }
+        Request::Signin { browser: false } => format!(
             "Open {} and enter the code {}\n",
             answer["verification_uri"].as_str().unwrap_or("?"),
             answer["user_code"].as_str().unwrap_or("?")

@@ -11,6 +11,7 @@
 //! {"cmd":"status"}                                              → Status
 //! {"cmd":"act","id":"chat:<uuid>","action":"reject","reason":"…"} → {"ok":true} | {"ok":false,"error":"…"}
 //! {"cmd":"signin"}                                              → SignInPrompt
+//! {"cmd":"signin","browser":true}                               → {"ok":true}   (the browser opens)
 //! {"cmd":"signout"}                                             → {"ok":true}
 //! {"cmd":"ping"}                                                → {"ok":true}
 //! {"cmd":"open"}                                                → {"ok":true}   (shows the panel)
@@ -43,7 +44,11 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    Signin,
+    Signin {
+        /// Sign in through the browser (PKCE) instead of a device code.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        browser: bool,
+    },
     Signout,
     Ping,
     /// Show the panel (a second `chatbell` start, or `chatbell open`).

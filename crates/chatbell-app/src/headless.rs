@@ -28,6 +28,9 @@ impl Shell for Stoppable {
         self.shell.quit();
         self.quit.notify_one();
     }
+    fn open_url(&self, url: &str) -> Result<(), String> {
+        self.shell.open_url(url)
+    }
 }
 
 /// Runs ChatBell headless with `shell` (toasts and sounds, or only logs) until

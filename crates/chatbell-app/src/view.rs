@@ -77,6 +77,8 @@ pub struct Status {
     pub unread: u32,
     pub connection: Connection,
     pub signin: Option<SignInPrompt>,
+    /// A browser sign-in is waiting for the browser to come back.
+    pub browser_signin: bool,
     pub account: Option<AccountView>,
     pub demo: bool,
     pub dnd_active: bool,
@@ -94,6 +96,7 @@ impl Default for Status {
             unread: 0,
             connection: Connection::Connecting,
             signin: None,
+            browser_signin: false,
             account: None,
             demo: false,
             dnd_active: false,

@@ -14,6 +14,8 @@ struct Recorder {
     outputs: Mutex<Vec<Output>>,
     statuses: Mutex<usize>,
     quits: Mutex<usize>,
+    /// The pages opened in "the browser", and what each answered in the end.
+    pages: Arc<Mutex<Vec<(String, Option<(u16, String)>)>>>,
 }
 
 impl Shell for Recorder {
@@ -25,6 +27,23 @@ impl Shell for Recorder {
     }
     fn quit(&self) {
         *self.quits.lock().unwrap() += 1;
+    }
+    /// Plays the agent's browser: follows the sign-in page's redirects, back to
+    /// ChatBell's loopback port.
+    fn open_url(&self, url: &str) -> Result<(), String> {
+        let i = {
+            let mut pages = self.pages.lock().unwrap();
+            pages.push((url.to_string(), None));
+            pages.len() - 1
+        };
+        let (url, pages) = (url.to_string(), self.pages.clone());
+        tokio::spawn(async move {
+            let r = reqwest::get(url).await.unwrap();
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap();
+            pages.lock().unwrap()[i].1 = Some((status, body));
+        });
+        Ok(())
     }
 }
 
@@ -175,7 +194,9 @@ async fn act_over_the_control_socket_reaches_the_engine() {
     assert_eq!(app.status().connection, Connection::SignedOut);
     let a = control::request(&sock, &Request::Status).await.unwrap();
     assert_eq!(a["connection"], "signed_out");
-    let prompt = control::request(&sock, &Request::Signin).await.unwrap();
+    let prompt = control::request(&sock, &Request::Signin { browser: false })
+        .await
+        .unwrap();
     assert!(
         prompt["user_code"].as_str().is_some_and(|c| !c.is_empty()),
         "{prompt}"
@@ -546,4 +567,62 @@ async fn open_shows_the_panel_and_quit_stops_a_headless_chatbell() {
     assert_eq!(*shell.quits.lock().unwrap(), 1);
     assert!(!sock.exists());
     assert_eq!(cli(&["ping"]).await.code, 2, "nothing answers any more");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_sign_in_with_pkce_comes_back_on_loopback_and_goes_online() {
+    use chatbell_emulator::{Emulator, Options, Seed};
+    let emu = Emulator::start(Options::default().seed(Seed::Demo))
+        .await
+        .unwrap();
+    let base = emu.base_url().to_string();
+    // The agent is signed in at the identity provider (the browser's session).
+    let signed_in = reqwest::Client::new()
+        .put(format!("{base}/_emulator/signin"))
+        .json(&serde_json::json!({"user": chatbell_app::demo::DEMO_AGENT_EMAIL}))
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.status().is_success());
+    let dir = tempfile::tempdir().unwrap();
+    let (app, shell) = app_with_config(
+        &dir,
+        &format!(
+            "[dynamics]\nurl = \"{base}\"\nauthority = \"{base}\"\ntenant = \"{}\"\nclient_id = \"chatbell-desktop\"\n",
+            emu.tenant_id()
+        ),
+    )
+    .await;
+    assert_eq!(app.status().connection, Connection::SignedOut);
+
+    app.start_browser_sign_in().await.unwrap();
+    assert!(app.status().browser_signin, "waiting for the browser");
+    let s = until(30, "online", || {
+        let s = app.status();
+        (s.connection == Connection::Online).then_some(s)
+    })
+    .await;
+    assert!(!s.browser_signin);
+    assert_eq!(
+        s.account.as_ref().map(|a| a.username.as_str()),
+        Some(chatbell_app::demo::DEMO_AGENT_EMAIL)
+    );
+    let pages = shell.pages.lock().unwrap().clone();
+    assert_eq!(pages.len(), 1);
+    let (url, page) = &pages[0];
+    assert!(url.starts_with(&format!("{base}/")), "{url}");
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    assert!(
+        url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
+        "{url}"
+    );
+    let (status, body) = page.clone().expect("the browser came back to ChatBell");
+    assert_eq!(status, 200);
+    assert!(body.contains("Signed in to ChatBell"), "{body}");
+
+    // Signed in already: a second sign-in is refused, and says so.
+    let e = app.start_browser_sign_in().await.unwrap_err();
+    assert!(e.to_string().contains("already signed in"), "{e}");
+    app.quit().await;
+    emu.shutdown().await;
 }
