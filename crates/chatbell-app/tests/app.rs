@@ -15,8 +15,11 @@ struct Recorder {
     statuses: Mutex<usize>,
     quits: Mutex<usize>,
     /// The pages opened in "the browser", and what each answered in the end.
-    pages: Arc<Mutex<Vec<(String, Option<(u16, String)>)>>>,
+    pages: Arc<Mutex<Vec<Page>>>,
 }
+
+/// A page the browser opened, and its final status and body once loaded.
+type Page = (String, Option<(u16, String)>);
 
 impl Shell for Recorder {
     fn outputs(&self, outputs: &[Output], _status: &Status) {
