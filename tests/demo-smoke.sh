@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The README's run command, as a newcomer runs it, on a virtual desktop: starts
+# `./dev run` under Xvfb with a private D-Bus session and no configuration, then
+# checks that the demo came up the way the README promises — signed in as the
+# demo agent, online, notifications live, an unread count, and the tray icon
+# drawn with it — and that `chatbell quit` stops it.
+#
+#   tests/demo-smoke.sh            (./dev test runs it; needs xvfb and dbus)
+#
+# Everything is waited for with a timeout; nothing is killed by process group.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN="$ROOT/target/debug/chatbell"
+
+WORK=$(mktemp -d)
+export XDG_RUNTIME_DIR="$WORK/run"
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+export CHATBELL_DATA_DIR="$WORK/data" CHATBELL_CONFIG="$WORK/config.toml"
+LOG="$WORK/run.log"
+XVFB=
+cleanup() {
+    local rc=$?
+    if [ $rc -ne 0 ]; then
+        echo "demo smoke: FAILED; ./dev run said:" >&2
+        tail -n 60 "$LOG" >&2 2>/dev/null || true
+    fi
+    [ -n "$XVFB" ] && kill "$XVFB" 2>/dev/null || true
+    rm -rf "$WORK"
+    exit $rc
+}
+trap cleanup EXIT
+
+exec 3>"$WORK/display"
+Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+XVFB=$!
+for _ in $(seq 200); do [ -s "$WORK/display" ] && break; sleep 0.05; done
+[ -s "$WORK/display" ] || { echo "demo smoke: Xvfb did not start" >&2; exit 1; }
+export DISPLAY=":$(cat "$WORK/display")"
+
+dbus-run-session -- bash -s "$ROOT" "$BIN" "$LOG" <<'INNER'
+set -euo pipefail
+ROOT=$1 BIN=$2 LOG=$3
+fail() { echo "demo smoke: $*" >&2; exit 1; }
+# Whether `./dev run` is still running (an exited, unreaped child is a zombie).
+alive() { [ -r /proc/"$RUN"/stat ] && [ "$(sed 's/^.*) //' /proc/"$RUN"/stat | cut -c1)" != Z ]; }
+# Polls `$@` every 0.2 s until it succeeds, for at most $1 seconds.
+wait_for() {
+    local secs=$1; shift
+    local end=$((SECONDS + secs))
+    until "$@"; do
+        [ $SECONDS -lt $end ] || return 1
+        alive || fail "./dev run stopped early"
+        sleep 0.2
+    done
+}
+
+"$ROOT/dev" run >"$LOG" 2>&1 &
+RUN=$!
+stop_run() {
+    # `./dev run` execs cargo, whose child is ChatBell: stop both by pid.
+    local kids
+    kids=$(cat /proc/"$RUN"/task/*/children 2>/dev/null || true)
+    kill "$RUN" $kids 2>/dev/null || true
+}
+trap stop_run EXIT
+
+# The first build can take minutes on a fresh machine.
+answers() { [ -x "$BIN" ] && "$BIN" ping >/dev/null 2>&1; }
+wait_for 1200 answers || fail "ChatBell never answered on its control socket"
+
+status() { "$BIN" status --json; }
+field() { python3 -c 'import json,sys; s=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"s": s}))' "$1"; }
+ready() {
+    local s
+    s=$(status) || return 1
+    [ "$(field 's["connection"] == "online" and s["demo"] and len(s["notifications"]) > 0 and s["unread"] > 0' <<<"$s")" = True ]
+}
+wait_for 120 ready || { status >&2 || true; fail "the demo did not come online with notifications"; }
+
+s=$(status)
+agent=$(field 's["account"]["name"]' <<<"$s")
+unread=$(field 's["unread"]' <<<"$s")
+live=$(field 'len(s["notifications"])' <<<"$s")
+[ "$agent" = "Dana Demo" ] || fail "signed in as ${agent:-nobody}, not the demo agent"
+field 'all(n["id"] and n["kind"] and isinstance(n["actions"], list) for n in s["notifications"])' <<<"$s" | grep -qx True \
+    || fail "a notification lacks its id, kind or actions"
+
+# The tray icon: libayatana-appindicator writes each icon ChatBell sets as a PNG.
+icon() { ls "$XDG_RUNTIME_DIR"/tray-icon/*.png >/dev/null 2>&1; }
+wait_for 30 icon || fail "no tray icon was written under $XDG_RUNTIME_DIR/tray-icon"
+
+"$BIN" quit || fail "chatbell quit failed"
+end=$((SECONDS + 20))
+while alive; do
+    [ $SECONDS -lt $end ] || fail "./dev run still running 20 s after chatbell quit"
+    sleep 0.2
+done
+trap - EXIT
+echo "demo smoke: ./dev run came up as $agent, online, $unread unread, $live live notifications, tray icon drawn; chatbell quit stopped it"
+INNER
