@@ -15,6 +15,7 @@
 
 mod ipc;
 mod shell;
+mod updates;
 
 use anyhow::Context as _;
 use chatbell_app::config::Paths;
@@ -230,7 +231,22 @@ fn gui() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    tauri::Builder::default()
+    // In-app updates only for the AppImage and the Windows installers.
+    let updates = updates::enabled();
+    tracing::info!(
+        installed = updates::installed_as(),
+        "updates: {}",
+        if updates {
+            "in-app"
+        } else {
+            "not in-app (the package manager, or a build from source)"
+        }
+    );
+    let mut builder = tauri::Builder::default();
+    if updates {
+        builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
+    }
+    builder
         .invoke_handler(tauri::generate_handler![
             ipc::status,
             ipc::act,
@@ -266,8 +282,19 @@ fn gui() -> anyhow::Result<()> {
             .map_err(|e| tracing::warn!("the command line cannot reach ChatBell: {e}"))
             .ok();
             app.manage(Control(Mutex::new(server)));
-            // First run: ask for the Dynamics URL, or offer the demo.
-            if chat.status().connection == chatbell_app::view::Connection::NotConfigured {
+            if updates {
+                updates::check_in_background(handle.clone());
+            }
+            // SIGTERM (an uninstall, a logout) quits as the tray's Quit does.
+            let quit = handle.clone();
+            tauri::async_runtime::spawn(async move {
+                stop_signal().await;
+                tracing::info!("asked to stop");
+                quit.exit(0);
+            });
+            // First run (connect an org or keep the demo), or nothing to do
+            // without the agent; otherwise ChatBell starts quietly in the tray.
+            if chat.opens_panel_at_start() {
                 shell::show_panel(&handle);
             }
             Ok(())
