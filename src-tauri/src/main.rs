@@ -13,7 +13,11 @@
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+#[cfg(test)]
+mod commands;
 mod ipc;
+#[cfg(test)]
+mod security_tests;
 mod shell;
 
 use anyhow::Context as _;
