@@ -186,7 +186,7 @@ fn headless() -> anyhow::Result<()> {
     let paths = Paths::from_env()?;
     let _logs = init_logging(&paths);
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let shell = Arc::new(shell::DesktopShell::new(None));
         let attach = shell.clone();
         chatbell_app::headless::run(
@@ -199,7 +199,11 @@ fn headless() -> anyhow::Result<()> {
         )
         .await?;
         Ok(())
-    })
+    });
+    // A keychain call still waiting for an unlock prompt must not keep the
+    // process alive once ChatBell has stopped.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
 /// Ctrl-C, or (Unix) SIGTERM: how a headless ChatBell is told to stop.
