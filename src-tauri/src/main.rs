@@ -239,6 +239,9 @@ fn gui() -> anyhow::Result<()> {
     }
 
     tauri::Builder::default()
+        // The panel's own log lines (webview target) go through `log` to the
+        // tracing subscriber above: the plugin must not install a logger of its own.
+        .plugin(tauri_plugin_log::Builder::new().skip_logger().build())
         .invoke_handler(tauri::generate_handler![
             ipc::status,
             ipc::act,
