@@ -280,6 +280,9 @@ impl NotificationServer {
     ) -> zbus::Result<()>;
 }
 
+/// A dbusmenu layout node: id, properties, children (each a variant of a node).
+type MenuNode = (i32, HashMap<String, OwnedVariant>, Vec<OwnedVariant>);
+
 /// A tray item that registered with the watcher.
 #[derive(Clone, Debug)]
 pub struct TrayItem {
@@ -419,6 +422,79 @@ impl DesktopBus {
         NotificationServer::notification_closed(&emitter, id, 2)
             .await
             .map_err(|e| format!("NotificationClosed: {e}"))
+    }
+
+    /// Clicks the tray menu's item labelled `label` as the desktop's tray host does
+    /// (the item's `Menu` over com.canonical.dbusmenu: `Event(id, "clicked")`).
+    pub async fn click_tray_menu(&self, item: &TrayItem, label: &str) -> Result<(), String> {
+        let menu = zbus::OwnedObjectPath::try_from(self.tray_variant(item, "Menu").await?)
+            .map_err(|e| format!("Menu: {e}"))?;
+        let reply = self
+            .conn
+            .call_method(
+                Some(item.bus_name.as_str()),
+                menu.as_str(),
+                Some("com.canonical.dbusmenu"),
+                "GetLayout",
+                &(0i32, -1i32, vec!["label"]),
+            )
+            .await
+            .map_err(|e| format!("GetLayout: {e}"))?;
+        let (_revision, root): (u32, MenuNode) = reply
+            .body()
+            .deserialize()
+            .map_err(|e| format!("GetLayout: {e}"))?;
+        let mut labels = Vec::new();
+        let mut found = None;
+        let mut stack = vec![root];
+        while let Some((id, props, children)) = stack.pop() {
+            let l = props
+                .get("label")
+                .and_then(|v| v.try_clone().ok())
+                .and_then(|v| String::try_from(v).ok());
+            if let Some(l) = l {
+                let plain = l.replace('_', "");
+                if plain == label {
+                    found = Some(id);
+                }
+                labels.push(plain);
+            }
+            for c in children {
+                if let Ok(node) = MenuNode::try_from(c) {
+                    stack.push(node);
+                }
+            }
+        }
+        let id = found.ok_or_else(|| format!("no tray menu item {label:?} in {labels:?}"))?;
+        self.conn
+            .call_method(
+                Some(item.bus_name.as_str()),
+                menu.as_str(),
+                Some("com.canonical.dbusmenu"),
+                "Event",
+                &(id, "clicked", zbus::Variant::from(0i32), 0u32),
+            )
+            .await
+            .map_err(|e| format!("Event clicked: {e}"))?;
+        Ok(())
+    }
+
+    async fn tray_variant(&self, item: &TrayItem, name: &str) -> Result<OwnedVariant, String> {
+        let reply = self
+            .conn
+            .call_method(
+                Some(item.bus_name.as_str()),
+                item.path.as_str(),
+                Some("org.freedesktop.DBus.Properties"),
+                "Get",
+                &("org.kde.StatusNotifierItem", name),
+            )
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
+        reply
+            .body()
+            .deserialize()
+            .map_err(|e| format!("{name}: {e}"))
     }
 
     /// Reads a string property of a tray item.

@@ -130,6 +130,14 @@ impl Session {
             .await
     }
 
+    /// Runs a script that returns a DOM element (or null).
+    pub async fn script_element(&self, body: &str) -> Result<Option<Element>, String> {
+        let v = self.script(body, json!([])).await?;
+        Ok(v.get(ELEMENT)
+            .and_then(Value::as_str)
+            .map(|s| Element(s.to_string())))
+    }
+
     /// A screenshot of the page, as PNG bytes.
     pub async fn screenshot(&self) -> Result<Vec<u8>, String> {
         let v = self.get("/screenshot").await?;

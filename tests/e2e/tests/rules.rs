@@ -3,8 +3,8 @@
 //! starts from a clean desk (every session closed, every request withdrawn) and
 //! uses customers of its own.
 //!
-//! `cargo test -p chatbell-e2e --test rules -- r2` runs the scenarios whose name
-//! contains `r2`; `-- --list` lists them. CHATBELL_BIN must name the built
+//! `cargo test -p chatbell-e2e --test rules -- r2 r8` runs the scenarios whose
+//! name contains `r2` or `r8`; `-- --list` lists them. CHATBELL_BIN must name the built
 //! `chatbell` binary (`./dev test` does that); CHATBELL_E2E_SKIP=1 skips the
 //! suite on purpose (it then reports every scenario as ignored).
 #![allow(clippy::unwrap_used)]
@@ -29,14 +29,19 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let list = args.iter().any(|a| a == "--list");
     let exact = args.iter().any(|a| a == "--exact");
-    let filter = args.iter().find(|a| !a.starts_with('-')).cloned();
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let chosen: Vec<&str> = scenarios::NAMES
         .iter()
         .copied()
-        .filter(|n| match &filter {
-            None => true,
-            Some(f) if exact => n == f,
-            Some(f) => n.contains(f.as_str()),
+        .filter(|n| {
+            filters.is_empty()
+                || filters.iter().any(|f| {
+                    if exact {
+                        n == f
+                    } else {
+                        n.contains(f.as_str())
+                    }
+                })
         })
         .collect();
     if list {
