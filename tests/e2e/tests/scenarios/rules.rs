@@ -466,6 +466,8 @@ async fn r8_accept_and_reject_with_a_reason_in_the_panel(w: &mut World) -> Resul
         .org
         .owned_session(Channel::WhatsApp, &n1, &p1, ALEX)
         .await?;
+    // Requests are made about chats that have been going on for a while.
+    w.sentinel().await?;
     let mark = w.mark();
     let r1 = w
         .org
@@ -501,6 +503,8 @@ async fn r8_accept_and_reject_with_a_reason_in_the_panel(w: &mut World) -> Resul
         .org
         .owned_session(Channel::WhatsApp, &n2, &p2, SAM)
         .await?;
+    // Requests are made about chats that have been going on for a while.
+    w.sentinel().await?;
     let mark = w.mark();
     let r2 = w
         .org
@@ -569,23 +573,25 @@ async fn r8_requester_is_told_and_may_withdraw(w: &mut World) -> Result<(), Stri
         .org
         .owned_session(Channel::WhatsApp, &n1, &p1, DANA)
         .await?;
-    let r1 = w
-        .org
-        .request(ASSIGN, s1, DANA, ALEX, "Spanish speaker needed", None)
-        .await?;
     let (n2, p2) = w.customer("Rosa");
     let s2 = w
         .org
         .owned_session(Channel::WhatsApp, &n2, &p2, DANA)
         .await?;
-    let r2 = w
-        .org
-        .request(DISCUSS, s2, DANA, SAM, "Second opinion?", None)
-        .await?;
     let (n3, p3) = w.customer("Stefan");
     let s3 = w
         .org
         .owned_session(Channel::WhatsApp, &n3, &p3, DANA)
+        .await?;
+    // Requests are made about chats that have been going on for a while.
+    w.sentinel().await?;
+    let r1 = w
+        .org
+        .request(ASSIGN, s1, DANA, ALEX, "Spanish speaker needed", None)
+        .await?;
+    let r2 = w
+        .org
+        .request(DISCUSS, s2, DANA, SAM, "Second opinion?", None)
         .await?;
     let r3 = w
         .org
@@ -665,6 +671,8 @@ async fn r8_request_withdrawn_or_expired_is_taken_down(w: &mut World) -> Result<
         .org
         .owned_session(Channel::WhatsApp, &n3, &p3, SAM)
         .await?;
+    // Requests are made about chats that have been going on for a while.
+    w.sentinel().await?;
     let mark = w.mark();
     let r1 = w
         .org
