@@ -277,8 +277,12 @@ fn gui() -> anyhow::Result<()> {
             .map_err(|e| tracing::warn!("the command line cannot reach ChatBell: {e}"))
             .ok();
             app.manage(Control(Mutex::new(server)));
-            // First run: ask for the Dynamics URL, or offer the demo.
-            if chat.status().connection == chatbell_app::view::Connection::NotConfigured {
+            // First run: ask for the Dynamics URL, or offer the demo. Under
+            // WebDriver (TAURI_WEBVIEW_AUTOMATION=true) the panel opens at start:
+            // the driver's session attaches to a webview that exists.
+            if chat.status().connection == chatbell_app::view::Connection::NotConfigured
+                || std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true")
+            {
                 shell::show_panel(&handle);
             }
             Ok(())
