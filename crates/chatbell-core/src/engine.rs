@@ -1005,9 +1005,16 @@ impl Engine {
         let count = row.unread_count + beyond_row;
         if (row_advanced || beyond_row > 0) && count > 0 {
             if let Some(kind) = kind {
+                // The newest text: a message newer than the row, else the row's
+                // own preview, which the add-on writes with every message and so
+                // knows which of several messages of one second came last
+                // (`createdon` has a one-second grain).
                 let preview = touch
                     .newest_body
-                    .filter(|(ts, _)| Some(*ts) >= row.last_customer_message_on)
+                    .filter(|(ts, _)| {
+                        Some(*ts) > row.last_customer_message_on
+                            || row.last_message_preview.is_empty()
+                    })
                     .and_then(|(_, i)| batch.get(i))
                     .map_or(row.last_message_preview.as_str(), |m| m.body.as_str());
                 if !self.dismissed.is_empty() && self.dismissed.remove(&id) {
@@ -1904,7 +1911,7 @@ impl Engine {
                     out.push(Effect::OpenChat(s));
                 }
             }
-            WriteBackOutcome::Conflict { owner } => {
+            WriteBackOutcome::Conflict { owner, owner_name } => {
                 if let Some(s) = claimed {
                     self.claimed.remove(&s);
                 }
@@ -1921,7 +1928,14 @@ impl Engine {
                         _,
                     ) => "The request was answered or withdrawn meanwhile.".to_string(),
                     (_, Some(Owner::User(u))) if Some(u) != self.me => {
-                        format!("{} already took this chat.", self.name_of(u))
+                        let name = match (self.agent_name(&u), owner_name) {
+                            (Some(known), _) if !known.trim().is_empty() => known.to_string(),
+                            (_, Some(given)) if !given.trim().is_empty() => {
+                                clip(&given, NAME_CHARS)
+                            }
+                            _ => self.name_of(u),
+                        };
+                        format!("{name} already took this chat.")
                     }
                     _ => "Someone changed this chat first.".to_string(),
                 };

@@ -525,6 +525,48 @@ fn r6_someone_else_taking_the_session_withdraws_the_offer() {
     );
 }
 
+#[test]
+fn r15_the_loser_is_told_the_winners_name_even_when_it_never_met_that_agent() {
+    let mut me = Desk::new();
+    let mut s = owned_session(&mut me, 1, ALICE);
+    let changes = me.customer_message_changes(&mut s, "hello?");
+    me.sync(changes);
+    me.advance(IDLE);
+    me.fire_due_timers();
+    let mine = Desk::write_back(&me.act(NotificationKey::Offer(s.id), Action::Yes).unwrap());
+    let stranger = UserId::from_u128(77);
+    let out = me.handle(Event::WriteBackDone {
+        command: mine.id,
+        outcome: WriteBackOutcome::Conflict {
+            owner: Some(Owner::User(stranger)),
+            owner_name: Some("Sam Supervisor".into()),
+        },
+    });
+    assert!(
+        shows(&out)[0]
+            .body
+            .contains("Sam Supervisor already took this chat"),
+        "{out:#?}"
+    );
+    // Without a name from Dynamics either, it still says something true.
+    let mut s2 = owned_session(&mut me, 2, ALICE);
+    let changes = me.customer_message_changes(&mut s2, "anyone?");
+    me.sync(changes);
+    me.advance(IDLE);
+    me.fire_due_timers();
+    let mine = Desk::write_back(&me.act(NotificationKey::Offer(s2.id), Action::Yes).unwrap());
+    let out = me.handle(Event::WriteBackDone {
+        command: mine.id,
+        outcome: WriteBackOutcome::Conflict {
+            owner: Some(Owner::User(stranger)),
+            owner_name: None,
+        },
+    });
+    assert!(shows(&out)[0]
+        .body
+        .contains("Another agent already took this chat"));
+}
+
 /// A tiny stand-in for Dynamics' optimistic concurrency: a write with a stale etag
 /// gets 412.
 fn dynamics_take(row: &mut Session, cmd: &Command) -> WriteBackOutcome {
@@ -534,6 +576,7 @@ fn dynamics_take(row: &mut Session, cmd: &Command) -> WriteBackOutcome {
     if *etag != row.etag {
         return WriteBackOutcome::Conflict {
             owner: Some(row.owner),
+            owner_name: None,
         };
     }
     row.owner = Owner::User(*me);
@@ -1281,6 +1324,39 @@ fn r16_a_burst_of_messages_updates_one_toast() {
         1,
         "one sound per batch"
     );
+}
+
+#[test]
+fn r16_messages_of_the_same_second_show_the_last_one_written() {
+    let mut desk = Desk::new();
+    let mut s = owned_session(&mut desk, 1, ME);
+    // Three messages within one second (`createdon` has a one-second grain), whose
+    // ids happen to sort the other way round; the add-on's row says which came last.
+    let at = desk.now;
+    let texts = ["First", "Second", "Third"];
+    let mut changes: Vec<Change> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            Change::Message(Message {
+                id: MessageId::from_u128(990 - i as u128),
+                session: s.id,
+                direction: Direction::FromCustomer,
+                body: text.to_string(),
+                created_on: at,
+                created_by: None,
+            })
+        })
+        .collect();
+    s.last_customer_message_on = Some(at);
+    s.last_message_preview = "Third".into();
+    s.unread_count = 3;
+    desk.bump(&mut s);
+    changes.insert(0, Change::Session(s.clone()));
+    let out = desk.sync(changes);
+    let n = shows(&out)[0];
+    assert_eq!(n.count, 3);
+    assert_eq!(n.body, "3 new messages · Third");
 }
 
 // ----- R17 catch-up ------------------------------------------------------------------
