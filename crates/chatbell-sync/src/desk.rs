@@ -199,7 +199,7 @@ impl<D: Desktop> Desk<D> {
                 ..Commit::default()
             })
             .await?;
-        desk.carry_out(effects).await?;
+        desk.carry_out(effects, true).await?;
         if reachable {
             // Write-backs decided before a crash, not yet answered: send them
             // again (each is safe to send twice; see the writeback module).
@@ -330,10 +330,12 @@ impl<D: Desktop> Desk<D> {
                 ..Commit::default()
             })
             .await?;
+        let batch_was_empty = batch.changes.is_empty();
         self.poller.committed(batch);
         self.catch_up_next = false;
         report.effects = effects.len();
-        self.carry_out(effects).await?;
+        let rows_changed = !batch_was_empty;
+        self.carry_out(effects, rows_changed).await?;
         Ok(report)
     }
 
@@ -526,6 +528,12 @@ impl<D: Desktop> Desk<D> {
         with: Commit<'_>,
     ) -> Result<Result<(), ActionError>, DeskError> {
         let now = self.clock.now();
+        // Changed rows and answered write-backs: see `carry_out`.
+        let rows_changed = match &event {
+            Event::Sync { changes, .. } => !changes.is_empty(),
+            Event::WriteBackDone { .. } => true,
+            _ => false,
+        };
         let effects = match self.engine.handle(event, now) {
             Ok(e) => e,
             Err(refused) => return Ok(Err(refused)),
@@ -536,7 +544,7 @@ impl<D: Desktop> Desk<D> {
                 ..with
             })
             .await?;
-        Box::pin(self.carry_out(effects)).await?;
+        Box::pin(self.carry_out(effects, rows_changed)).await?;
         Ok(Ok(()))
     }
 
@@ -561,8 +569,19 @@ impl<D: Desktop> Desk<D> {
     }
 
     /// Carries out committed effects: the desktop's, the timers, the write-backs.
-    async fn carry_out(&mut self, effects: Vec<Effect>) -> Result<(), DeskError> {
+    /// `state_changed`: the engine's state may have changed even without effects
+    /// (rows synced, a write-back answered): the desktop is told all the same, as
+    /// what it shows may follow (my own request answered or withdrawn leaves "My
+    /// pending requests").
+    async fn carry_out(
+        &mut self,
+        effects: Vec<Effect>,
+        state_changed: bool,
+    ) -> Result<(), DeskError> {
         if effects.is_empty() {
+            if state_changed {
+                self.desktop.perform(&[], &self.engine);
+            }
             return Ok(());
         }
         self.desktop.perform(&effects, &self.engine);

@@ -238,6 +238,14 @@ async fn r8_withdrawing_my_request_writes_the_reason_and_the_target_loses_it() {
     emu.advance_clock(2);
     alex.desk.poll().await.unwrap();
     assert!(live(alex.desk.engine(), NotificationKey::Request(r)).is_none());
+    // Dana's desktop (the panel's "My pending requests") is told it is gone,
+    // though nothing is shown or closed for it.
+    dana.desk.poll().await.unwrap();
+    assert_eq!(
+        dana.recorder.my_pending.lock().unwrap().last(),
+        Some(&0),
+        "the desktop was last told of a pending request"
+    );
     emu.shutdown().await;
 }
 
