@@ -20,6 +20,10 @@ use std::sync::Arc;
 /// and still be news (R8).
 const FRESH_ANSWER: Span = Span::hours(1);
 
+/// How recently a chat first seen already mine must have been accepted for R7 to
+/// tell me it was assigned to me.
+const FRESH_ASSIGNMENT: Span = Span::minutes(10);
+
 /// Longest preview kept in a notification, in characters.
 pub const PREVIEW_CHARS: usize = 160;
 /// Longest customer name kept in a notification title, in characters.
@@ -948,7 +952,20 @@ impl Engine {
         // R7: assigned to me through Dynamics.
         let assigned_key = NotificationKey::Assigned(id);
         let was_mine = me.is_some_and(|m| touch.owner == Some(Owner::User(m)));
-        if mine && touch.known && !was_mine && eligible && !self.claimed.contains(&id) {
+        // A chat first seen in a live poll, already mine and accepted moments ago,
+        // was assigned to me since the last poll (created, assigned and written
+        // to within one poll); one first seen at start or accepted long ago is not
+        // news.
+        let assigned_unseen = !touch.known
+            && mode == SyncMode::Live
+            && row
+                .accepted_on
+                .is_some_and(|t| t <= now && now - t <= FRESH_ASSIGNMENT);
+        if mine
+            && (touch.known && !was_mine || assigned_unseen)
+            && eligible
+            && !self.claimed.contains(&id)
+        {
             let (title, body) = (
                 format!("Chat assigned to you: {}", clip(&row.name, NAME_CHARS)),
                 format!(

@@ -645,10 +645,40 @@ fn r7_assigned_through_dynamics_notifies_the_new_owner() {
 }
 
 #[test]
-fn r7_not_raised_for_sessions_already_mine_on_first_sight() {
+fn r7_assigned_in_the_same_sync_as_a_new_message_still_says_assigned() {
     let mut desk = Desk::new();
-    let out = desk.sync(vec![Change::Session(session(1, WA, Owner::User(ME)))]);
+    let mut s = owned_session(&mut desk, 1, ALICE);
+    s.owner = Owner::User(ME);
+    s.accepted_on = Some(desk.now);
+    let changes = desk.customer_message_changes(&mut s, "are you the new agent?");
+    let out = desk.sync(changes);
+    let kinds: Vec<NotificationKind> = toasts(&out).iter().map(|n| n.kind).collect();
+    assert!(kinds.contains(&NotificationKind::AssignedToMe), "{kinds:?}");
+}
+
+#[test]
+fn r7_not_raised_for_sessions_already_mine_on_first_sight() {
+    // At start (the catch-up), however recently they were accepted.
+    let mut desk = Desk::new();
+    let out = desk.catch_up(vec![Change::Session(session(1, WA, Owner::User(ME)))]);
     assert!(shows(&out).is_empty());
+    // In a live poll, when accepted long ago (another change made it visible).
+    let mut desk = Desk::new();
+    desk.advance(Span::hours(3));
+    let out = desk.sync(vec![Change::Session(session(2, WA, Owner::User(ME)))]);
+    assert!(shows(&out).is_empty(), "{out:#?}");
+}
+
+#[test]
+fn r7_a_chat_first_seen_already_assigned_to_me_moments_ago_says_so() {
+    let mut desk = Desk::new();
+    desk.advance(Span::seconds(5));
+    let mut s = session(1, WA, Owner::User(ME));
+    s.accepted_on = Some(desk.now - Span::seconds(3));
+    let changes = desk.customer_message_changes(&mut s, "hello");
+    let out = desk.sync(changes);
+    let kinds: Vec<NotificationKind> = toasts(&out).iter().map(|n| n.kind).collect();
+    assert!(kinds.contains(&NotificationKind::AssignedToMe), "{kinds:?}");
 }
 
 // ----- R8 assign and discuss requests -------------------------------------------
