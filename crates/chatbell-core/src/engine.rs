@@ -220,6 +220,14 @@ impl SessionEntry {
         }
     }
 
+    /// Since when the owner has left the customer waiting (R6): since the oldest
+    /// unanswered customer message, or since the owner took the chat, whichever
+    /// is later (a new owner gets the whole idle timeout).
+    fn idle_since(&self) -> Option<Ts> {
+        let waiting = self.unreplied_since()?;
+        Some(self.row.accepted_on.map_or(waiting, |t| t.max(waiting)))
+    }
+
     /// Since when the customer has been waiting for a reply (R6), if they are.
     fn unreplied_since(&self) -> Option<Ts> {
         let customer = self.last_customer()?;
@@ -854,7 +862,7 @@ impl Engine {
         if !self.my_teams.contains(&offer_team) {
             return None;
         }
-        entry.unreplied_since()
+        entry.idle_since()
     }
 
     fn reconcile_session(
@@ -902,7 +910,7 @@ impl Engine {
                         .my_teams
                         .contains(&c.assigned_team.unwrap_or(c.default_team)) =>
             {
-                entry.unreplied_since()
+                entry.idle_since()
             }
             _ => None,
         };

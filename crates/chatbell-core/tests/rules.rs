@@ -526,6 +526,26 @@ fn r6_someone_else_taking_the_session_withdraws_the_offer() {
 }
 
 #[test]
+fn r6_a_new_owner_gets_the_whole_idle_timeout_before_the_next_offer() {
+    let mut desk = Desk::new();
+    let mut s = idle_chat(&mut desk);
+    desk.advance(IDLE);
+    assert_eq!(shows(&desk.fire_due_timers()).len(), 1);
+    // Bob takes it (ChatBell writes the time he accepted): the customer still
+    // waits, but Bob has only just become responsible.
+    s.accepted_on = Some(desk.now);
+    desk.owner_becomes(&mut s, Owner::User(BOB));
+    assert!(shows(&desk.fire_due_timers()).is_empty(), "not at once");
+    desk.advance(IDLE - Span::seconds(1));
+    assert!(shows(&desk.fire_due_timers()).is_empty());
+    desk.advance(Span::seconds(1));
+    let out = desk.fire_due_timers();
+    let shown = shows(&out);
+    assert_eq!(shown.len(), 1, "{out:#?}");
+    assert_eq!(shown[0].peer, Some(BOB));
+}
+
+#[test]
 fn r15_the_loser_is_told_the_winners_name_even_when_it_never_met_that_agent() {
     let mut me = Desk::new();
     let mut s = owned_session(&mut me, 1, ALICE);
