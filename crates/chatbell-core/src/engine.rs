@@ -1496,7 +1496,7 @@ impl Engine {
                 session: Some(r.session),
                 title,
                 body,
-                actions: vec![Action::Open],
+                actions: vec![Action::Open, Action::Dismiss],
                 count: 0,
                 created_at: now,
                 updated_at: now,
@@ -1537,7 +1537,7 @@ impl Engine {
                         session: None,
                         title,
                         body,
-                        actions: vec![Action::Open],
+                        actions: vec![Action::Open, Action::Dismiss],
                         count: quiet.len() as u32,
                         created_at: now,
                         updated_at: now,
@@ -1656,7 +1656,11 @@ impl Engine {
                 self.refresh_unread(sid);
             }
             (
-                NotificationKind::IncomingCall | NotificationKind::ReplyWindowClosing,
+                NotificationKind::IncomingCall
+                | NotificationKind::ReplyWindowClosing
+                | NotificationKind::ActionFailed
+                | NotificationKind::RequestOutcome
+                | NotificationKind::CatchUpSummary,
                 Action::Dismiss,
             ) => {
                 self.close(key, Lifecycle::Dismissed, out);
@@ -2019,7 +2023,7 @@ impl Engine {
                 session,
                 title: title.to_string(),
                 body,
-                actions: vec![Action::Open],
+                actions: vec![Action::Open, Action::Dismiss],
                 count: 0,
                 created_at: now,
                 updated_at: now,

@@ -587,6 +587,48 @@ fn r15_the_loser_is_told_the_winners_name_even_when_it_never_met_that_agent() {
         .contains("Another agent already took this chat"));
 }
 
+#[test]
+fn r21_what_only_informs_can_be_cleared_from_the_panel() {
+    let mut me = Desk::new();
+    // "Too late" (R15).
+    let mut s = owned_session(&mut me, 1, ALICE);
+    let changes = me.customer_message_changes(&mut s, "hello?");
+    me.sync(changes);
+    me.advance(IDLE);
+    me.fire_due_timers();
+    let mine = Desk::write_back(&me.act(NotificationKey::Offer(s.id), Action::Yes).unwrap());
+    let out = me.handle(Event::WriteBackDone {
+        command: mine.id,
+        outcome: WriteBackOutcome::Conflict {
+            owner: Some(Owner::User(BOB)),
+            owner_name: None,
+        },
+    });
+    let too_late = shows(&out)[0].clone();
+    assert_eq!(too_late.kind, NotificationKind::ActionFailed);
+    // A catch-up summary (R17).
+    let mut team: Vec<Session> = (10..=12)
+        .map(|n| session(n, WA, Owner::Team(DEFAULT_TEAM)))
+        .collect();
+    me.sync(team.iter().cloned().map(Change::Session).collect());
+    let mut changes = Vec::new();
+    for s in team.iter_mut() {
+        changes.extend(me.customer_message_changes(s, "while you were away"));
+    }
+    let out = me.catch_up(changes);
+    let summary = toasts(&out)
+        .into_iter()
+        .find(|n| n.kind == NotificationKind::CatchUpSummary)
+        .expect("a summary")
+        .clone();
+    for n in [too_late, summary] {
+        assert_eq!(n.actions, vec![Action::Open, Action::Dismiss], "{n:?}");
+        let out = me.act(n.key, Action::Dismiss).unwrap();
+        assert_eq!(closes(&out), vec![(n.key, Lifecycle::Dismissed)]);
+        assert!(!me.live(n.key));
+    }
+}
+
 /// A tiny stand-in for Dynamics' optimistic concurrency: a write with a stale etag
 /// gets 412.
 fn dynamics_take(row: &mut Session, cmd: &Command) -> WriteBackOutcome {
