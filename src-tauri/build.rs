@@ -3,21 +3,7 @@
 //! The app manifest lists ChatBell's own commands, so that the panel's
 //! capability (`capabilities/default.json`) grants exactly those.
 
-const COMMANDS: &[&str] = &[
-    "status",
-    "act",
-    "withdraw_request",
-    "history",
-    "get_preferences",
-    "set_preferences",
-    "start_sign_in",
-    "start_browser_sign_in",
-    "cancel_sign_in",
-    "sign_out",
-    "open_verification_uri",
-    "use_demo",
-    "set_dynamics",
-];
+include!("src/commands.rs");
 
 fn main() -> tauri_build::Result<()> {
     println!("cargo:rerun-if-changed=../ui/dist");

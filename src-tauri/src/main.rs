@@ -13,7 +13,11 @@
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+#[cfg(test)]
+mod commands;
 mod ipc;
+#[cfg(test)]
+mod security_tests;
 mod shell;
 mod updates;
 
@@ -183,7 +187,7 @@ fn headless() -> anyhow::Result<()> {
     let paths = Paths::from_env()?;
     let _logs = init_logging(&paths);
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let shell = Arc::new(shell::DesktopShell::new(None));
         let attach = shell.clone();
         chatbell_app::headless::run(
@@ -196,7 +200,11 @@ fn headless() -> anyhow::Result<()> {
         )
         .await?;
         Ok(())
-    })
+    });
+    // A keychain call still waiting for an unlock prompt must not keep the
+    // process alive once ChatBell has stopped.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
 /// Ctrl-C, or (Unix) SIGTERM: how a headless ChatBell is told to stop.
@@ -247,6 +255,9 @@ fn gui() -> anyhow::Result<()> {
         builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
     }
     builder
+        // The panel's own log lines (webview target) go through `log` to the
+        // tracing subscriber above: the plugin must not install a logger of its own.
+        .plugin(tauri_plugin_log::Builder::new().skip_logger().build())
         .invoke_handler(tauri::generate_handler![
             ipc::status,
             ipc::act,
@@ -294,7 +305,11 @@ fn gui() -> anyhow::Result<()> {
             });
             // First run (connect an org or keep the demo), or nothing to do
             // without the agent; otherwise ChatBell starts quietly in the tray.
-            if chat.opens_panel_at_start() {
+            // Under WebDriver (TAURI_WEBVIEW_AUTOMATION=true) the panel opens at
+            // start: the driver's session attaches to a webview that exists.
+            if chat.opens_panel_at_start()
+                || std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true")
+            {
                 shell::show_panel(&handle);
             }
             Ok(())
