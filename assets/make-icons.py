@@ -2,7 +2,9 @@
 """Draw ChatBell's icons: a white bell on a rounded teal square.
 
 Standard library only (zlib + struct write the PNGs). Every icon is an
-8-bit RGBA PNG (colour type 6), as Tauri requires.
+8-bit RGBA PNG (colour type 6), as Tauri requires; icon.ico (Windows: the
+executable and the installers) and icon.icns (macOS: the .app bundle) hold the
+same drawing as PNG images at the sizes each platform asks for.
 
     python3 assets/make-icons.py            # writes src-tauri/icons/
     python3 assets/make-icons.py OUT_DIR    # writes elsewhere
@@ -22,6 +24,7 @@ ICONS = {
     "32x32.png": 32,
     "128x128.png": 128,
     "128x128@2x.png": 256,
+    "256x256.png": 256,  # hicolor/256x256 in the Linux packages
     "icon.png": 512,
     "tray.png": 64,
 }
@@ -108,16 +111,53 @@ def png_bytes(size, rows):
     )
 
 
+# Windows icon sizes (PNG-compressed entries, Vista and later)
+ICO_SIZES = [16, 24, 32, 48, 64, 256]
+# macOS icon types: PNG data at the given edge length
+ICNS_TYPES = [(b"icp4", 16), (b"icp5", 32), (b"icp6", 64), (b"ic07", 128), (b"ic08", 256), (b"ic09", 512)]
+
+
+def ico_bytes(pngs):
+    """An ICO file of PNG entries: [(size, png bytes)]."""
+    head = struct.pack("<HHH", 0, 1, len(pngs))
+    offset = len(head) + 16 * len(pngs)
+    entries = b""
+    for size, data in pngs:
+        edge = 0 if size >= 256 else size  # 0 stands for 256
+        entries += struct.pack("<BBBBHHII", edge, edge, 0, 0, 1, 32, len(data), offset)
+        offset += len(data)
+    return head + entries + b"".join(d for _, d in pngs)
+
+
+def icns_bytes(pngs):
+    """An ICNS file of PNG elements: [(type, png bytes)]."""
+    body = b"".join(kind + struct.pack(">I", 8 + len(d)) + d for kind, d in pngs)
+    return b"icns" + struct.pack(">I", 8 + len(body)) + body
+
+
 def main():
     root = Path(__file__).resolve().parent.parent
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else root / "src-tauri" / "icons"
     out.mkdir(parents=True, exist_ok=True)
+    cache = {}
+
+    def png(size):
+        if size not in cache:
+            # small icons get more samples per pixel; big ones need fewer
+            samples = 6 if size <= 64 else 4 if size <= 256 else 3
+            cache[size] = png_bytes(size, render(size, samples))
+        return cache[size]
+
     for name, size in ICONS.items():
-        # small icons get more samples per pixel; big ones need fewer
-        samples = 6 if size <= 64 else 4 if size <= 256 else 3
         path = out / name
-        path.write_bytes(png_bytes(size, render(size, samples)))
+        path.write_bytes(png(size))
         print(f"{path} {size}x{size}")
+    path = out / "icon.ico"
+    path.write_bytes(ico_bytes([(s, png(s)) for s in ICO_SIZES]))
+    print(f"{path} {ICO_SIZES}")
+    path = out / "icon.icns"
+    path.write_bytes(icns_bytes([(k, png(s)) for k, s in ICNS_TYPES]))
+    print(f"{path} {[s for _, s in ICNS_TYPES]}")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,9 @@ pub async fn history(app: State<'_, App>, limit: u32) -> Answer<Vec<Notification
 pub struct DynamicsPrefs {
     pub url: Option<String>,
     pub app_id: Option<String>,
+    /// The keys the administrator locked (shown, not editable).
+    #[serde(default)]
+    pub locked: Vec<String>,
 }
 
 /// The panel's preferences: this desktop's presence settings, start at login,
@@ -73,7 +76,11 @@ pub async fn get_preferences(app: State<'_, App>) -> Answer<PanelPrefs> {
         sounds: prefs.presence.sounds,
         dnd: prefs.presence.dnd,
         start_at_login: prefs.start_at_login,
-        dynamics: DynamicsPrefs { url, app_id },
+        dynamics: DynamicsPrefs {
+            url,
+            app_id,
+            locked: app.locked_keys().await,
+        },
     })
 }
 

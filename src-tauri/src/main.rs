@@ -19,6 +19,7 @@ mod ipc;
 #[cfg(test)]
 mod security_tests;
 mod shell;
+mod updates;
 
 use anyhow::Context as _;
 use chatbell_app::config::Paths;
@@ -238,7 +239,22 @@ fn gui() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    tauri::Builder::default()
+    // In-app updates only for the AppImage and the Windows installers.
+    let updates = updates::enabled();
+    tracing::info!(
+        installed = updates::installed_as(),
+        "updates: {}",
+        if updates {
+            "in-app"
+        } else {
+            "not in-app (the package manager, or a build from source)"
+        }
+    );
+    let mut builder = tauri::Builder::default();
+    if updates {
+        builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
+    }
+    builder
         // The panel's own log lines (webview target) go through `log` to the
         // tracing subscriber above: the plugin must not install a logger of its own.
         .plugin(tauri_plugin_log::Builder::new().skip_logger().build())
@@ -277,10 +293,21 @@ fn gui() -> anyhow::Result<()> {
             .map_err(|e| tracing::warn!("the command line cannot reach ChatBell: {e}"))
             .ok();
             app.manage(Control(Mutex::new(server)));
-            // First run: ask for the Dynamics URL, or offer the demo. Under
-            // WebDriver (TAURI_WEBVIEW_AUTOMATION=true) the panel opens at start:
-            // the driver's session attaches to a webview that exists.
-            if chat.status().connection == chatbell_app::view::Connection::NotConfigured
+            if updates {
+                updates::check_in_background(handle.clone());
+            }
+            // SIGTERM (an uninstall, a logout) quits as the tray's Quit does.
+            let quit = handle.clone();
+            tauri::async_runtime::spawn(async move {
+                stop_signal().await;
+                tracing::info!("asked to stop");
+                quit.exit(0);
+            });
+            // First run (connect an org or keep the demo), or nothing to do
+            // without the agent; otherwise ChatBell starts quietly in the tray.
+            // Under WebDriver (TAURI_WEBVIEW_AUTOMATION=true) the panel opens at
+            // start: the driver's session attaches to a webview that exists.
+            if chat.opens_panel_at_start()
                 || std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true")
             {
                 shell::show_panel(&handle);

@@ -2,7 +2,8 @@
  * A preview of the panel in a plain browser, without Rust: a fake `window.__TAURI__`
  * with demo data, then the real entry point. Built by `npm run preview` into
  * dist-preview/ (never into dist/). Query: ?c=signed_out | not_configured | offline,
- * ?tab=history | preferences, ?demo.
+ * ?tab=history | preferences, ?demo, ?welcome (first run, with ?demo), ?locked (the admin
+ * locked the Dynamics URL).
  */
 import type { NotificationView, Preferences, Status } from "../src/types";
 
@@ -38,6 +39,7 @@ const status: Status = {
   browser_signin: false,
   demo: q.has("demo"), dnd_active: false, muted: false, storage: "memory_only",
   storage_note: "sign-in is not remembered on this desktop: no keychain service is running",
+  welcome: q.has("welcome"),
   my_pending_requests: [{ request_id: "r1", session_name: "+44 7700 900123", to: "Alex Rivera", kind: "assign" }],
   notifications: connection === "not_configured" ? [] : notifications,
 };
@@ -46,7 +48,7 @@ let prefs: Preferences = {
   sounds: { message: { on: true, volume: 0.8 }, call: { on: true, volume: 1, repeat: true }, request: { on: true, volume: 0.6 } },
   dnd: { on: false, schedule: { enabled: false, from: "18:00", to: "08:00", days: ["mon", "tue", "wed", "thu", "fri"] }, let_calls_and_requests_through: true },
   start_at_login: true,
-  dynamics: { url: "https://contoso.crm.dynamics.com", app_id: null },
+  dynamics: { url: "https://contoso.crm.dynamics.com", app_id: null, locked: q.has("locked") ? ["dynamics.url"] : [] },
 };
 
 const listeners: ((e: { event: string; id: number; payload: unknown }) => void)[] = [];
@@ -61,6 +63,7 @@ async function invoke(cmd: string, args: Record<string, unknown> = {}): Promise<
     case "history": return structuredClone(notifications);
     case "get_preferences": return structuredClone(prefs);
     case "set_preferences": prefs = args.prefs as Preferences; return null;
+    case "use_demo": status.welcome = false; push(); return null;
     case "act": {
       const n = status.notifications.find((x) => x.id === args.id);
       if (!n) throw "This notification is gone";

@@ -71,6 +71,11 @@ export class Panel {
   private readonly accountEl: HTMLElement;
   // Above the tabs
   private readonly setupSection: HTMLElement;
+  private readonly setupHeading: HTMLElement;
+  private readonly setupIntro: HTMLElement;
+  private readonly setupDemo: HTMLButtonElement;
+  private readonly setupLogin: HTMLElement;
+  private readonly setupLoginBox: HTMLInputElement;
   private readonly setupUrl: HTMLInputElement;
   private readonly setupAppId: HTMLInputElement;
   private readonly setupError: HTMLElement;
@@ -140,6 +145,16 @@ export class Panel {
     this.setupError = el("p", { id: urlErrId, class: "field-error", "aria-live": "polite" });
     const connect = el("button", { type: "submit", class: "primary" }, "Connect");
     const demo = el("button", { type: "button" }, "Use demo");
+    this.setupDemo = demo;
+    const loginId = uid("setup-login");
+    this.setupLoginBox = el("input", { type: "checkbox", id: loginId });
+    this.setupLogin = el(
+      "div",
+      { class: "check", hidden: true },
+      this.setupLoginBox,
+      el("label", { for: loginId }, "Start ChatBell when I log in"),
+    );
+    this.setupLoginBox.addEventListener("change", () => void this.setStartAtLogin(this.setupLoginBox.checked));
     const setupForm = el(
       "form",
       { class: "setup-form", novalidate: true },
@@ -149,17 +164,20 @@ export class Panel {
       el("label", { for: appIdId }, "App id (optional)"),
       this.setupAppId,
       el("div", { class: "buttons" }, connect, el("span", { class: "or" }, "or"), demo),
+      this.setupLogin,
     );
     setupForm.addEventListener("submit", (e) => {
       e.preventDefault();
       void this.submitSetup(connect);
     });
     demo.addEventListener("click", () => void this.run(() => this.api.useDemo(), this.setupError, demo));
+    this.setupHeading = el("h2", { id: "setup-heading" }, "Connect ChatBell to Dynamics 365");
+    this.setupIntro = el("p", {}, "Give your organisation's Dynamics 365 address, or try ChatBell with the demo.");
     this.setupSection = el(
       "section",
       { class: "setup", "aria-labelledby": "setup-heading", hidden: true },
-      el("h2", { id: "setup-heading" }, "Connect ChatBell to Dynamics 365"),
-      el("p", {}, "Give your organisation's Dynamics 365 address, or try ChatBell with the demo."),
+      this.setupHeading,
+      this.setupIntro,
       setupForm,
     );
 
@@ -303,10 +321,46 @@ export class Panel {
   }
 
   private renderSetup(s: Status): void {
-    const show = s.connection === "not_configured";
+    // First run: the demo runs behind the welcome, which asks for the agent's org.
+    const welcome = !!s.welcome && s.connection !== "not_configured";
+    const show = s.connection === "not_configured" || welcome;
     const wasHidden = this.setupSection.hidden;
     this.setupSection.hidden = !show;
+    setText(this.setupHeading, welcome ? "Connect your Dynamics org" : "Connect ChatBell to Dynamics 365");
+    setText(
+      this.setupIntro,
+      welcome
+        ? "Welcome to ChatBell. It is showing its demo now. Give your organisation's Dynamics 365 address to get your own chats, or keep using the demo."
+        : "Give your organisation's Dynamics 365 address, or try ChatBell with the demo.",
+    );
+    setText(this.setupDemo, welcome ? "Keep using the demo" : "Use demo");
+    this.setupLogin.hidden = !welcome;
+    if (welcome && wasHidden) void this.loadStartAtLogin();
     if (show && wasHidden && !this.container.contains(document.activeElement)) this.setupUrl.focus();
+  }
+
+  private async loadStartAtLogin(): Promise<void> {
+    try {
+      const p = await this.api.getPreferences();
+      this.setupLoginBox.checked = !!p.start_at_login;
+    } catch (err) {
+      setText(this.setupError, errorMessage(err));
+    }
+  }
+
+  /** The welcome's "Start ChatBell when I log in": saved at once. */
+  private async setStartAtLogin(on: boolean): Promise<void> {
+    setText(this.setupError, "");
+    this.setupLoginBox.disabled = true;
+    try {
+      const p = await this.api.getPreferences();
+      await this.api.setPreferences({ ...p, start_at_login: on });
+    } catch (err) {
+      this.setupLoginBox.checked = !on;
+      setText(this.setupError, errorMessage(err));
+    } finally {
+      this.setupLoginBox.disabled = false;
+    }
   }
 
   private renderSignin(s: Status): void {

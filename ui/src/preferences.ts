@@ -78,6 +78,7 @@ export class PreferencesView {
   private readonly url: HTMLInputElement;
   private readonly urlError: HTMLElement;
   private readonly appId: HTMLInputElement;
+  private readonly lockedNote: HTMLElement;
   private readonly scheduleError: HTMLElement;
 
   constructor(private readonly api: Api) {
@@ -126,6 +127,7 @@ export class PreferencesView {
     });
     this.urlError = el("p", { id: urlErrId, class: "field-error", "aria-live": "polite" });
     this.appId = el("input", { type: "text", id: appIdId, spellcheck: "false", autocomplete: "off" });
+    this.lockedNote = el("p", { class: "note", hidden: true }, "Set by your administrator for this desktop.");
 
     this.message = el("p", { class: "form-message", "aria-live": "polite" });
     this.saveButton = el("button", { type: "submit", class: "primary" }, "Save");
@@ -166,6 +168,7 @@ export class PreferencesView {
         this.urlError,
         el("label", { for: appIdId }, "App id (optional)"),
         this.appId,
+        this.lockedNote,
       ),
       el("div", { class: "buttons" }, this.saveButton),
       this.message,
@@ -253,6 +256,11 @@ export class PreferencesView {
     this.startAtLogin.checked = !!p.start_at_login;
     this.url.value = p.dynamics?.url ?? "";
     this.appId.value = p.dynamics?.app_id ?? "";
+    // Keys the administrator locked are shown, not editable.
+    const locked = new Set(p.dynamics?.locked ?? []);
+    this.url.readOnly = locked.has("dynamics.url");
+    this.appId.readOnly = locked.has("dynamics.app_id");
+    this.lockedNote.hidden = !(this.url.readOnly || this.appId.readOnly);
     setText(this.urlError, "");
     setText(this.scheduleError, "");
     this.syncDisabled();

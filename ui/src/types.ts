@@ -137,6 +137,11 @@ export interface Status {
   storage: "keychain" | "memory_only";
   /** Why storage is memory only, to show the agent; null when there is nothing to say. */
   storage_note: string | null;
+  /**
+   * First run, in the demo: the panel offers to connect the agent's Dynamics org
+   * (`set_dynamics`) or to keep the demo (`use_demo`, which only answers this).
+   */
+  welcome: boolean;
   /** The agent's own requests still waiting for an answer (R8). */
   my_pending_requests: PendingRequest[];
   /** Current notifications; the panel lists the `live` ones, newest first. */
@@ -179,8 +184,12 @@ export interface Preferences {
   };
   /** Start ChatBell when the agent logs in to the desktop. */
   start_at_login: boolean;
-  /** The Dynamics org: its URL (https://…) and optional app id; null when unset. */
-  dynamics: { url: string | null; app_id: string | null };
+  /**
+   * The Dynamics org: its URL (https://…) and optional app id; null when unset.
+   * `locked` lists the keys the administrator set for every user of this desktop
+   * (e.g. "dynamics.url", "dynamics.app_id"): shown, not editable.
+   */
+  dynamics: { url: string | null; app_id: string | null; locked?: string[] };
 }
 
 /** Arguments of `act`. */

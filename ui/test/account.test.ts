@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { NOW, button, flush, iso, labelled, makeStatus, mount, type } from "./helpers";
+import { NOW, button, flush, iso, labelled, makePrefs, makeStatus, mount, type } from "./helpers";
 
 const prompt = {
   user_code: "FQK7-M2XP",
@@ -178,6 +178,54 @@ describe("first run", () => {
 
     ipc.push(makeStatus({ connection: "online", demo: true }));
     expect(setup.hidden).toBe(true);
+  });
+
+  it("first_run_in_the_demo_welcomes_and_offers_to_connect_or_keep_the_demo", async () => {
+    const { root, ipc } = await mount(
+      makeStatus({ demo: true, welcome: true, account: { name: "Dana Demo", username: "demo.agent@chatbell.example" } }),
+      { prefs: { ...makePrefs(), start_at_login: false } },
+    );
+    const setup = root.querySelector<HTMLElement>("section.setup")!;
+    expect(setup.hidden).toBe(false);
+    expect(setup.querySelector("h2")!.textContent).toBe("Connect your Dynamics org");
+    expect(setup.textContent).toContain("demo");
+    // The demo's notifications stay live behind the welcome.
+    expect(root.querySelector(".connection")!.textContent).toBe("Online");
+
+    // Start at login: saved at once, with the rest of the preferences as they were.
+    const login = labelled(setup, "Start ChatBell when I log in");
+    expect(login.checked).toBe(false);
+    login.click();
+    await flush();
+    expect(ipc.callsOf("set_preferences")).toEqual([{ prefs: { ...makePrefs(), start_at_login: true } }]);
+
+    // The agent's org.
+    type(labelled(setup, "Dynamics 365 URL"), "https://contoso.crm4.dynamics.com");
+    button(setup, "Connect").click();
+    await flush();
+    expect(ipc.writes().at(-1)).toEqual(["set_dynamics", { url: "https://contoso.crm4.dynamics.com", appId: null }]);
+
+    // Or the demo: the backend answers with welcome off, and the section goes.
+    button(setup, "Keep using the demo").click();
+    await flush();
+    expect(ipc.writes().at(-1)).toEqual(["use_demo", undefined]);
+    ipc.push(makeStatus({ demo: true, welcome: false }));
+    expect(setup.hidden).toBe(true);
+  });
+
+  it("first_run_start_at_login_failure_is_shown_and_undone", async () => {
+    const { root, ipc } = await mount(makeStatus({ demo: true, welcome: true }), {
+      prefs: { ...makePrefs(), start_at_login: false },
+    });
+    ipc.handlers.set_preferences = () => {
+      throw "cannot write the autostart entry";
+    };
+    const setup = root.querySelector<HTMLElement>("section.setup")!;
+    const login = labelled(setup, "Start ChatBell when I log in");
+    login.click();
+    await flush();
+    expect(login.checked).toBe(false);
+    expect(setup.querySelector(".field-error")!.textContent).toBe("cannot write the autostart entry");
   });
 
   it("first_run_backend_error_is_shown_next_to_the_field", async () => {

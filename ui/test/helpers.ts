@@ -137,6 +137,7 @@ export function makeStatus(over: Partial<Status> = {}): Status {
     muted: false,
     storage: "keychain",
     storage_note: null,
+    welcome: false,
     my_pending_requests: [],
     notifications: [],
     ...over,

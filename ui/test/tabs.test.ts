@@ -64,6 +64,32 @@ describe("history", () => {
 });
 
 describe("preferences", () => {
+  it("preferences_show_keys_the_administrator_locked_as_read_only", async () => {
+    const prefs = makePrefs();
+    prefs.dynamics = { url: "https://contoso.crm.dynamics.com", app_id: null, locked: ["dynamics.url"] };
+    const { root, ipc } = await mount(makeStatus(), { prefs });
+    tab(root, "preferences").click();
+    await flush();
+    const p = root.querySelector<HTMLElement>("#tabpanel-preferences")!;
+    expect(labelled(p, "Dynamics URL").readOnly).toBe(true);
+    expect(labelled(p, "App id (optional)").readOnly).toBe(false);
+    const note = [...p.querySelectorAll<HTMLElement>("p.note")].find((n) => n.textContent!.includes("administrator"))!;
+    expect(note.hidden).toBe(false);
+    button(p, "Save").click();
+    await flush();
+    expect(ipc.callsOf("set_preferences")).toEqual([{ prefs }]);
+  });
+
+  it("preferences_without_locks_are_all_editable", async () => {
+    const { root } = await mount(makeStatus());
+    tab(root, "preferences").click();
+    await flush();
+    const p = root.querySelector<HTMLElement>("#tabpanel-preferences")!;
+    expect(labelled(p, "Dynamics URL").readOnly).toBe(false);
+    const note = [...p.querySelectorAll<HTMLElement>("p.note")].find((n) => n.textContent!.includes("administrator"))!;
+    expect(note.hidden).toBe(true);
+  });
+
   it("preferences_round_trip", async () => {
     const { root, ipc } = await mount(makeStatus());
     tab(root, "preferences").click();

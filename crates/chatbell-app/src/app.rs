@@ -167,6 +167,8 @@ struct Inner {
     /// Bumped whenever the running desk is replaced: a stale desk's reports are ignored.
     generation: AtomicU64,
     state: tokio::sync::Mutex<State>,
+    /// This is the user's first run of ChatBell.
+    first_run: bool,
 }
 
 #[derive(Default)]
@@ -179,6 +181,8 @@ struct State {
     signin_cancel: Option<oneshot::Sender<()>>,
     store: Option<Store>,
     stopped: bool,
+    /// First run: offer to connect an org while the demo runs.
+    welcome: bool,
 }
 
 struct DeskHandle {
@@ -259,7 +263,16 @@ impl App {
             source,
         })?;
         let prefs = Prefs::load(&paths.prefs_file());
-        let (config, config_error) = match Config::load(&paths.config_file) {
+        // The first run for this user: no configuration file of theirs, and no
+        // marker left by an earlier run.
+        let marker = paths.first_run_marker();
+        let first_run = !paths.config_file.exists() && !marker.exists();
+        if first_run {
+            if let Err(e) = crate::fsutil::write_atomically(&marker, b"") {
+                tracing::warn!("{}: {e}", marker.display());
+            }
+        }
+        let (config, config_error) = match Config::load_for(&paths) {
             Ok(c) => (c, None),
             Err(e) => {
                 tracing::error!("{e}");
@@ -278,8 +291,10 @@ impl App {
                 state: tokio::sync::Mutex::new(State {
                     config,
                     config_error,
+                    welcome: first_run,
                     ..State::default()
                 }),
+                first_run,
             }),
         };
         {
@@ -293,6 +308,29 @@ impl App {
     /// Where ChatBell keeps its files.
     pub fn paths(&self) -> &Paths {
         &self.inner.paths
+    }
+
+    /// Whether this is the user's first run of ChatBell: no configuration file
+    /// of theirs and no earlier run (see [`Paths::first_run_marker`]).
+    pub fn first_run(&self) -> bool {
+        self.inner.first_run
+    }
+
+    /// Whether the shell should open the panel as ChatBell starts: on the first
+    /// run (connect an org or keep the demo; sign in), and whenever ChatBell
+    /// cannot work without the agent (not configured, or signed out of an org).
+    /// Otherwise ChatBell starts quietly in the tray.
+    pub fn opens_panel_at_start(&self) -> bool {
+        let s = self.status();
+        self.inner.first_run
+            || s.connection == Connection::NotConfigured
+            || (!s.demo && s.connection == Connection::SignedOut)
+    }
+
+    /// The keys the administrator locked in the system configuration.
+    pub async fn locked_keys(&self) -> Vec<String> {
+        let st = self.inner.state.lock().await;
+        st.config.locked.iter().cloned().collect()
     }
 
     /// The current status (what the panel and `chatbell status --json` show).
@@ -649,8 +687,17 @@ impl App {
         Ok(())
     }
 
-    /// Switches to the demo org (writes the configuration file).
+    /// Switches to the demo org (writes the configuration file); on the first
+    /// run, in the demo already, it only answers the welcome: the demo goes on.
     pub async fn use_demo(&self) -> Result<(), AppError> {
+        {
+            let mut st = self.inner.state.lock().await;
+            if st.config.is_demo() && st.config_error.is_none() && st.demo.is_some() {
+                st.welcome = false;
+                self.update_status(|s| s.welcome = false);
+                return Ok(());
+            }
+        }
         self.set_dynamics(None, None).await
     }
 
@@ -663,11 +710,12 @@ impl App {
         app_id: Option<&str>,
     ) -> Result<(), AppError> {
         let url = url.map(str::trim).filter(|u| !u.is_empty());
-        let config = config::write_dynamics(&self.inner.paths.config_file, url, app_id)?;
+        let config = config::write_dynamics(&self.inner.paths, url, app_id)?;
         let mut st = self.inner.state.lock().await;
         if st.stopped {
             return Err(AppError::Stopped);
         }
+        st.welcome = false;
         self.deactivate(&mut st).await;
         st.config = config;
         st.config_error = None;
@@ -687,9 +735,11 @@ impl App {
     /// Starts what the configuration asks for. Caller holds the state lock.
     async fn activate(&self, st: &mut State) {
         let demo = st.config.is_demo() && st.config_error.is_none();
+        let welcome = demo && st.welcome;
         self.update_status(|s| {
             *s = Status {
                 demo,
+                welcome,
                 dnd_active: s.dnd_active,
                 ..Status::default()
             }

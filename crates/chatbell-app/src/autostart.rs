@@ -202,12 +202,22 @@ fn write_or_remove(dir: &Path, name: &str, text: &str, on: bool) -> Result<(), A
     }
 }
 
+/// What to start at login: the AppImage file itself when ChatBell runs from one
+/// (`$APPIMAGE`; the running executable is inside its temporary mount), else
+/// the running executable.
+pub fn executable(appimage: Option<std::ffi::OsString>) -> Result<PathBuf, AutostartError> {
+    match appimage.filter(|p| !p.is_empty()) {
+        Some(p) => Ok(PathBuf::from(p)),
+        None => std::env::current_exe().map_err(|source| AutostartError::Io {
+            path: PathBuf::from("the running executable"),
+            source,
+        }),
+    }
+}
+
 /// Applies the choice for the running executable, the platform's way.
 pub fn set(on: bool) -> Result<(), AutostartError> {
-    let exe = std::env::current_exe().map_err(|source| AutostartError::Io {
-        path: PathBuf::from("the running executable"),
-        source,
-    })?;
+    let exe = executable(std::env::var_os("APPIMAGE"))?;
     #[cfg(windows)]
     {
         apply_windows_run(&exe, on)
@@ -300,5 +310,16 @@ mod tests {
             text.contains("Exec=\"/opt/Chat Bell/chat\\$bell\"\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn an_appimage_starts_itself_at_login_not_its_mount() {
+        let running = std::env::current_exe().expect("current exe");
+        assert_eq!(
+            executable(Some("/home/dana/Apps/ChatBell.AppImage".into())).expect("appimage"),
+            PathBuf::from("/home/dana/Apps/ChatBell.AppImage")
+        );
+        assert_eq!(executable(Some("".into())).expect("empty"), running);
+        assert_eq!(executable(None).expect("none"), running);
     }
 }

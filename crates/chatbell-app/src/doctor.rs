@@ -7,7 +7,7 @@ use std::time::Duration;
 /// The configuration file, and whether Dynamics answers at its URL (an
 /// unauthenticated `WhoAmI` must be refused with a 401 and a sign-in challenge).
 pub async fn dynamics(paths: &Paths) -> (bool, String) {
-    let config = match Config::load(&paths.config_file) {
+    let config = match Config::load_for(paths) {
         Ok(c) => c,
         Err(e) => return (false, format!("the configuration cannot be used: {e}")),
     };

@@ -85,6 +85,11 @@ pub struct Status {
     pub muted: bool,
     pub storage: Storage,
     pub storage_note: Option<String>,
+    /// First run, in the demo: the panel asks for the agent's Dynamics org, or to
+    /// keep the demo ([`crate::App::use_demo`] or [`crate::App::set_dynamics`]
+    /// answer it).
+    #[serde(default)]
+    pub welcome: bool,
     pub my_pending_requests: Vec<PendingRequestView>,
     /// Live notifications, newest first.
     pub notifications: Vec<NotificationView>,
@@ -103,6 +108,7 @@ impl Default for Status {
             muted: false,
             storage: Storage::MemoryOnly,
             storage_note: None,
+            welcome: false,
             my_pending_requests: Vec::new(),
             notifications: Vec::new(),
         }
@@ -337,6 +343,7 @@ mod tests {
             "muted",
             "storage",
             "storage_note",
+            "welcome",
             "my_pending_requests",
             "notifications",
         ];

@@ -629,3 +629,113 @@ async fn browser_sign_in_with_pkce_comes_back_on_loopback_and_goes_online() {
     app.quit().await;
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_run_welcomes_in_the_demo_and_later_runs_start_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _shell) = demo_app(&dir).await;
+    assert!(app.first_run());
+    assert!(app.opens_panel_at_start(), "the first run opens the panel");
+    let s = until(60, "the demo online", || {
+        let s = app.status();
+        (s.demo && s.connection == Connection::Online).then_some(s)
+    })
+    .await;
+    assert!(s.welcome, "the panel asks for an org while the demo runs");
+    let agent = s.account.clone().unwrap();
+    // "Keep using the demo": the welcome goes, the demo goes on as it was.
+    app.use_demo().await.unwrap();
+    let s = app.status();
+    assert!(!s.welcome);
+    assert_eq!(
+        s.connection,
+        Connection::Online,
+        "the demo was not restarted"
+    );
+    assert_eq!(s.account, Some(agent));
+    assert!(
+        !dir.path().join("config.toml").exists(),
+        "no configuration file is written for the demo"
+    );
+    app.quit().await;
+
+    // The next start is quiet: no welcome, no panel.
+    let (app, _shell) = demo_app(&dir).await;
+    assert!(!app.first_run());
+    assert!(!app.opens_panel_at_start());
+    assert!(!app.status().welcome);
+    app.quit().await;
+
+    // An agent who already has a configuration file is not welcomed either.
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _shell) = app_with_config(&dir, "# nothing yet\n").await;
+    assert!(!app.first_run());
+    assert!(!app.status().welcome);
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_the_administrator_locked_cannot_be_changed_from_the_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir.path().join("etc-chatbell.toml");
+    std::fs::write(
+        &system,
+        "[dynamics]\nurl = \"https://contoso.crm.dynamics.com\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"chatbell-desktop\"\n\n[admin]\nlocked = [\"dynamics.url\", \"dynamics.tenant\", \"dynamics.client_id\"]\n",
+    )
+    .unwrap();
+    // The agent's own file points elsewhere: the locked URL wins.
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[dynamics]\nurl = \"https://fabrikam.crm.dynamics.com\"\n",
+    )
+    .unwrap();
+    let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"))
+        .with_system_config(&system);
+    let app = App::start(
+        paths,
+        Arc::new(Recorder::default()),
+        AppOptions {
+            keychain: false,
+            autostart: false,
+            ..AppOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        app.dynamics().await.0.as_deref(),
+        Some("https://contoso.crm.dynamics.com")
+    );
+    assert_eq!(
+        app.locked_keys().await,
+        ["dynamics.client_id", "dynamics.tenant", "dynamics.url"]
+    );
+    let s = app.status();
+    assert!(!s.demo);
+    assert_eq!(s.connection, Connection::SignedOut, "provisioned: sign in");
+    assert!(
+        app.opens_panel_at_start(),
+        "signed out of a provisioned org: the panel opens for the sign-in"
+    );
+    for e in [
+        app.set_dynamics(Some("https://fabrikam.crm.dynamics.com"), None)
+            .await
+            .unwrap_err(),
+        app.use_demo().await.unwrap_err(),
+    ] {
+        assert!(
+            e.to_string().contains("dynamics.url") && e.to_string().contains("administrator"),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("config.toml")).unwrap(),
+        "[dynamics]\nurl = \"https://fabrikam.crm.dynamics.com\"\n",
+        "the agent's file is left as it was"
+    );
+    assert_eq!(
+        app.dynamics().await.0.as_deref(),
+        Some("https://contoso.crm.dynamics.com")
+    );
+    app.quit().await;
+}
