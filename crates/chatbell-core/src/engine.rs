@@ -2041,6 +2041,63 @@ impl Engine {
         }
     }
 
+    /// Checks the engine's own bookkeeping after an event: the unread count is
+    /// the number of sessions that count as unread (R3), as they stand now; each
+    /// notification is filed under its own key; the count last reported is the
+    /// current one. For property tests and fuzz targets: `Err` says what is off.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let counted = self.sessions.values().filter(|e| e.counted).count();
+        if usize::try_from(self.unread).ok() != Some(counted) {
+            return Err(format!(
+                "unread is {} but {counted} sessions are counted",
+                self.unread
+            ));
+        }
+        for (id, entry) in &self.sessions {
+            if entry.counted != self.counts_as_unread(entry) {
+                return Err(format!(
+                    "session {id}: counted {} but counts as unread {}",
+                    entry.counted,
+                    !entry.counted
+                ));
+            }
+        }
+        for (id, entry) in &self.sessions {
+            if entry.notes != self.probe_notes(*id) {
+                return Err(format!(
+                    "session {id}: notification bits {:#06x}, but the notifications say {:#06x}",
+                    entry.notes,
+                    self.probe_notes(*id)
+                ));
+            }
+            for key in [TimerKey::Idle(*id), TimerKey::ReplyWindow(*id)] {
+                let mirror = match key {
+                    TimerKey::ReplyWindow(_) => entry.reply_at,
+                    _ => entry.idle_at,
+                };
+                if mirror != self.timers.get(&key).copied() {
+                    return Err(format!(
+                        "{key:?}: the session says {mirror:?}, the timers {:?}",
+                        self.timers.get(&key)
+                    ));
+                }
+            }
+        }
+        for (key, n) in &self.notifications {
+            if n.key != *key {
+                return Err(format!("notification {} filed under {key}", n.key));
+            }
+        }
+        if self.reported_unread.is_some_and(|r| r != self.unread) {
+            return Err(format!(
+                "reported {:?} unread, but it is {}",
+                self.reported_unread, self.unread
+            ));
+        }
+        Ok(())
+    }
+
     /// R3: is this session in the tray's count?
     fn counts_as_unread(&self, entry: &SessionEntry) -> bool {
         let row = &entry.row;
