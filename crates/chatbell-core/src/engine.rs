@@ -633,9 +633,19 @@ impl Engine {
                     requests.push((id, old));
                 }
                 Change::Blocked(b) => {
-                    let key = (b.channel, b.number.clone());
+                    // The sessions of the number blocked now, and of the one this
+                    // row blocked before, if it held another (it is free again).
+                    let old = self
+                        .blocked
+                        .get(&b.id)
+                        .filter(|o| o.channel != b.channel || o.number != b.number)
+                        .map(|o| (o.channel, o.number.clone()));
+                    let new = (b.channel, b.number.clone());
                     for (id, e) in &self.sessions {
-                        if e.row.channel == key.0 && e.row.number == key.1 {
+                        let of = |(channel, number): &(Channel, String)| {
+                            e.row.channel == *channel && e.row.number == *number
+                        };
+                        if of(&new) || old.as_ref().is_some_and(of) {
                             touched.add(self, *id);
                         }
                     }
