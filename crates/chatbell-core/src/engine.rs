@@ -619,6 +619,7 @@ impl Engine {
                 Change::SessionRemoved(id) => {
                     self.close_session_notifications(id, WithdrawReason::SessionClosed, out);
                     self.set_timer(TimerKey::Idle(id), None, out);
+                    self.set_timer(TimerKey::ReplyWindow(id), None, out);
                     if self.sessions.remove(&id).is_some_and(|e| e.counted) {
                         self.unread -= 1;
                     }

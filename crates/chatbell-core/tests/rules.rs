@@ -1580,6 +1580,20 @@ fn r20_warning_withdrawn_when_the_session_moves_to_another_agent_or_closes() {
 }
 
 #[test]
+fn r20_a_session_removed_from_dynamics_leaves_no_reply_window_timer() {
+    let mut desk = Desk::new();
+    let mut s = owned_session(&mut desk, 1, ME);
+    desk.customer_writes(&mut s, "Are you there?");
+    let key = TimerKey::ReplyWindow(s.id);
+    assert!(desk.engine.armed_timers().any(|(k, _)| *k == key));
+
+    let out = desk.sync(vec![Change::SessionRemoved(s.id)]);
+    assert!(out.contains(&Effect::DisarmTimer(key)), "{out:#?}");
+    assert!(desk.engine.armed_timers().all(|(k, _)| *k != key));
+    assert_eq!(desk.engine.check_invariants(), Ok(()));
+}
+
+#[test]
 fn r20_open_goes_to_the_chat_and_the_warning_key_reads_back() {
     let mut desk = Desk::new();
     let mut s = owned_session(&mut desk, 1, ME);
