@@ -2069,8 +2069,7 @@ impl Engine {
             if entry.counted != self.counts_as_unread(entry) {
                 return Err(format!(
                     "session {id}: counted {} but counts as unread {}",
-                    entry.counted,
-                    !entry.counted
+                    entry.counted, !entry.counted
                 ));
             }
         }

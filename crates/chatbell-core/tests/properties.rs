@@ -70,9 +70,16 @@ enum Step {
         catch_up: bool,
     },
     /// A customer writes (a message row and the session row, unread + 1).
-    CustomerWrites { s: u8, body: String, catch_up: bool },
+    CustomerWrites {
+        s: u8,
+        body: String,
+        catch_up: bool,
+    },
     /// An agent replies (unread back to 0).
-    AgentWrites { s: u8, by: u8 },
+    AgentWrites {
+        s: u8,
+        by: u8,
+    },
     /// A request's row.
     Request {
         r: u8,
@@ -86,7 +93,11 @@ enum Step {
     SessionRemoved(u8),
     RequestRemoved(u8),
     MyTeams(u8),
-    Blocked { b: u8, s: u8, removed: bool },
+    Blocked {
+        b: u8,
+        s: u8,
+        removed: bool,
+    },
     /// The agent acts on a live notification (or on one that is not).
     Act {
         pick: u8,
@@ -94,9 +105,16 @@ enum Step {
         reason: Option<String>,
         live: bool,
     },
-    Withdraw { r: u8, reason: String },
+    Withdraw {
+        r: u8,
+        reason: String,
+    },
     FireTimer(u8),
-    WriteBackDone { pick: u8, outcome: u8, owner: u8 },
+    WriteBackDone {
+        pick: u8,
+        outcome: u8,
+        owner: u8,
+    },
     Connectivity(bool),
     Mute(bool),
     Advance(u32),
