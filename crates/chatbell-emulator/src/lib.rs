@@ -233,7 +233,12 @@ impl Emulator {
     }
 }
 
-fn shared_state(opts: &Options, clock: Clock, store: store::Store, base_url: String) -> Arc<Shared> {
+fn shared_state(
+    opts: &Options,
+    clock: Clock,
+    store: store::Store,
+    base_url: String,
+) -> Arc<Shared> {
     let sim = opts
         .simulate
         .then(|| sim::Simulator::new(opts.random_seed, opts.simulate_rate, clock.now()));

@@ -28,7 +28,6 @@ impl ConnInfo {
         }
     }
 
-
     /// Closes the connection at once, without a response.
     pub fn drop_connection(&self) {
         self.drop.notify_one();
