@@ -31,7 +31,7 @@ use crate::clock::format_ts;
 use crate::odata::query_pairs;
 use crate::state::{lock, Shared};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -253,6 +253,18 @@ pub fn aad_error(sh: &Shared, status: StatusCode, error: &str, code: u32, text: 
         HeaderValue::from_static("no-store, no-cache"),
     );
     r
+}
+
+/// The token and device code endpoints answer any method but `POST` with the
+/// identity platform's AADSTS900561 (as `405`).
+pub async fn post_only(State(sh): State<Arc<Shared>>, method: Method) -> Response {
+    aad_error(
+        &sh,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        900561,
+        &format!("The endpoint only accepts POST, OPTIONS requests. Received a {method} request."),
+    )
 }
 
 fn missing(sh: &Shared, name: &str) -> Response {

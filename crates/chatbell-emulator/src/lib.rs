@@ -268,8 +268,14 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/data/v9.2", axum::routing::any(api::handle))
         .route("/api/data/v9.2/", axum::routing::any(api::handle))
         .route("/api/data/v9.2/{*rest}", axum::routing::any(api::handle))
-        .route("/{tenant}/oauth2/v2.0/devicecode", post(auth::devicecode))
-        .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            post(auth::devicecode).fallback(auth::post_only),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(auth::token).fallback(auth::post_only),
+        )
         .route("/{tenant}/oauth2/v2.0/authorize", get(auth::authorize))
         .route(
             "/devicelogin",
