@@ -360,12 +360,9 @@ fn user_code() -> String {
         .collect()
 }
 
-/// `POST /{tenant}/oauth2/v2.0/devicecode`.
-pub async fn devicecode(
-    State(sh): State<Arc<Shared>>,
-    Path(_tenant): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
+/// `POST /{tenant}/oauth2/v2.0/devicecode` (any tenant: the path is not read, so
+/// that even one that is not UTF-8 gets an OAuth error).
+pub async fn devicecode(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
     let f = form(&body);
     let Some(client_id) = f.get("client_id").filter(|s| !s.is_empty()) else {
         return missing(&sh, "client_id");
@@ -405,12 +402,9 @@ pub async fn devicecode(
     r
 }
 
-/// `POST /{tenant}/oauth2/v2.0/token`.
-pub async fn token(
-    State(sh): State<Arc<Shared>>,
-    Path(_tenant): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
+/// `POST /{tenant}/oauth2/v2.0/token` (any tenant: the path is not read, so
+/// that even one that is not UTF-8 gets an OAuth error).
+pub async fn token(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
     let f = form(&body);
     let Some(grant) = f.get("grant_type") else {
         return missing(&sh, "grant_type");

@@ -120,6 +120,16 @@ async fn token_and_device_code_endpoints_refuse_other_methods_with_an_oauth_erro
 }
 
 #[tokio::test]
+async fn a_tenant_that_is_not_utf8_still_gets_an_oauth_error() {
+    let t = start().await;
+    for path in ["token", "devicecode"] {
+        let url = format!("{}/%FF%92/oauth2/v2.0/{path}", t.emu.base_url());
+        let r = read(t.http.post(url).form(&[("x", "y")]).send().await.unwrap()).await;
+        assert_aad_error(&r, "invalid_request", 900144);
+    }
+}
+
+#[tokio::test]
 async fn device_code_expires() {
     let t = start().await;
     let dc = device_code(&t).await;
