@@ -170,7 +170,7 @@ pub fn check_answer(path: &str, status: StatusCode, body: &[u8]) {
             "{status} for {path} without a code and a message: {}",
             text()
         );
-    } else if path.contains("/oauth2/v2.0/token") || path.contains("/oauth2/v2.0/devicecode") {
+    } else if is_sign_in_endpoint(path) {
         let v: serde_json::Value = serde_json::from_slice(body)
             .unwrap_or_else(|e| panic!("{status} for {path} is not JSON ({e}): {}", text()));
         assert!(
@@ -179,6 +179,16 @@ pub fn check_answer(path: &str, status: StatusCode, body: &[u8]) {
             text()
         );
     }
+}
+
+/// `/<tenant>/oauth2/v2.0/token` or `.../devicecode`, which ChatBell's sign-in
+/// reads the OAuth error JSON of.
+fn is_sign_in_endpoint(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    matches!(
+        parts.as_slice(),
+        ["", tenant, "oauth2", "v2.0", "token" | "devicecode"] if !tenant.is_empty()
+    )
 }
 
 /// A running ChatBell with a Dynamics URL but no client id: it waits to be
