@@ -455,13 +455,12 @@ impl World {
                         self.live.remove(&n.key);
                     }
                 }
-                Effect::HideToast(key) => {
-                    if !self.live.contains(key) {
-                        return Err(format!("{key}: toast hidden while not live"));
-                    }
+                Effect::HideToast(key) if !self.live.contains(key) => {
+                    return Err(format!("{key}: toast hidden while not live"));
                 }
                 Effect::Close { key, state } => {
-                    if !self.live.remove(key) {
+                    let was_live = self.live.remove(key);
+                    if !was_live {
                         return Err(format!("{key} closed ({state:?}) while not live"));
                     }
                 }
