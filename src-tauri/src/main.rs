@@ -186,7 +186,7 @@ fn headless() -> anyhow::Result<()> {
     let paths = Paths::from_env()?;
     let _logs = init_logging(&paths);
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let shell = Arc::new(shell::DesktopShell::new(None));
         let attach = shell.clone();
         chatbell_app::headless::run(
@@ -199,7 +199,11 @@ fn headless() -> anyhow::Result<()> {
         )
         .await?;
         Ok(())
-    })
+    });
+    // A keychain call still waiting for an unlock prompt must not keep the
+    // process alive once ChatBell has stopped.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
 /// Ctrl-C, or (Unix) SIGTERM: how a headless ChatBell is told to stop.
@@ -235,6 +239,9 @@ fn gui() -> anyhow::Result<()> {
     }
 
     tauri::Builder::default()
+        // The panel's own log lines (webview target) go through `log` to the
+        // tracing subscriber above: the plugin must not install a logger of its own.
+        .plugin(tauri_plugin_log::Builder::new().skip_logger().build())
         .invoke_handler(tauri::generate_handler![
             ipc::status,
             ipc::act,
@@ -270,8 +277,12 @@ fn gui() -> anyhow::Result<()> {
             .map_err(|e| tracing::warn!("the command line cannot reach ChatBell: {e}"))
             .ok();
             app.manage(Control(Mutex::new(server)));
-            // First run: ask for the Dynamics URL, or offer the demo.
-            if chat.status().connection == chatbell_app::view::Connection::NotConfigured {
+            // First run: ask for the Dynamics URL, or offer the demo. Under
+            // WebDriver (TAURI_WEBVIEW_AUTOMATION=true) the panel opens at start:
+            // the driver's session attaches to a webview that exists.
+            if chat.status().connection == chatbell_app::view::Connection::NotConfigured
+                || std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true")
+            {
                 shell::show_panel(&handle);
             }
             Ok(())

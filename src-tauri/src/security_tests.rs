@@ -33,6 +33,8 @@ fn capability_grants_the_panel_only_chatbells_own_commands() {
         .collect();
     expected.insert("core:event:allow-listen".into());
     expected.insert("core:event:allow-unlisten".into());
+    // The panel's own errors, to ChatBell's log files (tauri-plugin-log).
+    expected.insert("log:allow-log".into());
     assert_eq!(granted, expected);
 }
 

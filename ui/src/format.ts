@@ -147,8 +147,14 @@ export function dynamicsUrlError(url: string): string | null {
   } catch {
     return "This is not a web address. It starts with https://, e.g. https://contoso.crm.dynamics.com";
   }
-  if (parsed.protocol !== "https:") return "The address must start with https://";
-  if (!parsed.hostname || !parsed.hostname.includes(".")) return "The address needs a host name, e.g. contoso.crm.dynamics.com";
+  // As the configuration file: https, or http on this machine only (a local test org).
+  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(parsed.hostname);
+  if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && loopback)) {
+    return "The address must start with https://";
+  }
+  if (!parsed.hostname || (!parsed.hostname.includes(".") && !loopback)) {
+    return "The address needs a host name, e.g. contoso.crm.dynamics.com";
+  }
   if (parsed.username || parsed.password) return "The address may not contain a user name or password";
   return null;
 }

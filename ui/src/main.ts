@@ -2,6 +2,7 @@
 import { mountPanel } from "./app";
 import { el, replaceChildren } from "./dom";
 import { tauriIpc } from "./ipc";
+import { forwardLogs } from "./log";
 
 function boot(): void {
   const container = document.getElementById("app");
@@ -17,6 +18,7 @@ function boot(): void {
     );
     return;
   }
+  forwardLogs(ipc);
   mountPanel(container, { ipc });
 }
 

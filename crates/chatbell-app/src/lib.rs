@@ -44,6 +44,11 @@
 //!         // emit("status", status) to the panel; tray tooltip from status.unread
 //!         let _ = status;
 //!     }
+//!     fn open_url(&self, url: &str) -> Result<(), String> {
+//!         // the system browser (a browser sign-in's page)
+//!         let _ = url;
+//!         Ok(())
+//!     }
 //!     fn quit(&self) {
 //!         // app_handle.exit(0)
 //!     }

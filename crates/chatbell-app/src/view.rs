@@ -330,6 +330,7 @@ mod tests {
             "unread",
             "connection",
             "signin",
+            "browser_signin",
             "account",
             "demo",
             "dnd_active",

@@ -85,7 +85,7 @@ pub use pkce::{random_state, s256_challenge, Pkce};
 pub use session::{Session, DEFAULT_REFRESH_SKEW};
 pub use store::{
     FileKey, InMemoryKeyProvider, KeyError, KeyProvider, KeyringKeyProvider, StorageMode,
-    StoredSignIn, TokenStore, FILE_NAME,
+    StoredSignIn, TokenStore, FILE_NAME, KEYCHAIN_TIMEOUT,
 };
 pub use tokens::{
     AccessToken, Account, Clock, ManualClock, RefreshToken, Secret, SystemClock, Tokens,

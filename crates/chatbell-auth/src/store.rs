@@ -14,6 +14,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -215,6 +216,28 @@ struct FileStore {
     path: PathBuf,
     keys: Arc<dyn KeyProvider>,
     key: Mutex<Option<FileKey>>,
+    /// How long a keychain call may take.
+    timeout: Duration,
+}
+
+/// How long ChatBell waits for the keychain: a locked keyring may show an unlock
+/// (or create-a-keyring) prompt and wait for the agent, or a broken Secret
+/// Service may never answer; past this, ChatBell goes on without it.
+pub const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs a keychain call on the blocking pool, for at most `timeout`. A call that
+/// does not come back is left to finish on its own; its result is dropped.
+async fn keychain<T: Send + 'static>(
+    timeout: Duration,
+    f: impl FnOnce() -> Result<T, KeyError> + Send + 'static,
+) -> Result<T, KeyError> {
+    match tokio::time::timeout(timeout, blocking(f)).await {
+        Ok(r) => r,
+        Err(_) => Err(KeyError::Unavailable(format!(
+            "the keychain did not answer within {} s (locked, with a prompt waiting?)",
+            timeout.as_secs_f32()
+        ))),
+    }
 }
 
 impl std::fmt::Debug for TokenStore {
@@ -234,32 +257,42 @@ impl TokenStore {
         data_dir: impl Into<PathBuf>,
         keys: Arc<dyn KeyProvider>,
     ) -> (TokenStore, StorageMode) {
+        Self::open_with_timeout(data_dir, keys, KEYCHAIN_TIMEOUT).await
+    }
+
+    /// [`TokenStore::open`], waiting at most `timeout` for each keychain call: a
+    /// keychain that does not answer in time means memory-only, and says so.
+    pub async fn open_with_timeout(
+        data_dir: impl Into<PathBuf>,
+        keys: Arc<dyn KeyProvider>,
+        timeout: Duration,
+    ) -> (TokenStore, StorageMode) {
         let probe = {
             let keys = keys.clone();
-            tokio::task::spawn_blocking(move || keys.load_key()).await
+            keychain(timeout, move || keys.load_key()).await
         };
         let key = match probe {
-            Ok(Ok(Some(key))) => key,
+            Ok(Some(key)) => key,
             // No key yet: create it now, so that a keychain that can be read but not
             // written (a locked keyring with no one to unlock it) means memory-only
             // from the start, not a failed save later.
-            Ok(Ok(None)) => {
+            Ok(None) => {
                 let key: FileKey = Zeroizing::new(random_bytes::<32>());
                 let k = *key;
                 let keys = keys.clone();
-                match blocking(move || keys.save_key(&k)).await {
+                match keychain(timeout, move || keys.save_key(&k)).await {
                     Ok(()) => key,
                     Err(e) => return Self::memory_only_with(format!("cannot store a key: {e}")),
                 }
             }
-            Ok(Err(e)) => return Self::memory_only_with(e.to_string()),
-            Err(e) => return Self::memory_only_with(format!("keychain probe failed: {e}")),
+            Err(e) => return Self::memory_only_with(e.to_string()),
         };
         let store = TokenStore {
             file: Some(FileStore {
                 path: data_dir.into().join(FILE_NAME),
                 keys,
                 key: Mutex::new(Some(key)),
+                timeout,
             }),
             mode: StorageMode::Keychain,
         };
@@ -345,7 +378,7 @@ impl TokenStore {
                 let key: FileKey = Zeroizing::new(random_bytes::<32>());
                 let keys = fs.keys.clone();
                 let k = *key;
-                blocking(move || keys.save_key(&k))
+                keychain(fs.timeout, move || keys.save_key(&k))
                     .await
                     .map_err(|e| StoreError::Keychain(e.to_string()))?;
                 *fs.key.lock().unwrap_or_else(|p| p.into_inner()) = Some(key.clone());
@@ -376,7 +409,7 @@ impl TokenStore {
             })?;
         *fs.key.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let keys = fs.keys.clone();
-        blocking(move || keys.delete_key())
+        keychain(fs.timeout, move || keys.delete_key())
             .await
             .map_err(|e| StoreError::Keychain(e.to_string()))
     }
@@ -389,7 +422,7 @@ impl FileStore {
             return Ok(Some(k.clone()));
         }
         let keys = self.keys.clone();
-        let k = blocking(move || keys.load_key())
+        let k = keychain(self.timeout, move || keys.load_key())
             .await
             .map_err(|e| StoreError::Keychain(e.to_string()))?;
         if let Some(k) = &k {

@@ -170,3 +170,46 @@ async fn debug_of_the_stored_sign_in_redacts_the_refresh_token() {
     let dbg = format!("{:?}", signin("0.SECRET-rt"));
     assert!(!dbg.contains("SECRET"), "{dbg}");
 }
+
+/// A keychain that waits for an answer that never comes, as a locked keyring
+/// does while its unlock prompt waits for someone who is not there.
+struct PromptingKeychain {
+    released: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl KeyProvider for PromptingKeychain {
+    fn load_key(&self) -> Result<Option<chatbell_auth::FileKey>, chatbell_auth::KeyError> {
+        let _ = self.released.lock().unwrap().recv();
+        Ok(None)
+    }
+    fn save_key(&self, _key: &[u8; 32]) -> Result<(), chatbell_auth::KeyError> {
+        Ok(())
+    }
+    fn delete_key(&self) -> Result<(), chatbell_auth::KeyError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_keychain_that_never_answers_means_memory_only_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let (release, released) = std::sync::mpsc::channel();
+    let keys = Arc::new(PromptingKeychain {
+        released: std::sync::Mutex::new(released),
+    });
+    let opened = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        TokenStore::open_with_timeout(dir.path(), keys, std::time::Duration::from_millis(200)),
+    )
+    .await
+    .expect("open gave up on the keychain by itself");
+    let (store, mode) = opened;
+    match &mode {
+        StorageMode::MemoryOnly { why } => assert!(why.contains("did not answer"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    store.save(&signin("rt")).await.unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert!(chatbell_auth::KEYCHAIN_TIMEOUT >= std::time::Duration::from_secs(10));
+    let _ = release.send(());
+}

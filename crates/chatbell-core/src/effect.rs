@@ -54,8 +54,13 @@ pub enum WriteBackOutcome {
     /// It took effect.
     Done,
     /// The row changed meanwhile (412): someone was faster. The row's current owner,
-    /// when known.
-    Conflict { owner: Option<Owner> },
+    /// when known, and their name as Dynamics gave it with the row (the engine may
+    /// not have met that agent yet).
+    Conflict {
+        owner: Option<Owner>,
+        #[serde(default)]
+        owner_name: Option<String>,
+    },
     /// Dynamics refused it for a reason it gave (permissions, validation).
     Refused { message: String },
     /// It could not be sent (offline, server error after retries).

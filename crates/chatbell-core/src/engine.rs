@@ -20,6 +20,10 @@ use std::sync::Arc;
 /// and still be news (R8).
 const FRESH_ANSWER: Span = Span::hours(1);
 
+/// How recently a chat first seen already mine must have been accepted for R7 to
+/// tell me it was assigned to me.
+const FRESH_ASSIGNMENT: Span = Span::minutes(10);
+
 /// Longest preview kept in a notification, in characters.
 pub const PREVIEW_CHARS: usize = 160;
 /// Longest customer name kept in a notification title, in characters.
@@ -214,6 +218,14 @@ impl SessionEntry {
                 self.stats.first_unreplied = None;
             }
         }
+    }
+
+    /// Since when the owner has left the customer waiting (R6): since the oldest
+    /// unanswered customer message, or since the owner took the chat, whichever
+    /// is later (a new owner gets the whole idle timeout).
+    fn idle_since(&self) -> Option<Ts> {
+        let waiting = self.unreplied_since()?;
+        Some(self.row.accepted_on.map_or(waiting, |t| t.max(waiting)))
     }
 
     /// Since when the customer has been waiting for a reply (R6), if they are.
@@ -861,7 +873,7 @@ impl Engine {
         if !self.my_teams.contains(&offer_team) {
             return None;
         }
-        entry.unreplied_since()
+        entry.idle_since()
     }
 
     fn reconcile_session(
@@ -909,7 +921,7 @@ impl Engine {
                         .my_teams
                         .contains(&c.assigned_team.unwrap_or(c.default_team)) =>
             {
-                entry.unreplied_since()
+                entry.idle_since()
             }
             _ => None,
         };
@@ -959,7 +971,20 @@ impl Engine {
         // R7: assigned to me through Dynamics.
         let assigned_key = NotificationKey::Assigned(id);
         let was_mine = me.is_some_and(|m| touch.owner == Some(Owner::User(m)));
-        if mine && touch.known && !was_mine && eligible && !self.claimed.contains(&id) {
+        // A chat first seen in a live poll, already mine and accepted moments ago,
+        // was assigned to me since the last poll (created, assigned and written
+        // to within one poll); one first seen at start or accepted long ago is not
+        // news.
+        let assigned_unseen = !touch.known
+            && mode == SyncMode::Live
+            && row
+                .accepted_on
+                .is_some_and(|t| t <= now && now - t <= FRESH_ASSIGNMENT);
+        if mine
+            && (touch.known && !was_mine || assigned_unseen)
+            && eligible
+            && !self.claimed.contains(&id)
+        {
             let (title, body) = (
                 format!("Chat assigned to you: {}", clip(&row.name, NAME_CHARS)),
                 format!(
@@ -1016,9 +1041,16 @@ impl Engine {
         let count = row.unread_count + beyond_row;
         if (row_advanced || beyond_row > 0) && count > 0 {
             if let Some(kind) = kind {
+                // The newest text: a message newer than the row, else the row's
+                // own preview, which the add-on writes with every message and so
+                // knows which of several messages of one second came last
+                // (`createdon` has a one-second grain).
                 let preview = touch
                     .newest_body
-                    .filter(|(ts, _)| Some(*ts) >= row.last_customer_message_on)
+                    .filter(|(ts, _)| {
+                        Some(*ts) > row.last_customer_message_on
+                            || row.last_message_preview.is_empty()
+                    })
                     .and_then(|(_, i)| batch.get(i))
                     .map_or(row.last_message_preview.as_str(), |m| m.body.as_str());
                 if !self.dismissed.is_empty() && self.dismissed.remove(&id) {
@@ -1475,7 +1507,7 @@ impl Engine {
                 session: Some(r.session),
                 title,
                 body,
-                actions: vec![Action::Open],
+                actions: vec![Action::Open, Action::Dismiss],
                 count: 0,
                 created_at: now,
                 updated_at: now,
@@ -1516,7 +1548,7 @@ impl Engine {
                         session: None,
                         title,
                         body,
-                        actions: vec![Action::Open],
+                        actions: vec![Action::Open, Action::Dismiss],
                         count: quiet.len() as u32,
                         created_at: now,
                         updated_at: now,
@@ -1635,7 +1667,11 @@ impl Engine {
                 self.refresh_unread(sid);
             }
             (
-                NotificationKind::IncomingCall | NotificationKind::ReplyWindowClosing,
+                NotificationKind::IncomingCall
+                | NotificationKind::ReplyWindowClosing
+                | NotificationKind::ActionFailed
+                | NotificationKind::RequestOutcome
+                | NotificationKind::CatchUpSummary,
                 Action::Dismiss,
             ) => {
                 self.close(key, Lifecycle::Dismissed, out);
@@ -1915,7 +1951,7 @@ impl Engine {
                     out.push(Effect::OpenChat(s));
                 }
             }
-            WriteBackOutcome::Conflict { owner } => {
+            WriteBackOutcome::Conflict { owner, owner_name } => {
                 if let Some(s) = claimed {
                     self.claimed.remove(&s);
                 }
@@ -1932,7 +1968,14 @@ impl Engine {
                         _,
                     ) => "The request was answered or withdrawn meanwhile.".to_string(),
                     (_, Some(Owner::User(u))) if Some(u) != self.me => {
-                        format!("{} already took this chat.", self.name_of(u))
+                        let name = match (self.agent_name(&u), owner_name) {
+                            (Some(known), _) if !known.trim().is_empty() => known.to_string(),
+                            (_, Some(given)) if !given.trim().is_empty() => {
+                                clip(&given, NAME_CHARS)
+                            }
+                            _ => self.name_of(u),
+                        };
+                        format!("{name} already took this chat.")
                     }
                     _ => "Someone changed this chat first.".to_string(),
                 };
@@ -1991,7 +2034,7 @@ impl Engine {
                 session,
                 title: title.to_string(),
                 body,
-                actions: vec![Action::Open],
+                actions: vec![Action::Open, Action::Dismiss],
                 count: 0,
                 created_at: now,
                 updated_at: now,

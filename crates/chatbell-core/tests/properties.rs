@@ -415,6 +415,7 @@ impl World {
                     0 => WriteBackOutcome::Done,
                     1 => WriteBackOutcome::Conflict {
                         owner: (o < 7).then(|| owner(o)),
+                        owner_name: (o == 5).then(|| "Someone New".to_string()),
                     },
                     2 => WriteBackOutcome::Refused {
                         message: "Principal user is missing prvWritecb_chatsession".into(),

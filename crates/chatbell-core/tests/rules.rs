@@ -525,6 +525,110 @@ fn r6_someone_else_taking_the_session_withdraws_the_offer() {
     );
 }
 
+#[test]
+fn r6_a_new_owner_gets_the_whole_idle_timeout_before_the_next_offer() {
+    let mut desk = Desk::new();
+    let mut s = idle_chat(&mut desk);
+    desk.advance(IDLE);
+    assert_eq!(shows(&desk.fire_due_timers()).len(), 1);
+    // Bob takes it (ChatBell writes the time he accepted): the customer still
+    // waits, but Bob has only just become responsible.
+    s.accepted_on = Some(desk.now);
+    desk.owner_becomes(&mut s, Owner::User(BOB));
+    assert!(shows(&desk.fire_due_timers()).is_empty(), "not at once");
+    desk.advance(IDLE - Span::seconds(1));
+    assert!(shows(&desk.fire_due_timers()).is_empty());
+    desk.advance(Span::seconds(1));
+    let out = desk.fire_due_timers();
+    let shown = shows(&out);
+    assert_eq!(shown.len(), 1, "{out:#?}");
+    assert_eq!(shown[0].peer, Some(BOB));
+}
+
+#[test]
+fn r15_the_loser_is_told_the_winners_name_even_when_it_never_met_that_agent() {
+    let mut me = Desk::new();
+    let mut s = owned_session(&mut me, 1, ALICE);
+    let changes = me.customer_message_changes(&mut s, "hello?");
+    me.sync(changes);
+    me.advance(IDLE);
+    me.fire_due_timers();
+    let mine = Desk::write_back(&me.act(NotificationKey::Offer(s.id), Action::Yes).unwrap());
+    let stranger = UserId::from_u128(77);
+    let out = me.handle(Event::WriteBackDone {
+        command: mine.id,
+        outcome: WriteBackOutcome::Conflict {
+            owner: Some(Owner::User(stranger)),
+            owner_name: Some("Sam Supervisor".into()),
+        },
+    });
+    assert!(
+        shows(&out)[0]
+            .body
+            .contains("Sam Supervisor already took this chat"),
+        "{out:#?}"
+    );
+    // Without a name from Dynamics either, it still says something true.
+    let mut s2 = owned_session(&mut me, 2, ALICE);
+    let changes = me.customer_message_changes(&mut s2, "anyone?");
+    me.sync(changes);
+    me.advance(IDLE);
+    me.fire_due_timers();
+    let mine = Desk::write_back(&me.act(NotificationKey::Offer(s2.id), Action::Yes).unwrap());
+    let out = me.handle(Event::WriteBackDone {
+        command: mine.id,
+        outcome: WriteBackOutcome::Conflict {
+            owner: Some(Owner::User(stranger)),
+            owner_name: None,
+        },
+    });
+    assert!(shows(&out)[0]
+        .body
+        .contains("Another agent already took this chat"));
+}
+
+#[test]
+fn r21_what_only_informs_can_be_cleared_from_the_panel() {
+    let mut me = Desk::new();
+    // "Too late" (R15).
+    let mut s = owned_session(&mut me, 1, ALICE);
+    let changes = me.customer_message_changes(&mut s, "hello?");
+    me.sync(changes);
+    me.advance(IDLE);
+    me.fire_due_timers();
+    let mine = Desk::write_back(&me.act(NotificationKey::Offer(s.id), Action::Yes).unwrap());
+    let out = me.handle(Event::WriteBackDone {
+        command: mine.id,
+        outcome: WriteBackOutcome::Conflict {
+            owner: Some(Owner::User(BOB)),
+            owner_name: None,
+        },
+    });
+    let too_late = shows(&out)[0].clone();
+    assert_eq!(too_late.kind, NotificationKind::ActionFailed);
+    // A catch-up summary (R17).
+    let mut team: Vec<Session> = (10..=12)
+        .map(|n| session(n, WA, Owner::Team(DEFAULT_TEAM)))
+        .collect();
+    me.sync(team.iter().cloned().map(Change::Session).collect());
+    let mut changes = Vec::new();
+    for s in team.iter_mut() {
+        changes.extend(me.customer_message_changes(s, "while you were away"));
+    }
+    let out = me.catch_up(changes);
+    let summary = toasts(&out)
+        .into_iter()
+        .find(|n| n.kind == NotificationKind::CatchUpSummary)
+        .expect("a summary")
+        .clone();
+    for n in [too_late, summary] {
+        assert_eq!(n.actions, vec![Action::Open, Action::Dismiss], "{n:?}");
+        let out = me.act(n.key, Action::Dismiss).unwrap();
+        assert_eq!(closes(&out), vec![(n.key, Lifecycle::Dismissed)]);
+        assert!(!me.live(n.key));
+    }
+}
+
 /// A tiny stand-in for Dynamics' optimistic concurrency: a write with a stale etag
 /// gets 412.
 fn dynamics_take(row: &mut Session, cmd: &Command) -> WriteBackOutcome {
@@ -534,6 +638,7 @@ fn dynamics_take(row: &mut Session, cmd: &Command) -> WriteBackOutcome {
     if *etag != row.etag {
         return WriteBackOutcome::Conflict {
             owner: Some(row.owner),
+            owner_name: None,
         };
     }
     row.owner = Owner::User(*me);
@@ -602,10 +707,40 @@ fn r7_assigned_through_dynamics_notifies_the_new_owner() {
 }
 
 #[test]
-fn r7_not_raised_for_sessions_already_mine_on_first_sight() {
+fn r7_assigned_in_the_same_sync_as_a_new_message_still_says_assigned() {
     let mut desk = Desk::new();
-    let out = desk.sync(vec![Change::Session(session(1, WA, Owner::User(ME)))]);
+    let mut s = owned_session(&mut desk, 1, ALICE);
+    s.owner = Owner::User(ME);
+    s.accepted_on = Some(desk.now);
+    let changes = desk.customer_message_changes(&mut s, "are you the new agent?");
+    let out = desk.sync(changes);
+    let kinds: Vec<NotificationKind> = toasts(&out).iter().map(|n| n.kind).collect();
+    assert!(kinds.contains(&NotificationKind::AssignedToMe), "{kinds:?}");
+}
+
+#[test]
+fn r7_not_raised_for_sessions_already_mine_on_first_sight() {
+    // At start (the catch-up), however recently they were accepted.
+    let mut desk = Desk::new();
+    let out = desk.catch_up(vec![Change::Session(session(1, WA, Owner::User(ME)))]);
     assert!(shows(&out).is_empty());
+    // In a live poll, when accepted long ago (another change made it visible).
+    let mut desk = Desk::new();
+    desk.advance(Span::hours(3));
+    let out = desk.sync(vec![Change::Session(session(2, WA, Owner::User(ME)))]);
+    assert!(shows(&out).is_empty(), "{out:#?}");
+}
+
+#[test]
+fn r7_a_chat_first_seen_already_assigned_to_me_moments_ago_says_so() {
+    let mut desk = Desk::new();
+    desk.advance(Span::seconds(5));
+    let mut s = session(1, WA, Owner::User(ME));
+    s.accepted_on = Some(desk.now - Span::seconds(3));
+    let changes = desk.customer_message_changes(&mut s, "hello");
+    let out = desk.sync(changes);
+    let kinds: Vec<NotificationKind> = toasts(&out).iter().map(|n| n.kind).collect();
+    assert!(kinds.contains(&NotificationKind::AssignedToMe), "{kinds:?}");
 }
 
 // ----- R8 assign and discuss requests -------------------------------------------
@@ -1304,6 +1439,39 @@ fn r16_a_burst_of_messages_updates_one_toast() {
         1,
         "one sound per batch"
     );
+}
+
+#[test]
+fn r16_messages_of_the_same_second_show_the_last_one_written() {
+    let mut desk = Desk::new();
+    let mut s = owned_session(&mut desk, 1, ME);
+    // Three messages within one second (`createdon` has a one-second grain), whose
+    // ids happen to sort the other way round; the add-on's row says which came last.
+    let at = desk.now;
+    let texts = ["First", "Second", "Third"];
+    let mut changes: Vec<Change> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            Change::Message(Message {
+                id: MessageId::from_u128(990 - i as u128),
+                session: s.id,
+                direction: Direction::FromCustomer,
+                body: text.to_string(),
+                created_on: at,
+                created_by: None,
+            })
+        })
+        .collect();
+    s.last_customer_message_on = Some(at);
+    s.last_message_preview = "Third".into();
+    s.unread_count = 3;
+    desk.bump(&mut s);
+    changes.insert(0, Change::Session(s.clone()));
+    let out = desk.sync(changes);
+    let n = shows(&out)[0];
+    assert_eq!(n.count, 3);
+    assert_eq!(n.body, "3 new messages · Third");
 }
 
 // ----- R17 catch-up ------------------------------------------------------------------

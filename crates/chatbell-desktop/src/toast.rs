@@ -118,15 +118,11 @@ impl Toasts {
             .map(|s| s.id);
         let mut toast = notify_rust::Notification::new();
         toast.appname(&self.app_name).summary(&n.title);
-        let body = if n.count > 1 && n.kind == NotificationKind::NewMessage {
-            format!("{} ({} messages)", n.body, n.count)
-        } else {
-            n.body.clone()
-        };
+        // The body already says how many messages it stands for (R16).
         if self.caps.body_markup {
-            toast.body(&escape_markup(&body));
+            toast.body(&escape_markup(&n.body));
         } else {
-            toast.body(&body);
+            toast.body(&n.body);
         }
         // The toast's own click opens the chat (R12).
         toast.action("default", label(n.kind, Action::Open));

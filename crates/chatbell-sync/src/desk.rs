@@ -12,7 +12,7 @@
 //! after a start, an outage or a sleep is a catch-up (R17).
 
 use crate::client::DataverseError;
-use crate::poll::{PollConfig, Poller, Tables};
+use crate::poll::{Batch, PollConfig, Poller, Tables};
 use crate::schema::Schema;
 use crate::writeback::Writer;
 use crate::Dataverse;
@@ -199,7 +199,7 @@ impl<D: Desktop> Desk<D> {
                 ..Commit::default()
             })
             .await?;
-        desk.carry_out(effects).await?;
+        desk.carry_out(effects, true).await?;
         if reachable {
             // Write-backs decided before a crash, not yet answered: send them
             // again (each is safe to send twice; see the writeback module).
@@ -268,7 +268,40 @@ impl<D: Desktop> Desk<D> {
         .await
     }
 
-    async fn poll_tables(&mut self, tables: Tables) -> Result<PollReport, DeskError> {
+    /// One poll's rows, with the chats its requests are about when this desk
+    /// has not read them yet (requests are polled on their own cadence).
+    async fn poll_batch(&mut self, now: Ts, tables: Tables) -> Result<Batch, DataverseError> {
+        use chatbell_core::Change;
+        let mut batch = self.poller.poll_tables(now, tables).await?;
+        let mut missing: Vec<chatbell_core::SessionId> = Vec::new();
+        for c in &batch.changes {
+            if let Change::Request(r) = c {
+                let read = self.engine.session(&r.session).is_some()
+                    || batch
+                        .changes
+                        .iter()
+                        .any(|c| matches!(c, Change::Session(s) if s.id == r.session));
+                if !read && !missing.contains(&r.session) {
+                    missing.push(r.session);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let sessions = self.poller.fetch_sessions(&missing, &mut batch).await?;
+            // Before the requests, as a poll of both tables would have them.
+            let at = batch
+                .changes
+                .iter()
+                .position(|c| matches!(c, Change::Request(_)))
+                .unwrap_or(batch.changes.len());
+            batch.changes.splice(at..at, sessions);
+        }
+        Ok(batch)
+    }
+
+    /// A poll of some of the busy tables (the slow ones come along when due):
+    /// rows to the engine, one commit, then the effects carried out.
+    pub async fn poll_tables(&mut self, tables: Tables) -> Result<PollReport, DeskError> {
         let now = self.clock.now();
         let last = self.last_sessions.max(self.last_requests);
         if last.is_some_and(|t| now - t > self.cfg.gap) {
@@ -281,7 +314,7 @@ impl<D: Desktop> Desk<D> {
             self.last_requests = Some(now);
         }
         self.stats.polls += 1;
-        let batch = match self.poller.poll_tables(now, tables).await {
+        let batch = match self.poll_batch(now, tables).await {
             Ok(b) => b,
             Err(e) => {
                 self.stats.failed_polls += 1;
@@ -330,10 +363,12 @@ impl<D: Desktop> Desk<D> {
                 ..Commit::default()
             })
             .await?;
+        let batch_was_empty = batch.changes.is_empty();
         self.poller.committed(batch);
         self.catch_up_next = false;
         report.effects = effects.len();
-        self.carry_out(effects).await?;
+        let rows_changed = !batch_was_empty;
+        self.carry_out(effects, rows_changed).await?;
         Ok(report)
     }
 
@@ -526,6 +561,12 @@ impl<D: Desktop> Desk<D> {
         with: Commit<'_>,
     ) -> Result<Result<(), ActionError>, DeskError> {
         let now = self.clock.now();
+        // Changed rows and answered write-backs: see `carry_out`.
+        let rows_changed = match &event {
+            Event::Sync { changes, .. } => !changes.is_empty(),
+            Event::WriteBackDone { .. } => true,
+            _ => false,
+        };
         let effects = match self.engine.handle(event, now) {
             Ok(e) => e,
             Err(refused) => return Ok(Err(refused)),
@@ -536,7 +577,7 @@ impl<D: Desktop> Desk<D> {
                 ..with
             })
             .await?;
-        Box::pin(self.carry_out(effects)).await?;
+        Box::pin(self.carry_out(effects, rows_changed)).await?;
         Ok(Ok(()))
     }
 
@@ -561,8 +602,19 @@ impl<D: Desktop> Desk<D> {
     }
 
     /// Carries out committed effects: the desktop's, the timers, the write-backs.
-    async fn carry_out(&mut self, effects: Vec<Effect>) -> Result<(), DeskError> {
+    /// `state_changed`: the engine's state may have changed even without effects
+    /// (rows synced, a write-back answered): the desktop is told all the same, as
+    /// what it shows may follow (my own request answered or withdrawn leaves "My
+    /// pending requests").
+    async fn carry_out(
+        &mut self,
+        effects: Vec<Effect>,
+        state_changed: bool,
+    ) -> Result<(), DeskError> {
         if effects.is_empty() {
+            if state_changed {
+                self.desktop.perform(&[], &self.engine);
+            }
             return Ok(());
         }
         self.desktop.perform(&effects, &self.engine);

@@ -89,6 +89,9 @@ struct Advance {
     tracking_refused: bool,
 }
 
+/// Sessions fetched by id per query (the `$filter` stays short).
+const FETCH_CHUNK: usize = 20;
+
 /// Which of the busy tables a poll reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tables {
@@ -541,10 +544,51 @@ impl Poller {
         Ok(self.absorb(table, &page.value, batch))
     }
 
+    /// Reads the named sessions (a request read before its chat: the chat is
+    /// fetched in the same batch, so the request can name the customer and be
+    /// accepted at once). The watermarks do not move: those rows may be newer
+    /// than sessions not read yet.
+    pub async fn fetch_sessions(
+        &mut self,
+        ids: &[chatbell_core::SessionId],
+        batch: &mut Batch,
+    ) -> Result<Vec<Change>, DataverseError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(FETCH_CHUNK) {
+            let key = self.schema.key(Table::Session);
+            let filter = chunk
+                .iter()
+                .map(|id| format!("{key} eq {id}"))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            let path = format!(
+                "{}?$select={}&$filter={}",
+                self.schema.set(Table::Session),
+                self.schema.select(Table::Session),
+                encode(&filter)
+            );
+            let page = self.dv.get_all(&path, &self.prefer()).await?;
+            out.extend(self.absorb_rows(Table::Session, &page.value, batch, false));
+        }
+        Ok(out)
+    }
+
     /// Decodes the rows of `table` a query returned, drops those already seen
     /// (same id and etag), and notes what the batch will remember: the rows seen
     /// and the table's newest `modifiedon`.
     fn absorb(&self, table: Table, rows: &[serde_json::Value], batch: &mut Batch) -> Vec<Change> {
+        self.absorb_rows(table, rows, batch, true)
+    }
+
+    /// [`Poller::absorb`]; `mark`: whether the rows' newest `modifiedon` moves
+    /// the table's watermark.
+    fn absorb_rows(
+        &self,
+        table: Table,
+        rows: &[serde_json::Value],
+        batch: &mut Batch,
+        mark: bool,
+    ) -> Vec<Change> {
         let mut out = Vec::with_capacity(rows.len());
         let mut newest: Option<Ts> = None;
         for v in rows {
@@ -563,7 +607,7 @@ impl Poller {
             }
             batch.skipped.extend(errors);
         }
-        if let Some(n) = newest {
+        if let (Some(n), true) = (newest, mark) {
             batch.advance.marks.push((table, n));
         }
         out

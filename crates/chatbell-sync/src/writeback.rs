@@ -144,10 +144,14 @@ impl Writer {
                 };
                 match decode::session(&self.schema, &row) {
                     Ok((s, _)) if s.owner == Owner::User(me) => Ok(WriteBackOutcome::Done),
-                    Ok((s, _)) => Ok(WriteBackOutcome::Conflict {
+                    Ok((s, agent)) => Ok(WriteBackOutcome::Conflict {
                         owner: Some(s.owner),
+                        owner_name: agent.map(|a| a.full_name),
                     }),
-                    Err(_) => Ok(WriteBackOutcome::Conflict { owner: None }),
+                    Err(_) => Ok(WriteBackOutcome::Conflict {
+                        owner: None,
+                        owner_name: None,
+                    }),
                 }
             }
             Err(e) => Err(e),

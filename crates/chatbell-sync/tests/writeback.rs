@@ -5,6 +5,7 @@
 mod support;
 
 use chatbell_core::{Action, ActionError, NotificationKey, NotificationKind, RequestId, SessionId};
+use chatbell_sync::Tables;
 use serde_json::json;
 use support::*;
 use uuid::Uuid;
@@ -238,6 +239,14 @@ async fn r8_withdrawing_my_request_writes_the_reason_and_the_target_loses_it() {
     emu.advance_clock(2);
     alex.desk.poll().await.unwrap();
     assert!(live(alex.desk.engine(), NotificationKey::Request(r)).is_none());
+    // Dana's desktop (the panel's "My pending requests") is told it is gone,
+    // though nothing is shown or closed for it.
+    dana.desk.poll().await.unwrap();
+    assert_eq!(
+        dana.recorder.my_pending.lock().unwrap().last(),
+        Some(&0),
+        "the desktop was last told of a pending request"
+    );
     emu.shutdown().await;
 }
 
@@ -307,5 +316,53 @@ async fn an_expired_delta_token_means_reading_the_sessions_again() {
     morgan.desk.poll().await.unwrap();
     assert!(morgan.desk.engine().session(&s).is_some());
     assert!(morgan.desk.uses_change_tracking(), "with a new delta link");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn r8_a_request_read_before_its_chat_brings_the_chat_and_can_be_accepted_at_once() {
+    let emu = org().await;
+    let mut dana = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    dana.desk.poll().await.unwrap();
+    // A new chat, and at once a request about it: requests are polled on their
+    // own, so the request may be read before any poll of the chats.
+    let s = act_as(&emu, SYSTEM)
+        .new_conversation("Chen Wei", "+8613800000123")
+        .await;
+    let row = act_as(&emu, ALEX)
+        .send(
+            reqwest::Method::POST,
+            "cb_chatrequests",
+            Some(json!({
+                "cb_kind": 1,
+                "cb_chatsession@odata.bind": format!("/cb_chatsessions({s})"),
+                "cb_requestedby@odata.bind": format!("/systemusers({})", SeedIds::alex()),
+                "cb_requestedto@odata.bind": format!("/systemusers({})", SeedIds::demo_agent()),
+                "statuscode": 1,
+            })),
+        )
+        .await;
+    let r = RequestId(Uuid::parse_str(row["cb_chatrequestid"].as_str().unwrap()).unwrap());
+    emu.advance_clock(2);
+    dana.desk
+        .poll_tables(Tables {
+            sessions: false,
+            requests: true,
+        })
+        .await
+        .unwrap();
+    assert!(
+        dana.desk.engine().session(&s).is_some(),
+        "the chat came along"
+    );
+    let n = live(dana.desk.engine(), NotificationKey::Request(r)).expect("the request");
+    assert!(n.title.contains("Chen Wei"), "{}", n.title);
+    dana.desk
+        .act(NotificationKey::Request(r), Action::Accept, None)
+        .await
+        .unwrap()
+        .expect("accepted at once");
+    let session = act_as(&emu, SYSTEM).session(s).await;
+    assert_eq!(owner_of(&session), SeedIds::demo_agent());
     emu.shutdown().await;
 }

@@ -89,8 +89,9 @@ pub fn session(n: u128, config: ConfigId, owner: Owner) -> Session {
         channel,
         config,
         owner,
+        // An agent's session was taken well before the test begins.
         accepted_on: match owner {
-            Owner::User(_) => Some(T0),
+            Owner::User(_) => Some(T0 - Span::hours(1)),
             Owner::Team(_) => None,
         },
         first_contact: false,

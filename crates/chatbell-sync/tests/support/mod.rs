@@ -32,11 +32,17 @@ impl Clock for EmuClock {
 pub struct Recorder {
     pub effects: Arc<Mutex<Vec<Effect>>>,
     pub online: Arc<Mutex<Vec<bool>>>,
+    /// How many requests of mine were pending each time the desktop was told.
+    pub my_pending: Arc<Mutex<Vec<usize>>>,
 }
 
 impl Desktop for Recorder {
-    fn perform(&mut self, effects: &[Effect], _engine: &Engine) {
+    fn perform(&mut self, effects: &[Effect], engine: &Engine) {
         self.effects.lock().unwrap().extend_from_slice(effects);
+        self.my_pending
+            .lock()
+            .unwrap()
+            .push(engine.my_pending_requests().len());
     }
     fn connection(&mut self, online: bool) {
         self.online.lock().unwrap().push(online);

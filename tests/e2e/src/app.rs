@@ -1,0 +1,319 @@
+//! ChatBell under test: the real `chatbell` binary on the virtual desktop,
+//! pointed at the emulator, with its panel driven through WebKitWebDriver (or
+//! headless, for a second agent), signed in through the device code flow as an
+//! agent does it: the panel shows a code, the agent enters it on the sign-in page
+//! (the emulator's approve endpoint stands for that page).
+
+use crate::desktop::Desktop;
+use crate::org::Org;
+use crate::proc::{self, Proc};
+use crate::wait::{wait_until, Limit};
+use crate::webdriver::Session;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The model-driven app id written into the configuration (deep links carry it).
+pub const APP_ID: &str = "6a4c1f0e-1111-2222-3333-444455556666";
+
+/// The `chatbell` binary: `$CHATBELL_BIN`.
+pub fn binary() -> Result<PathBuf, String> {
+    let p = std::env::var_os("CHATBELL_BIN")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .ok_or(
+            "CHATBELL_BIN is not set: the end-to-end tests need the built `chatbell` binary \
+             (`./dev test` builds it and sets CHATBELL_BIN; or set CHATBELL_E2E_SKIP=1 to skip \
+             them on purpose)",
+        )?;
+    let p = p
+        .canonicalize()
+        .map_err(|e| format!("CHATBELL_BIN={}: {e}", p.display()))?;
+    if !p.is_file() {
+        return Err(format!("CHATBELL_BIN={} is not a file", p.display()));
+    }
+    Ok(p)
+}
+
+/// One agent's ChatBell: its files and how it runs.
+pub struct ChatBell {
+    pub name: String,
+    pub config: PathBuf,
+    pub data_dir: PathBuf,
+    pub runtime_dir: PathBuf,
+    bin: PathBuf,
+    /// WebKitWebDriver (panel runs) or ChatBell itself (headless runs).
+    proc: Option<Proc>,
+    pub panel: Option<Session>,
+    /// ChatBell's own pid.
+    pub pid: u32,
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = l.local_addr().map_err(|e| e.to_string())?.port();
+    Ok(port)
+}
+
+impl ChatBell {
+    /// Files for agent `name`: a configuration pointing at the emulator, a data dir
+    /// and a runtime dir of its own (the control socket lives there).
+    pub fn prepare(desk: &Desktop, name: &str, bin: &Path) -> Result<ChatBell, String> {
+        let root = desk.dir.join("agents").join(name);
+        let data_dir = root.join("data");
+        let runtime_dir = if name == "dana" {
+            desk.dir.join("run")
+        } else {
+            root.join("run")
+        };
+        for d in [&data_dir, &runtime_dir] {
+            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| e.to_string())?;
+        let base = desk.emulator.base_url().to_string();
+        let config = root.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[dynamics]\nurl = \"{base}\"\napp_id = \"{APP_ID}\"\nauthority = \"{base}\"\ntenant = \"{}\"\nclient_id = \"chatbell-desktop\"\n",
+                desk.emulator.tenant_id()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(ChatBell {
+            name: name.to_string(),
+            config,
+            data_dir,
+            runtime_dir,
+            bin: bin.to_path_buf(),
+            proc: None,
+            panel: None,
+            pid: 0,
+        })
+    }
+
+    fn env<'a>(&self, desk: &Desktop, cmd: &'a mut Command) -> &'a mut Command {
+        desk.env(cmd)
+            .env("CHATBELL_CONFIG", &self.config)
+            .env("CHATBELL_DATA_DIR", &self.data_dir)
+            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+            .env("RUST_LOG", "info")
+    }
+
+    /// Starts ChatBell through WebKitWebDriver, so that its panel can be driven.
+    pub async fn start_with_panel(&mut self, desk: &Desktop) -> Result<(), String> {
+        let port = free_port()?;
+        let logs = desk.artefacts.logs();
+        let mut driver = Proc::spawn(
+            &format!("{}-chatbell", self.name),
+            self.env(
+                desk,
+                Command::new("WebKitWebDriver")
+                    .arg(format!("--port={port}"))
+                    .env("TAURI_WEBVIEW_AUTOMATION", "true")
+                    .stdin(Stdio::null()),
+            ),
+            &logs,
+            false,
+        )?;
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let status = format!("{url}/status");
+        wait_until(Limit::secs(20), "WebKitWebDriver answers", || async {
+            http.get(&status)
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+        })
+        .await?;
+        let bin = self.bin.display().to_string();
+        let session = Session::start(&url, &bin, Duration::from_secs(90)).await;
+        let pid = proc::children_of(driver.pid())
+            .into_iter()
+            .find(|(_, comm)| comm.starts_with("chatbell"))
+            .map(|(pid, _)| pid);
+        if let Some(pid) = pid {
+            driver.companions.push(pid);
+            self.pid = pid;
+        }
+        self.proc = Some(driver);
+        let session = session?;
+        if self.pid == 0 {
+            return Err("ChatBell's process was not found under WebKitWebDriver".into());
+        }
+        let s = &session;
+        wait_until(Limit::secs(30), "the panel is rendered", || async {
+            s.find(".panel .connection").await.ok().flatten()
+        })
+        .await?;
+        self.panel = Some(session);
+        Ok(())
+    }
+
+    /// Starts `chatbell --headless` (toasts and sounds, no tray or panel).
+    pub fn start_headless(&mut self, desk: &Desktop) -> Result<(), String> {
+        let p = Proc::spawn(
+            &format!("{}-chatbell-headless", self.name),
+            self.env(
+                desk,
+                Command::new(&self.bin)
+                    .arg("--headless")
+                    .stdin(Stdio::null()),
+            ),
+            &desk.artefacts.logs(),
+            false,
+        )?;
+        self.pid = p.pid();
+        self.proc = Some(p);
+        Ok(())
+    }
+
+    /// Runs `chatbell <args>` against this instance; (exit code, stdout).
+    pub fn cli(&self, desk: &Desktop, args: &[&str]) -> Result<(i32, String), String> {
+        let out = self
+            .env(desk, Command::new(&self.bin).args(args))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("chatbell {args:?}: {e}"))?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ))
+    }
+
+    /// The panel (a panel run).
+    pub fn panel(&self) -> Result<&Session, String> {
+        self.panel
+            .as_ref()
+            .ok_or_else(|| format!("{}'s ChatBell has no panel", self.name))
+    }
+
+    /// Signs in as `user` the way an agent does in the panel: "Sign in", read the
+    /// code, enter it on the sign-in page; then waits for "Online".
+    pub async fn sign_in_through_panel(&self, org: &Org, user: &str) -> Result<(), String> {
+        let panel = self.panel()?;
+        let button = wait_until(Limit::secs(30), "the panel's Sign in button", || async {
+            panel.find(".signin button.primary").await.ok().flatten()
+        })
+        .await?;
+        panel.click(&button).await?;
+        let code = wait_until(Limit::secs(30), "the panel shows a device code", || async {
+            let e = panel.find(".signin .user-code").await.ok().flatten()?;
+            let t = panel.text(&e).await.ok()?;
+            (!t.trim().is_empty()).then(|| t.trim().to_string())
+        })
+        .await?;
+        org.approve(&code, user).await?;
+        self.wait_online().await
+    }
+
+    /// Waits until the panel says "Online".
+    pub async fn wait_online(&self) -> Result<(), String> {
+        let panel = self.panel()?;
+        wait_until(Limit::secs(60), "the panel says Online", || async {
+            let v = panel
+                .script(
+                    "return document.querySelector('.panel .connection')?.dataset.state ?? null",
+                    serde_json::json!([]),
+                )
+                .await
+                .ok()?;
+            (v.as_str() == Some("online")).then_some(())
+        })
+        .await
+    }
+
+    /// Signs in a headless instance from the command line (`chatbell signin`).
+    pub async fn sign_in_cli(&self, desk: &Desktop, org: &Org, user: &str) -> Result<(), String> {
+        let me = self;
+        let (_, out) = wait_until(Limit::secs(30), "`chatbell signin` answers", || async {
+            me.cli(desk, &["signin"])
+                .ok()
+                .filter(|(code, _)| *code == 0)
+        })
+        .await?;
+        let code = out
+            .split_whitespace()
+            .last()
+            .ok_or_else(|| format!("no code in {out:?}"))?
+            .to_string();
+        org.approve(&code, user).await?;
+        wait_until(Limit::secs(60), "`chatbell status` says online", || async {
+            let (_, s) = me.cli(desk, &["status", "--json"]).ok()?;
+            s.contains("\"connection\":\"online\"").then_some(())
+        })
+        .await
+    }
+
+    /// Whether ChatBell's process is alive.
+    pub fn alive(&self) -> bool {
+        self.pid != 0 && proc::alive(self.pid)
+    }
+
+    /// Quits the way an agent does (`chatbell quit`), then ends what is left.
+    pub async fn quit(&mut self, desk: &Desktop) {
+        if let Some(panel) = self.panel.take() {
+            let _ = panel.end().await;
+        }
+        if self.alive() {
+            let _ = self.cli(desk, &["quit"]);
+            let pid = self.pid;
+            let _ = wait_until(Limit::secs(10), "ChatBell exits", || async {
+                (!proc::alive(pid)).then_some(())
+            })
+            .await;
+        }
+        self.stop_processes();
+    }
+
+    /// SIGKILL to ChatBell's own pid: no chance to save anything.
+    pub fn kill_hard(&mut self) {
+        if self.alive() {
+            proc::signal(self.pid, "KILL");
+        }
+        let pid = self.pid;
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        while proc::alive(pid) && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.panel = None;
+        self.stop_processes();
+    }
+
+    fn stop_processes(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.stop(Duration::from_secs(5));
+        }
+        if self.alive() {
+            proc::stop_pid(self.pid, Duration::from_secs(5));
+        }
+        self.pid = 0;
+    }
+
+    /// Copies ChatBell's own log files into the artefacts.
+    pub fn keep_logs(&self, desk: &Desktop) {
+        let from = self.data_dir.join("logs");
+        let to = desk
+            .artefacts
+            .logs()
+            .join(format!("{}-data-logs", self.name));
+        if let Ok(dir) = std::fs::read_dir(&from) {
+            let _ = std::fs::create_dir_all(&to);
+            for e in dir.flatten() {
+                let _ = std::fs::copy(e.path(), to.join(e.file_name()));
+            }
+        }
+    }
+}
+
+impl Drop for ChatBell {
+    fn drop(&mut self) {
+        self.stop_processes();
+    }
+}
