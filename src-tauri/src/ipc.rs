@@ -1,11 +1,9 @@
 //! The panel's commands (`ui/src/types.ts` is their contract). Each one hands its
 //! input to [`App`], which checks it; errors go back as the message to show.
 
-use chatbell_app::prefs::Prefs;
+use chatbell_app::prefs::PanelPrefs;
 use chatbell_app::view::{NotificationView, SignInPrompt, Status};
 use chatbell_app::App;
-use chatbell_core::present::{Dnd, Presence, Sounds};
-use serde::{Deserialize, Serialize};
 use tauri::State;
 
 type Answer<T> = Result<T, String>;
@@ -48,63 +46,14 @@ pub async fn history(app: State<'_, App>, limit: u32) -> Answer<Vec<Notification
     app.history(limit.min(HISTORY_MAX)).await.map_err(says)
 }
 
-/// The Dynamics connection, as the panel's preferences show it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct DynamicsPrefs {
-    pub url: Option<String>,
-    pub app_id: Option<String>,
-    /// The keys the administrator locked (shown, not editable).
-    #[serde(default)]
-    pub locked: Vec<String>,
-}
-
-/// The panel's preferences: this desktop's presence settings, start at login,
-/// and the Dynamics connection.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PanelPrefs {
-    pub sounds: Sounds,
-    pub dnd: Dnd,
-    pub start_at_login: bool,
-    pub dynamics: DynamicsPrefs,
-}
-
 #[tauri::command]
 pub async fn get_preferences(app: State<'_, App>) -> Answer<PanelPrefs> {
-    let prefs = app.preferences();
-    let (url, app_id) = app.dynamics().await;
-    Ok(PanelPrefs {
-        sounds: prefs.presence.sounds,
-        dnd: prefs.presence.dnd,
-        start_at_login: prefs.start_at_login,
-        dynamics: DynamicsPrefs {
-            url,
-            app_id,
-            locked: app.locked_keys().await,
-        },
-    })
+    Ok(app.panel_preferences().await)
 }
 
 #[tauri::command]
 pub async fn set_preferences(app: State<'_, App>, prefs: PanelPrefs) -> Answer<()> {
-    let (url, app_id) = app.dynamics().await;
-    app.set_preferences(Prefs {
-        presence: Presence {
-            sounds: prefs.sounds,
-            dnd: prefs.dnd,
-        },
-        start_at_login: prefs.start_at_login,
-    })
-    .map_err(says)?;
-    let wanted = (
-        prefs.dynamics.url.filter(|u| !u.trim().is_empty()),
-        prefs.dynamics.app_id.filter(|a| !a.trim().is_empty()),
-    );
-    if wanted != (url, app_id) {
-        app.set_dynamics(wanted.0.as_deref(), wanted.1.as_deref())
-            .await
-            .map_err(says)?;
-    }
-    Ok(())
+    app.set_panel_preferences(prefs).await.map_err(says)
 }
 
 #[tauri::command]

@@ -11,13 +11,13 @@
 use crate::config::{self, Config, ConfigError, Paths};
 use crate::control::{self, BoxFuture, Handler, Request};
 use crate::demo::{DemoError, DemoOrg};
-use crate::prefs::{Prefs, PrefsError};
+use crate::prefs::{DynamicsPrefs, PanelPrefs, Prefs, PrefsError};
 use crate::view::{self, AccountView, Connection, NotificationView, SignInPrompt, Status, Storage};
 use chatbell_auth::{
     AuthConfig, BrowserOpener, BrowserSignIn, DeviceCodePrompt, OAuthClient, Session, StorageMode,
     TokenStore,
 };
-use chatbell_core::present::{present, LocalTime, Output, Weekday};
+use chatbell_core::present::{present, LocalTime, Output, Presence, Weekday};
 use chatbell_core::{
     Action, ActionError, Effect, Engine, NotificationKey, RequestId, SessionId, SystemClock,
 };
@@ -497,6 +497,44 @@ impl App {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The panel's preferences: this desktop's and the Dynamics connection.
+    pub async fn panel_preferences(&self) -> PanelPrefs {
+        let prefs = self.preferences();
+        let (url, app_id) = self.dynamics().await;
+        PanelPrefs {
+            sounds: prefs.presence.sounds,
+            dnd: prefs.presence.dnd,
+            start_at_login: prefs.start_at_login,
+            dynamics: DynamicsPrefs {
+                url,
+                app_id,
+                locked: self.locked_keys().await,
+            },
+        }
+    }
+
+    /// Saves the panel's preferences: this desktop's first, then the Dynamics
+    /// connection if it changed (a blank URL is the demo org).
+    pub async fn set_panel_preferences(&self, prefs: PanelPrefs) -> Result<(), AppError> {
+        let (url, app_id) = self.dynamics().await;
+        self.set_preferences(Prefs {
+            presence: Presence {
+                sounds: prefs.sounds,
+                dnd: prefs.dnd,
+            },
+            start_at_login: prefs.start_at_login,
+        })?;
+        let wanted = (
+            prefs.dynamics.url.filter(|u| !u.trim().is_empty()),
+            prefs.dynamics.app_id.filter(|a| !a.trim().is_empty()),
+        );
+        if wanted != (url, app_id) {
+            self.set_dynamics(wanted.0.as_deref(), wanted.1.as_deref())
+                .await?;
+        }
+        Ok(())
     }
 
     /// Checks and saves the preferences; they apply to the next effects at once.

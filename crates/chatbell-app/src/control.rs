@@ -27,6 +27,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// The longest request line accepted.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -114,6 +115,58 @@ pub fn peer_allowed(peer_uid: u32, allowed_uid: u32) -> bool {
     peer_uid == allowed_uid
 }
 
+async fn write_line(stream: &mut (impl AsyncWrite + Unpin), v: &Value) -> bool {
+    let mut line = v.to_string();
+    line.push('\n');
+    stream.write_all(line.as_bytes()).await.is_ok()
+}
+
+/// The protocol on one connection whose peer was let in: reads request lines
+/// from `read` until it ends, answers each on `write`. A line over
+/// [`MAX_LINE`] gets an error answer and ends the connection.
+pub async fn serve_lines(
+    read: impl AsyncRead + Unpin,
+    mut write: impl AsyncWrite + Unpin,
+    handler: &dyn Handler,
+) {
+    let mut reader = BufReader::new(read);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = match (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
+            Ok(n) => n,
+            Err(_) => return,
+        };
+        if n == 0 {
+            return;
+        }
+        if buf.last() != Some(&b'\n') && buf.len() > MAX_LINE {
+            write_line(
+                &mut write,
+                &error(format!("request line longer than {MAX_LINE} bytes")),
+            )
+            .await;
+            return;
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let answer = match serde_json::from_str::<Request>(line) {
+            Ok(req) => handler.handle(req).await,
+            Err(e) => error(format!("bad request: {e}")),
+        };
+        if !write_line(&mut write, &answer).await {
+            return;
+        }
+    }
+}
+
 #[cfg(unix)]
 pub use unix::*;
 
@@ -121,7 +174,7 @@ pub use unix::*;
 mod unix {
     use super::*;
     use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
     use tokio::net::{UnixListener, UnixStream};
 
     /// This process's user id.
@@ -247,12 +300,6 @@ mod unix {
         }
     }
 
-    async fn write_line(stream: &mut (impl AsyncWriteExt + Unpin), v: &Value) -> bool {
-        let mut line = v.to_string();
-        line.push('\n');
-        stream.write_all(line.as_bytes()).await.is_ok()
-    }
-
     async fn serve(stream: UnixStream, handler: Arc<dyn Handler>, allowed_uid: u32) {
         let peer = stream.peer_cred().map(|c| c.uid());
         let (read, mut write) = stream.into_split();
@@ -272,42 +319,7 @@ mod unix {
                 return;
             }
         }
-        let mut reader = BufReader::new(read);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            let n = match (&mut reader)
-                .take(MAX_LINE as u64 + 1)
-                .read_until(b'\n', &mut buf)
-                .await
-            {
-                Ok(n) => n,
-                Err(_) => return,
-            };
-            if n == 0 {
-                return;
-            }
-            if buf.last() != Some(&b'\n') && buf.len() > MAX_LINE {
-                write_line(
-                    &mut write,
-                    &error(format!("request line longer than {MAX_LINE} bytes")),
-                )
-                .await;
-                return;
-            }
-            let line = String::from_utf8_lossy(&buf);
-            let line = line.trim();
-            if line.is_empty() {
-                continue;
-            }
-            let answer = match serde_json::from_str::<Request>(line) {
-                Ok(req) => handler.handle(req).await,
-                Err(e) => error(format!("bad request: {e}")),
-            };
-            if !write_line(&mut write, &answer).await {
-                return;
-            }
-        }
+        serve_lines(read, write, handler.as_ref()).await;
     }
 
     /// Sends one request to the instance listening at `path` and returns its answer.

@@ -1,7 +1,7 @@
 //! The agent's preferences on this desktop: sounds and do not disturb (R18, R19)
 //! and whether ChatBell starts at login. JSON in the data dir, written atomically.
 
-use chatbell_core::present::{BadPresence, Presence};
+use chatbell_core::present::{BadPresence, Dnd, Presence, Sounds};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -13,6 +13,26 @@ pub struct Prefs {
     pub presence: Presence,
     #[serde(default)]
     pub start_at_login: bool,
+}
+
+/// The Dynamics connection, as the panel's preferences show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DynamicsPrefs {
+    pub url: Option<String>,
+    pub app_id: Option<String>,
+    /// The keys the administrator locked (shown, not editable).
+    #[serde(default)]
+    pub locked: Vec<String>,
+}
+
+/// The panel's preferences (`get_preferences` / `set_preferences`): this
+/// desktop's presence settings, start at login, and the Dynamics connection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PanelPrefs {
+    pub sounds: Sounds,
+    pub dnd: Dnd,
+    pub start_at_login: bool,
+    pub dynamics: DynamicsPrefs,
 }
 
 /// Why preferences could not be saved.

@@ -1,7 +1,7 @@
 //! The HTTP side of sign-in: one client for the identity platform's endpoints.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::Url;
 
@@ -74,11 +74,7 @@ impl OAuthClient {
     pub(crate) async fn token_request(&self, form: &[(&str, &str)]) -> Result<Tokens, AuthError> {
         let url = self.config.endpoint("token")?;
         let (status, body) = self.post_form(url, form).await?;
-        if status == 200 {
-            Tokens::from_response(&body, self.clock.now()).map_err(|d| malformed(status, d))
-        } else {
-            Err(error_response(status, &body))
-        }
+        token_response(status, &body, self.clock.now())
     }
 
     /// POSTs `application/x-www-form-urlencoded` and returns status and body.
@@ -101,8 +97,17 @@ impl OAuthClient {
     }
 }
 
+/// The token endpoint's answer: tokens on 200, else the OAuth error it gave.
+pub fn token_response(status: u16, body: &[u8], now: SystemTime) -> Result<Tokens, AuthError> {
+    if status == 200 {
+        Tokens::from_response(body, now).map_err(|d| malformed(status, d))
+    } else {
+        Err(error_response(status, body))
+    }
+}
+
 /// A non-200 answer: the documented OAuth error JSON, or a malformed response.
-pub(crate) fn error_response(status: u16, body: &[u8]) -> AuthError {
+pub fn error_response(status: u16, body: &[u8]) -> AuthError {
     match OAuthError::from_json(body) {
         Some(e) => AuthError::OAuth(Box::new(e)),
         None => malformed(status, "error response without OAuth error JSON".into()),

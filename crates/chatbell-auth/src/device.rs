@@ -70,21 +70,18 @@ fn as_secs(v: &serde_json::Value) -> Option<u64> {
     }
 }
 
-impl OAuthClient {
-    /// Asks for a device code (`POST .../devicecode` with `client_id` and `scope`).
-    pub async fn start_device_code(&self) -> Result<DeviceCodePrompt, AuthError> {
-        let url = self.config.endpoint("devicecode")?;
-        let scope = self.config.scope();
-        let (status, body) = self
-            .post_form(
-                url,
-                &[("client_id", self.config.client_id()), ("scope", &scope)],
-            )
-            .await?;
+impl DeviceCodePrompt {
+    /// Reads the `devicecode` endpoint's answer (`status` and body); `now` dates
+    /// its expiry.
+    pub fn from_response(
+        status: u16,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<DeviceCodePrompt, AuthError> {
         if status != 200 {
-            return Err(error_response(status, &body));
+            return Err(error_response(status, body));
         }
-        let r: DeviceCodeResponse = serde_json::from_slice(&body)
+        let r: DeviceCodeResponse = serde_json::from_slice(body)
             .map_err(|e| malformed(status, format!("device code response: {e}")))?;
         let expires_in = as_secs(&r.expires_in)
             .filter(|s| *s > 0)
@@ -105,11 +102,26 @@ impl OAuthClient {
             user_code: r.user_code,
             verification_uri: r.verification_uri,
             message: r.message,
-            expires_at: self.clock.now() + lifetime,
+            expires_at: now + lifetime,
             interval,
             device_code: r.device_code,
             deadline: Instant::now() + lifetime,
         })
+    }
+}
+
+impl OAuthClient {
+    /// Asks for a device code (`POST .../devicecode` with `client_id` and `scope`).
+    pub async fn start_device_code(&self) -> Result<DeviceCodePrompt, AuthError> {
+        let url = self.config.endpoint("devicecode")?;
+        let scope = self.config.scope();
+        let (status, body) = self
+            .post_form(
+                url,
+                &[("client_id", self.config.client_id()), ("scope", &scope)],
+            )
+            .await?;
+        DeviceCodePrompt::from_response(status, &body, self.clock.now())
     }
 
     /// Polls the token endpoint until the user has signed in, declined, or the code

@@ -76,11 +76,11 @@ mod session;
 mod store;
 mod tokens;
 
-pub use client::OAuthClient;
+pub use client::{error_response, token_response, OAuthClient};
 pub use config::AuthConfig;
 pub use device::DeviceCodePrompt;
 pub use error::{AuthError, DeviceCodeFailure, OAuthError, StoreError};
-pub use loopback::{BrowserOpener, BrowserSignIn};
+pub use loopback::{redirect_request, BrowserOpener, BrowserSignIn};
 pub use pkce::{random_state, s256_challenge, Pkce};
 pub use session::{Session, DEFAULT_REFRESH_SKEW};
 pub use store::{

@@ -72,6 +72,18 @@ enum Redirect {
     Bad(String),
 }
 
+impl Redirect {
+    /// The authorization code, or why there is none.
+    fn code(self) -> Result<String, AuthError> {
+        match self {
+            Redirect::Code { code } => Ok(code),
+            Redirect::Error(e) => Err(AuthError::Redirect(e)),
+            Redirect::StateMismatch => Err(AuthError::StateMismatch),
+            Redirect::Bad(why) => Err(AuthError::BadRedirect(why)),
+        }
+    }
+}
+
 impl OAuthClient {
     /// The authorize URL for a loopback redirect (`response_type=code`, S256 PKCE).
     pub fn authorize_url(
@@ -124,12 +136,7 @@ impl OAuthClient {
             .await
             .map_err(|_| AuthError::Timeout("the browser did not come back to ChatBell"))??;
         // The listener is closed here: it was moved into accept_one_redirect.
-        let code = match redirect {
-            Redirect::Code { code } => code,
-            Redirect::Error(e) => return Err(AuthError::Redirect(e)),
-            Redirect::StateMismatch => return Err(AuthError::StateMismatch),
-            Redirect::Bad(why) => return Err(AuthError::BadRedirect(why)),
-        };
+        let code = redirect.code()?;
         let scope = self.config.scope();
         self.token_request(&[
             ("grant_type", "authorization_code"),
@@ -171,28 +178,37 @@ async fn serve(mut stream: TcpStream, state: &str) -> Option<Redirect> {
     let head = tokio::time::timeout(CONNECTION_READ_TIMEOUT, read_head(&mut stream))
         .await
         .ok()??;
-    let Some(target) = request_target(&head) else {
-        respond(&mut stream, "400 Bad Request", PAGE_FAILED).await;
-        return None;
+    let (status, page, redirect) = answer(&head, state);
+    respond(&mut stream, status, page).await;
+    redirect
+}
+
+/// What one request to the redirect port gets (status line and page), and the
+/// redirect it carried, if it was one.
+fn answer(head: &str, state: &str) -> (&'static str, &'static str, Option<Redirect>) {
+    let bad = ("400 Bad Request", PAGE_FAILED, None);
+    let Some(target) = request_target(head) else {
+        return bad;
     };
     let Ok(url) = Url::parse("http://127.0.0.1").and_then(|b| b.join(target)) else {
-        respond(&mut stream, "400 Bad Request", PAGE_FAILED).await;
-        return None;
+        return bad;
     };
     if url.path() != "/" {
-        respond(&mut stream, "404 Not Found", "").await;
-        return None;
+        return ("404 Not Found", "", None);
     }
-    let Some(redirect) = parse_redirect(&url, state) else {
-        respond(&mut stream, "400 Bad Request", PAGE_FAILED).await;
-        return None;
-    };
-    let page = match redirect {
-        Redirect::Code { .. } => ("200 OK", PAGE_OK),
-        _ => ("200 OK", PAGE_FAILED),
-    };
-    respond(&mut stream, page.0, page.1).await;
-    Some(redirect)
+    match parse_redirect(&url, state) {
+        None => bad,
+        Some(r @ Redirect::Code { .. }) => ("200 OK", PAGE_OK, Some(r)),
+        Some(r) => ("200 OK", PAGE_FAILED, Some(r)),
+    }
+}
+
+/// One request to the redirect port, as the browser sent it (request line and
+/// headers): `None` if it is not the redirect (ChatBell keeps waiting), else
+/// the authorization code or why there is none. For the fuzz targets.
+#[doc(hidden)]
+pub fn redirect_request(head: &str, expected_state: &str) -> Option<Result<String, AuthError>> {
+    answer(head, expected_state).2.map(Redirect::code)
 }
 
 /// Reads the request line and headers (up to the blank line).

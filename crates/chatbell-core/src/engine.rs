@@ -631,6 +631,7 @@ impl Engine {
                 Change::SessionRemoved(id) => {
                     self.close_session_notifications(id, WithdrawReason::SessionClosed, out);
                     self.set_timer(TimerKey::Idle(id), None, out);
+                    self.set_timer(TimerKey::ReplyWindow(id), None, out);
                     if self.sessions.remove(&id).is_some_and(|e| e.counted) {
                         self.unread -= 1;
                     }
@@ -645,9 +646,19 @@ impl Engine {
                     requests.push((id, old));
                 }
                 Change::Blocked(b) => {
-                    let key = (b.channel, b.number.clone());
+                    // The sessions of the number blocked now, and of the one this
+                    // row blocked before, if it held another (it is free again).
+                    let old = self
+                        .blocked
+                        .get(&b.id)
+                        .filter(|o| o.channel != b.channel || o.number != b.number)
+                        .map(|o| (o.channel, o.number.clone()));
+                    let new = (b.channel, b.number.clone());
                     for (id, e) in &self.sessions {
-                        if e.row.channel == key.0 && e.row.number == key.1 {
+                        let of = |(channel, number): &(Channel, String)| {
+                            e.row.channel == *channel && e.row.number == *number
+                        };
+                        if of(&new) || old.as_ref().is_some_and(of) {
                             touched.add(self, *id);
                         }
                     }
@@ -2082,6 +2093,62 @@ impl Engine {
         for key in session_keys(id) {
             self.close_if_live(key, Lifecycle::Withdrawn { reason }, out);
         }
+    }
+
+    /// Checks the engine's own bookkeeping after an event: the unread count is
+    /// the number of sessions that count as unread (R3), as they stand now; each
+    /// notification is filed under its own key; the count last reported is the
+    /// current one. For property tests and fuzz targets: `Err` says what is off.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let counted = self.sessions.values().filter(|e| e.counted).count();
+        if usize::try_from(self.unread).ok() != Some(counted) {
+            return Err(format!(
+                "unread is {} but {counted} sessions are counted",
+                self.unread
+            ));
+        }
+        for (id, entry) in &self.sessions {
+            if entry.counted != self.counts_as_unread(entry) {
+                return Err(format!(
+                    "session {id}: counted {} but counts as unread {}",
+                    entry.counted, !entry.counted
+                ));
+            }
+        }
+        for (id, entry) in &self.sessions {
+            if entry.notes != self.probe_notes(*id) {
+                return Err(format!(
+                    "session {id}: notification bits {:#06x}, but the notifications say {:#06x}",
+                    entry.notes,
+                    self.probe_notes(*id)
+                ));
+            }
+            for key in [TimerKey::Idle(*id), TimerKey::ReplyWindow(*id)] {
+                let mirror = match key {
+                    TimerKey::ReplyWindow(_) => entry.reply_at,
+                    _ => entry.idle_at,
+                };
+                if mirror != self.timers.get(&key).copied() {
+                    return Err(format!(
+                        "{key:?}: the session says {mirror:?}, the timers {:?}",
+                        self.timers.get(&key)
+                    ));
+                }
+            }
+        }
+        for (key, n) in &self.notifications {
+            if n.key != *key {
+                return Err(format!("notification {} filed under {key}", n.key));
+            }
+        }
+        if self.reported_unread.is_some_and(|r| r != self.unread) {
+            return Err(format!(
+                "reported {:?} unread, but it is {}",
+                self.reported_unread, self.unread
+            ));
+        }
+        Ok(())
     }
 
     /// R3: is this session in the tray's count?

@@ -1155,6 +1155,29 @@ fn r9_block_makes_the_number_inactive_for_every_agent() {
     assert_eq!(shows(&bob.customer_writes(&mut again, "please")).len(), 1);
 }
 
+#[test]
+fn r9_a_blocked_number_moved_to_another_number_unblocks_the_first() {
+    let mut desk = Desk::new();
+    let mut s = session(1, WA, Owner::Team(DEFAULT_TEAM));
+    desk.sync(vec![Change::Session(s.clone())]);
+    desk.customer_writes(&mut s, "hello");
+    assert_eq!(desk.engine.unread(), 1);
+    let mut blocked = BlockedNumber {
+        id: BlockedId::from_u128(77),
+        number: s.number.clone(),
+        channel: Channel::WhatsApp,
+    };
+    desk.sync(vec![Change::Blocked(blocked.clone())]);
+    assert_eq!(desk.engine.unread(), 0);
+    // The blocked-number row is edited in Dynamics to hold another number: this
+    // customer is no longer blocked, and their unread chat counts again.
+    blocked.number = "+31699999999".into();
+    let out = desk.sync(vec![Change::Blocked(blocked)]);
+    assert_eq!(unread_set(&out), Some(1));
+    assert_eq!(desk.engine.unread(), 1);
+    assert_eq!(desk.engine.check_invariants(), Ok(()));
+}
+
 // ----- R11 system sound ------------------------------------------------------------
 
 #[test]
@@ -1722,6 +1745,20 @@ fn r20_warning_withdrawn_when_the_session_moves_to_another_agent_or_closes() {
         .engine
         .armed_timers()
         .all(|(k, _)| !matches!(k, TimerKey::ReplyWindow(_))));
+}
+
+#[test]
+fn r20_a_session_removed_from_dynamics_leaves_no_reply_window_timer() {
+    let mut desk = Desk::new();
+    let mut s = owned_session(&mut desk, 1, ME);
+    desk.customer_writes(&mut s, "Are you there?");
+    let key = TimerKey::ReplyWindow(s.id);
+    assert!(desk.engine.armed_timers().any(|(k, _)| *k == key));
+
+    let out = desk.sync(vec![Change::SessionRemoved(s.id)]);
+    assert!(out.contains(&Effect::DisarmTimer(key)), "{out:#?}");
+    assert!(desk.engine.armed_timers().all(|(k, _)| *k != key));
+    assert_eq!(desk.engine.check_invariants(), Ok(()));
 }
 
 #[test]

@@ -31,7 +31,7 @@ use crate::clock::format_ts;
 use crate::odata::query_pairs;
 use crate::state::{lock, Shared};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -255,6 +255,18 @@ pub fn aad_error(sh: &Shared, status: StatusCode, error: &str, code: u32, text: 
     r
 }
 
+/// The token and device code endpoints answer any method but `POST` with the
+/// identity platform's AADSTS900561 (as `405`).
+pub async fn post_only(State(sh): State<Arc<Shared>>, method: Method) -> Response {
+    aad_error(
+        &sh,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        900561,
+        &format!("The endpoint only accepts POST, OPTIONS requests. Received a {method} request."),
+    )
+}
+
 fn missing(sh: &Shared, name: &str) -> Response {
     aad_error(
         sh,
@@ -348,12 +360,9 @@ fn user_code() -> String {
         .collect()
 }
 
-/// `POST /{tenant}/oauth2/v2.0/devicecode`.
-pub async fn devicecode(
-    State(sh): State<Arc<Shared>>,
-    Path(_tenant): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
+/// `POST /{tenant}/oauth2/v2.0/devicecode` (any tenant: the path is not read, so
+/// that even one that is not UTF-8 gets an OAuth error).
+pub async fn devicecode(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
     let f = form(&body);
     let Some(client_id) = f.get("client_id").filter(|s| !s.is_empty()) else {
         return missing(&sh, "client_id");
@@ -393,12 +402,9 @@ pub async fn devicecode(
     r
 }
 
-/// `POST /{tenant}/oauth2/v2.0/token`.
-pub async fn token(
-    State(sh): State<Arc<Shared>>,
-    Path(_tenant): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
+/// `POST /{tenant}/oauth2/v2.0/token` (any tenant: the path is not read, so
+/// that even one that is not UTF-8 gets an OAuth error).
+pub async fn token(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
     let f = form(&body);
     let Some(grant) = f.get("grant_type") else {
         return missing(&sh, "grant_type");

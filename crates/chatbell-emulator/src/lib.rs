@@ -196,28 +196,7 @@ impl Emulator {
             seed::apply(&mut store, opts.seed, clock.now())
                 .map_err(|e| EmulatorError::InvalidOption(format!("seeding failed: {e}")))?;
         }
-        let sim = opts
-            .simulate
-            .then(|| sim::Simulator::new(opts.random_seed, opts.simulate_rate, clock.now()));
-        let shared = Arc::new(Shared {
-            store: Mutex::new(store),
-            auth: Mutex::new(auth::AuthState::default()),
-            clock: clock.clone(),
-            base_url,
-            cfg: Config {
-                tenant_id: opts.tenant_id,
-                organization_id: seed::seed_id("organization"),
-                business_unit_id: seed::seed_id("businessunit"),
-                access_token_lifetime: secs(opts.access_token_lifetime).max(1),
-                refresh_token_lifetime: secs(opts.refresh_token_lifetime).max(1),
-                device_code_lifetime: secs(opts.device_code_lifetime).max(1),
-                device_code_interval: secs(opts.device_code_interval),
-                delta_token_max_age: secs(opts.delta_token_max_age),
-            },
-            faults: faults::Faults::default(),
-            stats: Mutex::new(stats::Stats::default()),
-            sim: Mutex::new(sim),
-        });
+        let shared = shared_state(&opts, clock.clone(), store, base_url);
         let router = router(shared.clone());
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(server::serve(
@@ -254,13 +233,49 @@ impl Emulator {
     }
 }
 
+fn shared_state(
+    opts: &Options,
+    clock: Clock,
+    store: store::Store,
+    base_url: String,
+) -> Arc<Shared> {
+    let sim = opts
+        .simulate
+        .then(|| sim::Simulator::new(opts.random_seed, opts.simulate_rate, clock.now()));
+    Arc::new(Shared {
+        store: Mutex::new(store),
+        auth: Mutex::new(auth::AuthState::default()),
+        clock,
+        base_url,
+        cfg: Config {
+            tenant_id: opts.tenant_id,
+            organization_id: seed::seed_id("organization"),
+            business_unit_id: seed::seed_id("businessunit"),
+            access_token_lifetime: secs(opts.access_token_lifetime).max(1),
+            refresh_token_lifetime: secs(opts.refresh_token_lifetime).max(1),
+            device_code_lifetime: secs(opts.device_code_lifetime).max(1),
+            device_code_interval: secs(opts.device_code_interval),
+            delta_token_max_age: secs(opts.delta_token_max_age),
+        },
+        faults: faults::Faults::default(),
+        stats: Mutex::new(stats::Stats::default()),
+        sim: Mutex::new(sim),
+    })
+}
+
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/data/v9.2", axum::routing::any(api::handle))
         .route("/api/data/v9.2/", axum::routing::any(api::handle))
         .route("/api/data/v9.2/{*rest}", axum::routing::any(api::handle))
-        .route("/{tenant}/oauth2/v2.0/devicecode", post(auth::devicecode))
-        .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            post(auth::devicecode).fallback(auth::post_only),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(auth::token).fallback(auth::post_only),
+        )
         .route("/{tenant}/oauth2/v2.0/authorize", get(auth::authorize))
         .route(
             "/devicelogin",
@@ -270,6 +285,71 @@ fn router(shared: Arc<Shared>) -> Router {
         .fallback(api::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
         .with_state(shared)
+}
+
+/// An emulator without a socket or background tasks: requests go straight to its
+/// router, as if from a loopback peer. For driving the Web API, the sign-in
+/// endpoints and the request bodies in-process (the fuzz targets under `fuzz/`).
+/// It has no state file and no simulation; its clock is manual unless
+/// `opts.clock` says otherwise, and `opts.listen` only names it in URLs. A fault
+/// that drops the connection leaves the request unanswered forever here.
+#[doc(hidden)]
+pub struct InProcess {
+    shared: Arc<Shared>,
+    router: Router,
+}
+
+impl std::fmt::Debug for InProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcess").finish_non_exhaustive()
+    }
+}
+
+impl InProcess {
+    /// Seeds an emulator per `opts`.
+    pub fn new(opts: Options) -> Result<InProcess, EmulatorError> {
+        let clock = opts.clock.clone().unwrap_or_else(Clock::manual_default);
+        let mut store = store::Store::new();
+        seed::apply(&mut store, opts.seed, clock.now())
+            .map_err(|e| EmulatorError::InvalidOption(format!("seeding failed: {e}")))?;
+        let opts = Options {
+            simulate: false,
+            ..opts
+        };
+        let base_url = format!("http://{}", opts.listen);
+        let shared = shared_state(&opts, clock, store, base_url);
+        let router = router(shared.clone());
+        Ok(InProcess { shared, router })
+    }
+
+    /// Serves one request.
+    pub async fn call(&self, mut req: axum::extract::Request) -> axum::response::Response {
+        req.extensions_mut().insert(server::ConnInfo::loopback());
+        match tower::ServiceExt::oneshot(self.router.clone(), req).await {
+            Ok(resp) => resp,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Mints an access token for a user given by id or e-mail.
+    pub fn mint_token(&self, user: &str) -> Result<String, EmulatorError> {
+        let sh = &self.shared;
+        let id = lock(&sh.store)
+            .find_user(user)
+            .ok_or_else(|| EmulatorError::InvalidOption(format!("no user {user}")))?;
+        Ok(lock(&sh.auth).mint_access(
+            &sh.base_url,
+            sh.cfg.tenant_id,
+            id,
+            sh.clock.now(),
+            sh.cfg.access_token_lifetime,
+        ))
+    }
+
+    /// The tenant id (the first segment of the sign-in endpoints' paths).
+    pub fn tenant_id(&self) -> Uuid {
+        self.shared.cfg.tenant_id
+    }
 }
 
 impl RunningEmulator {

@@ -20,6 +20,14 @@ pub struct ConnInfo {
 }
 
 impl ConnInfo {
+    /// A loopback peer with nothing to drop: for requests served in-process.
+    pub(crate) fn loopback() -> ConnInfo {
+        ConnInfo {
+            peer: SocketAddr::from(([127, 0, 0, 1], 0)),
+            drop: Arc::new(Notify::new()),
+        }
+    }
+
     /// Closes the connection at once, without a response.
     pub fn drop_connection(&self) {
         self.drop.notify_one();

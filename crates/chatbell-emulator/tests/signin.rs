@@ -99,6 +99,37 @@ async fn device_code_pending_until_approved() {
 }
 
 #[tokio::test]
+async fn token_and_device_code_endpoints_refuse_other_methods_with_an_oauth_error() {
+    let t = start().await;
+    for path in ["token", "devicecode"] {
+        let url = format!(
+            "{}/{}/oauth2/v2.0/{path}",
+            t.emu.base_url(),
+            t.emu.tenant_id()
+        );
+        for method in [Method::GET, Method::PUT, Method::DELETE] {
+            let r = read(t.http.request(method.clone(), &url).send().await.unwrap()).await;
+            assert_eq!(r.status, 405, "{method} {path}: {}", r.text);
+            assert_eq!(r.json["error"], "invalid_request", "{}", r.text);
+            assert!(r.json["error_description"]
+                .as_str()
+                .unwrap()
+                .starts_with("AADSTS900561:"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_that_is_not_utf8_still_gets_an_oauth_error() {
+    let t = start().await;
+    for path in ["token", "devicecode"] {
+        let url = format!("{}/%FF%92/oauth2/v2.0/{path}", t.emu.base_url());
+        let r = read(t.http.post(url).form(&[("x", "y")]).send().await.unwrap()).await;
+        assert_aad_error(&r, "invalid_request", 900144);
+    }
+}
+
+#[tokio::test]
 async fn device_code_expires() {
     let t = start().await;
     let dc = device_code(&t).await;

@@ -257,17 +257,7 @@ impl Dataverse {
     /// `GET /WhoAmI`: who the token belongs to.
     pub async fn who_am_i(&self) -> Result<WhoAmI, DataverseError> {
         let v = self.get_json(&format!("{}WhoAmI", self.api), &[]).await?;
-        let id = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .and_then(|s| uuid::Uuid::parse_str(s).ok())
-                .ok_or_else(|| DataverseError::BadResponse(format!("WhoAmI without a valid {k}")))
-        };
-        Ok(WhoAmI {
-            user_id: id("UserId")?,
-            business_unit_id: id("BusinessUnitId")?,
-            organization_id: id("OrganizationId")?,
-        })
+        WhoAmI::from_json(&v)
     }
 
     /// One page of a query. `path_or_link` is a path under the API root
@@ -280,25 +270,7 @@ impl Dataverse {
     ) -> Result<Page, DataverseError> {
         let url = self.url(path_or_link);
         let v = self.get_json(&url, prefer).await?;
-        let Some(obj) = v.as_object() else {
-            return Err(DataverseError::BadResponse(
-                "a collection that is not an object".into(),
-            ));
-        };
-        let value = match obj.get("value") {
-            Some(Value::Array(rows)) => rows.clone(),
-            _ => {
-                return Err(DataverseError::BadResponse(
-                    "a collection without \"value\"".into(),
-                ))
-            }
-        };
-        let link = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
-        Ok(Page {
-            value,
-            next_link: link("@odata.nextLink"),
-            delta_link: link("@odata.deltaLink"),
-        })
+        Page::from_json(v)
     }
 
     /// Every page of a query, following `@odata.nextLink`s; the last page's
@@ -398,8 +370,7 @@ impl Dataverse {
             .bytes()
             .await
             .map_err(|e| DataverseError::Unavailable(format!("reading the answer: {e}")))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| DataverseError::BadResponse(format!("not JSON: {e}")))
+        parse_json(&bytes)
     }
 
     /// Sends one request with the retry rules of the module documentation.
@@ -512,18 +483,75 @@ fn describe(e: reqwest::Error) -> String {
     }
 }
 
-/// `Retry-After: <seconds>` (Dataverse sends seconds; fractional tolerated).
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    let s = resp.headers().get("Retry-After")?.to_str().ok()?.trim();
-    let secs: f64 = s.parse().ok()?;
+    parse_retry_after(resp.headers().get("Retry-After")?.to_str().ok()?)
+}
+
+/// `Retry-After: <seconds>` (Dataverse sends seconds; fractional tolerated; at
+/// most an hour). `None` when it cannot be read.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let secs: f64 = value.trim().parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
+}
+
+/// A response body that must be JSON.
+pub fn parse_json(body: &[u8]) -> Result<Value, DataverseError> {
+    serde_json::from_slice(body).map_err(|e| DataverseError::BadResponse(format!("not JSON: {e}")))
+}
+
+impl Page {
+    /// Reads a collection's body: `value` (an array of rows) and its links.
+    pub fn from_json(v: Value) -> Result<Page, DataverseError> {
+        let Value::Object(mut obj) = v else {
+            return Err(DataverseError::BadResponse(
+                "a collection that is not an object".into(),
+            ));
+        };
+        let value = match obj.remove("value") {
+            Some(Value::Array(rows)) => rows,
+            _ => {
+                return Err(DataverseError::BadResponse(
+                    "a collection without \"value\"".into(),
+                ))
+            }
+        };
+        let link = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+        Ok(Page {
+            value,
+            next_link: link("@odata.nextLink"),
+            delta_link: link("@odata.deltaLink"),
+        })
+    }
+}
+
+impl WhoAmI {
+    /// Reads `WhoAmI`'s answer: three GUIDs.
+    pub fn from_json(v: &Value) -> Result<WhoAmI, DataverseError> {
+        let id = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                .ok_or_else(|| DataverseError::BadResponse(format!("WhoAmI without a valid {k}")))
+        };
+        Ok(WhoAmI {
+            user_id: id("UserId")?,
+            business_unit_id: id("BusinessUnitId")?,
+            organization_id: id("OrganizationId")?,
+        })
+    }
 }
 
 /// The documented error JSON, read into a typed error.
 async fn error_of(status: u16, resp: reqwest::Response) -> DataverseError {
     let body = resp.bytes().await.unwrap_or_default();
+    error_from_body(status, &body)
+}
+
+/// An error answer (`status` and its body) as a typed error: the documented
+/// `{"error": {"code", "message"}}`, or the start of whatever else came.
+pub fn error_from_body(status: u16, body: &[u8]) -> DataverseError {
     let parsed: Option<(String, String)> =
-        serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+        serde_json::from_slice::<Value>(body).ok().and_then(|v| {
             let e = v.get("error")?;
             Some((
                 e.get("code")?.as_str()?.to_string(),
