@@ -65,20 +65,21 @@ async fn until<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T 
     }
 }
 
+/// No keychain, no start-at-login entry: nothing outside the test's folder.
+fn test_options() -> AppOptions {
+    AppOptions {
+        keychain: false,
+        autostart: false,
+        ..AppOptions::default()
+    }
+}
+
 async fn demo_app(dir: &tempfile::TempDir) -> (App, Arc<Recorder>) {
     let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"));
     let shell = Arc::new(Recorder::default());
-    let app = App::start(
-        paths,
-        shell.clone(),
-        AppOptions {
-            keychain: false,
-            autostart: false,
-            ..AppOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let app = App::start(paths, shell.clone(), test_options())
+        .await
+        .unwrap();
     (app, shell)
 }
 
@@ -367,11 +368,7 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
     let run = tokio::spawn(chatbell_app::headless::run(
         paths.clone(),
         shell.clone(),
-        AppOptions {
-            keychain: false,
-            autostart: false,
-            ..AppOptions::default()
-        },
+        test_options(),
         Some(sock.clone()),
         async {
             let _ = stopped.await;
@@ -395,11 +392,7 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
     let second = chatbell_app::headless::run(
         paths,
         Arc::new(Recorder::default()),
-        AppOptions {
-            keychain: false,
-            autostart: false,
-            ..AppOptions::default()
-        },
+        test_options(),
         Some(sock.clone()),
         async {},
         |_| panic!("a second instance must not start"),
@@ -537,11 +530,7 @@ async fn open_shows_the_panel_and_quit_stops_a_headless_chatbell() {
     let run = tokio::spawn(chatbell_app::headless::run(
         paths,
         shell.clone(),
-        AppOptions {
-            keychain: false,
-            autostart: false,
-            ..AppOptions::default()
-        },
+        test_options(),
         Some(sock.clone()),
         std::future::pending(),
         |_| {},
@@ -691,17 +680,9 @@ async fn keys_the_administrator_locked_cannot_be_changed_from_the_panel() {
     .unwrap();
     let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"))
         .with_system_config(&system);
-    let app = App::start(
-        paths,
-        Arc::new(Recorder::default()),
-        AppOptions {
-            keychain: false,
-            autostart: false,
-            ..AppOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let app = App::start(paths, Arc::new(Recorder::default()), test_options())
+        .await
+        .unwrap();
     assert_eq!(
         app.dynamics().await.0.as_deref(),
         Some("https://contoso.crm.dynamics.com")

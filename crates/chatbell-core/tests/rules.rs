@@ -545,23 +545,29 @@ fn r6_a_new_owner_gets_the_whole_idle_timeout_before_the_next_offer() {
     assert_eq!(shown[0].peer, Some(BOB));
 }
 
-#[test]
-fn r15_the_loser_is_told_the_winners_name_even_when_it_never_met_that_agent() {
-    let mut me = Desk::new();
-    let mut s = owned_session(&mut me, 1, ALICE);
+/// An idle chat of Alice's (session `n`) offered to me; I say Yes, and Dynamics
+/// answers that `winner` (named `name`, if it says) was faster. What I am told.
+fn my_yes_loses(me: &mut Desk, n: u128, winner: UserId, name: Option<&str>) -> Vec<Effect> {
+    let mut s = owned_session(me, n, ALICE);
     let changes = me.customer_message_changes(&mut s, "hello?");
     me.sync(changes);
     me.advance(IDLE);
     me.fire_due_timers();
     let mine = Desk::write_back(&me.act(NotificationKey::Offer(s.id), Action::Yes).unwrap());
-    let stranger = UserId::from_u128(77);
-    let out = me.handle(Event::WriteBackDone {
+    me.handle(Event::WriteBackDone {
         command: mine.id,
         outcome: WriteBackOutcome::Conflict {
-            owner: Some(Owner::User(stranger)),
-            owner_name: Some("Sam Supervisor".into()),
+            owner: Some(Owner::User(winner)),
+            owner_name: name.map(str::to_string),
         },
-    });
+    })
+}
+
+#[test]
+fn r15_the_loser_is_told_the_winners_name_even_when_it_never_met_that_agent() {
+    let mut me = Desk::new();
+    let stranger = UserId::from_u128(77);
+    let out = my_yes_loses(&mut me, 1, stranger, Some("Sam Supervisor"));
     assert!(
         shows(&out)[0]
             .body
@@ -569,19 +575,7 @@ fn r15_the_loser_is_told_the_winners_name_even_when_it_never_met_that_agent() {
         "{out:#?}"
     );
     // Without a name from Dynamics either, it still says something true.
-    let mut s2 = owned_session(&mut me, 2, ALICE);
-    let changes = me.customer_message_changes(&mut s2, "anyone?");
-    me.sync(changes);
-    me.advance(IDLE);
-    me.fire_due_timers();
-    let mine = Desk::write_back(&me.act(NotificationKey::Offer(s2.id), Action::Yes).unwrap());
-    let out = me.handle(Event::WriteBackDone {
-        command: mine.id,
-        outcome: WriteBackOutcome::Conflict {
-            owner: Some(Owner::User(stranger)),
-            owner_name: None,
-        },
-    });
+    let out = my_yes_loses(&mut me, 2, stranger, None);
     assert!(shows(&out)[0]
         .body
         .contains("Another agent already took this chat"));
@@ -591,19 +585,7 @@ fn r15_the_loser_is_told_the_winners_name_even_when_it_never_met_that_agent() {
 fn r21_what_only_informs_can_be_cleared_from_the_panel() {
     let mut me = Desk::new();
     // "Too late" (R15).
-    let mut s = owned_session(&mut me, 1, ALICE);
-    let changes = me.customer_message_changes(&mut s, "hello?");
-    me.sync(changes);
-    me.advance(IDLE);
-    me.fire_due_timers();
-    let mine = Desk::write_back(&me.act(NotificationKey::Offer(s.id), Action::Yes).unwrap());
-    let out = me.handle(Event::WriteBackDone {
-        command: mine.id,
-        outcome: WriteBackOutcome::Conflict {
-            owner: Some(Owner::User(BOB)),
-            owner_name: None,
-        },
-    });
+    let out = my_yes_loses(&mut me, 1, BOB, None);
     let too_late = shows(&out)[0].clone();
     assert_eq!(too_late.kind, NotificationKind::ActionFailed);
     // A catch-up summary (R17).

@@ -299,6 +299,26 @@ pub struct InProcess {
     router: Router,
 }
 
+/// A user's id, by id or e-mail.
+fn user_id(sh: &Shared, user: &str) -> Result<Uuid, EmulatorError> {
+    lock(&sh.store)
+        .find_user(user)
+        .ok_or_else(|| EmulatorError::InvalidOption(format!("no user {user}")))
+}
+
+/// An access token for a user given by id or e-mail, as the token endpoint would
+/// issue it.
+fn mint_token(sh: &Shared, user: &str) -> Result<String, EmulatorError> {
+    let id = user_id(sh, user)?;
+    Ok(lock(&sh.auth).mint_access(
+        &sh.base_url,
+        sh.cfg.tenant_id,
+        id,
+        sh.clock.now(),
+        sh.cfg.access_token_lifetime,
+    ))
+}
+
 impl std::fmt::Debug for InProcess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InProcess").finish_non_exhaustive()
@@ -333,17 +353,7 @@ impl InProcess {
 
     /// Mints an access token for a user given by id or e-mail.
     pub fn mint_token(&self, user: &str) -> Result<String, EmulatorError> {
-        let sh = &self.shared;
-        let id = lock(&sh.store)
-            .find_user(user)
-            .ok_or_else(|| EmulatorError::InvalidOption(format!("no user {user}")))?;
-        Ok(lock(&sh.auth).mint_access(
-            &sh.base_url,
-            sh.cfg.tenant_id,
-            id,
-            sh.clock.now(),
-            sh.cfg.access_token_lifetime,
-        ))
+        mint_token(&self.shared, user)
     }
 
     /// The tenant id (the first segment of the sign-in endpoints' paths).
@@ -389,21 +399,11 @@ impl RunningEmulator {
     }
     /// Mints an access token for a user given by id or e-mail.
     pub fn mint_token(&self, user: &str) -> Result<String, EmulatorError> {
-        let id = self.user_id(user)?;
-        let sh = &self.shared;
-        Ok(lock(&sh.auth).mint_access(
-            &sh.base_url,
-            sh.cfg.tenant_id,
-            id,
-            sh.clock.now(),
-            sh.cfg.access_token_lifetime,
-        ))
+        mint_token(&self.shared, user)
     }
     /// A user's id, by id or e-mail.
     pub fn user_id(&self, user: &str) -> Result<Uuid, EmulatorError> {
-        lock(&self.shared.store)
-            .find_user(user)
-            .ok_or_else(|| EmulatorError::InvalidOption(format!("no user {user}")))
+        user_id(&self.shared, user)
     }
     /// Grants or removes organisation-level read (change tracking) for a user.
     pub fn set_org_level_read(&self, user: &str, on: bool) -> Result<(), EmulatorError> {
