@@ -13,17 +13,20 @@
 //! [`ConfigError`]: chatbell_app::ConfigError
 
 use crate::support::{says, scratch, ORG_URL};
-use chatbell_app::config::{write_dynamics, Config};
+use chatbell_app::config::{write_dynamics, Config, Paths};
 use chatbell_app::deeplink::session_link;
 use chatbell_core::SessionId;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 const APP_ID: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
 
-fn file() -> &'static PathBuf {
-    static FILE: OnceLock<PathBuf> = OnceLock::new();
-    FILE.get_or_init(|| scratch("config").join("config.toml"))
+/// The scratch user file, with no system file beside it.
+fn paths() -> &'static Paths {
+    static PATHS: OnceLock<Paths> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        let dir = scratch("config");
+        Paths::new(dir.join("config.toml"), dir.join("data"))
+    })
 }
 
 fn host(url: &str) -> Option<String> {
@@ -56,9 +59,10 @@ pub fn run(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     check(&text, &Config::parse(&text, "config.toml"));
 
-    let path = file();
+    let paths = paths();
+    let path = &paths.config_file;
     std::fs::write(path, text.as_bytes()).expect("the scratch file");
-    match write_dynamics(path, Some(ORG_URL), Some(APP_ID)) {
+    match write_dynamics(paths, Some(ORG_URL), Some(APP_ID)) {
         Err(e) => {
             says(&e);
             let now = std::fs::read(path).expect("the scratch file");
@@ -78,7 +82,7 @@ pub fn run(data: &[u8]) {
             let again = Config::parse(&written, "config.toml");
             check(&written, &again);
             assert!(again.is_ok(), "the rewritten file is refused: {written}");
-            match write_dynamics(path, None, None) {
+            match write_dynamics(paths, None, None) {
                 Ok(c) => assert!(c.is_demo(), "{:?}", c.dynamics),
                 Err(e) => {
                     says(&e);
