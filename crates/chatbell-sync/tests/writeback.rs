@@ -10,22 +10,35 @@ use serde_json::json;
 use support::*;
 use uuid::Uuid;
 
-async fn request_to_dana(emu: &chatbell_emulator::RunningEmulator, kind: i64) -> RequestId {
-    let alex = act_as(emu, ALEX);
-    let row = alex
+/// A pending request of `kind` (1 assign, 2 discuss) about `session`, made in the
+/// Chat UI by the agent `by` (e-mail, id) to the agent with id `to`.
+async fn post_request(
+    emu: &chatbell_emulator::RunningEmulator,
+    kind: i64,
+    session: Uuid,
+    by: (&str, Uuid),
+    to: Uuid,
+) -> RequestId {
+    let row = act_as(emu, by.0)
         .send(
             reqwest::Method::POST,
             "cb_chatrequests",
             Some(json!({
                 "cb_kind": kind,
-                "cb_chatsession@odata.bind": format!("/cb_chatsessions({})", SeedIds::session(4)),
-                "cb_requestedby@odata.bind": format!("/systemusers({})", SeedIds::alex()),
-                "cb_requestedto@odata.bind": format!("/systemusers({})", SeedIds::demo_agent()),
+                "cb_chatsession@odata.bind": format!("/cb_chatsessions({session})"),
+                "cb_requestedby@odata.bind": format!("/systemusers({})", by.1),
+                "cb_requestedto@odata.bind": format!("/systemusers({to})"),
                 "statuscode": 1,
             })),
         )
         .await;
     RequestId(Uuid::parse_str(row["cb_chatrequestid"].as_str().unwrap()).unwrap())
+}
+
+/// Alex asks Dana to take over (1) or join (2) session 4.
+async fn request_to_dana(emu: &chatbell_emulator::RunningEmulator, kind: i64) -> RequestId {
+    let by = (ALEX, SeedIds::alex());
+    post_request(emu, kind, SeedIds::session(4), by, SeedIds::demo_agent()).await
 }
 
 #[tokio::test]
@@ -205,20 +218,8 @@ async fn r8_withdrawing_my_request_writes_the_reason_and_the_target_loses_it() {
     let mut dana = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
     let mut alex = desk(&emu, ALEX, None, quick()).await;
     // Dana (owner of session 2) asks Alex to join it.
-    let row = act_as(&emu, DEMO_AGENT_EMAIL)
-        .send(
-            reqwest::Method::POST,
-            "cb_chatrequests",
-            Some(json!({
-                "cb_kind": 2,
-                "cb_chatsession@odata.bind": format!("/cb_chatsessions({})", SeedIds::session(2)),
-                "cb_requestedby@odata.bind": format!("/systemusers({})", SeedIds::demo_agent()),
-                "cb_requestedto@odata.bind": format!("/systemusers({})", SeedIds::alex()),
-                "statuscode": 1,
-            })),
-        )
-        .await;
-    let r = RequestId(Uuid::parse_str(row["cb_chatrequestid"].as_str().unwrap()).unwrap());
+    let by = (DEMO_AGENT_EMAIL, SeedIds::demo_agent());
+    let r = post_request(&emu, 2, SeedIds::session(2), by, SeedIds::alex()).await;
     dana.desk.poll().await.unwrap();
     alex.desk.poll().await.unwrap();
     assert!(live(alex.desk.engine(), NotificationKey::Request(r)).is_some());
@@ -329,20 +330,8 @@ async fn r8_a_request_read_before_its_chat_brings_the_chat_and_can_be_accepted_a
     let s = act_as(&emu, SYSTEM)
         .new_conversation("Chen Wei", "+8613800000123")
         .await;
-    let row = act_as(&emu, ALEX)
-        .send(
-            reqwest::Method::POST,
-            "cb_chatrequests",
-            Some(json!({
-                "cb_kind": 1,
-                "cb_chatsession@odata.bind": format!("/cb_chatsessions({s})"),
-                "cb_requestedby@odata.bind": format!("/systemusers({})", SeedIds::alex()),
-                "cb_requestedto@odata.bind": format!("/systemusers({})", SeedIds::demo_agent()),
-                "statuscode": 1,
-            })),
-        )
-        .await;
-    let r = RequestId(Uuid::parse_str(row["cb_chatrequestid"].as_str().unwrap()).unwrap());
+    let by = (ALEX, SeedIds::alex());
+    let r = post_request(&emu, 1, s.0, by, SeedIds::demo_agent()).await;
     emu.advance_clock(2);
     dana.desk
         .poll_tables(Tables {
