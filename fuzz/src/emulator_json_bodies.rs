@@ -45,11 +45,7 @@ pub fn run(data: &[u8]) {
     let requests: Vec<RawRequest> = split(data)
         .into_iter()
         .filter_map(RawRequest::parse)
-        .filter(|r| {
-            r.target
-                .parse::<axum::http::Uri>()
-                .is_ok_and(|u| u.path() != "/_emulator/faults")
-        })
+        .filter(|r| r.path() != "/_emulator/faults")
         .collect();
     if requests.is_empty() {
         return;
@@ -58,8 +54,7 @@ pub fn run(data: &[u8]) {
     block_on(async {
         for r in &requests {
             if let Some((status, body)) = emu.send(r).await {
-                let path = r.target.split('?').next().unwrap_or_default();
-                check_answer(path, status, &body);
+                check_answer(&r.path(), status, &body);
             }
         }
     });

@@ -132,6 +132,17 @@ impl RawRequest {
     }
 }
 
+impl RawRequest {
+    /// The path the server sees: what the URI parser keeps of the target,
+    /// without its query and without a `#` and what follows it.
+    pub fn path(&self) -> String {
+        self.target
+            .parse::<axum::http::Uri>()
+            .map(|u| u.path().to_string())
+            .unwrap_or_default()
+    }
+}
+
 /// Percent-encodes the bytes a URI cannot carry as they are.
 pub fn uri_safe(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
