@@ -188,7 +188,7 @@ fn headless() -> anyhow::Result<()> {
     let _logs = init_logging(&paths);
     let rt = tokio::runtime::Runtime::new()?;
     let result = rt.block_on(async move {
-        let shell = Arc::new(shell::DesktopShell::new(None));
+        let shell = Arc::new(shell::DesktopShell::new(None, &paths.data_dir));
         let attach = shell.clone();
         chatbell_app::headless::run(
             paths,
@@ -239,8 +239,10 @@ fn gui() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    // In-app updates only for the AppImage and the Windows installers.
-    let updates = updates::enabled();
+    let context = tauri::generate_context!("../tauri.conf.json");
+    // In-app updates only for the AppImage and the Windows installers, and only
+    // with a real signing key.
+    let mut updates = updates::enabled();
     tracing::info!(
         installed = updates::installed_as(),
         "updates: {}",
@@ -250,6 +252,12 @@ fn gui() -> anyhow::Result<()> {
             "not in-app (the package manager, or a build from source)"
         }
     );
+    if updates {
+        if let Some(why) = updates::refusal(context.config().plugins.0.get("updater")) {
+            tracing::warn!("in-app updates are off: {why}");
+            updates = false;
+        }
+    }
     let mut builder = tauri::Builder::default();
     if updates {
         builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
@@ -275,7 +283,10 @@ fn gui() -> anyhow::Result<()> {
         ])
         .setup(move |app| {
             let handle = app.handle().clone();
-            let shell = Arc::new(shell::DesktopShell::new(Some(handle.clone())));
+            let shell = Arc::new(shell::DesktopShell::new(
+                Some(handle.clone()),
+                &paths.data_dir,
+            ));
             shell::build_tray(app, &shell)?;
             tracing::info!("tray icon ready");
             let chat = tauri::async_runtime::block_on(App::start(
@@ -314,7 +325,7 @@ fn gui() -> anyhow::Result<()> {
             }
             Ok(())
         })
-        .build(tauri::generate_context!("../tauri.conf.json"))
+        .build(context)
         .context("could not start ChatBell's window system")?
         .run(on_run_event);
     Ok(())

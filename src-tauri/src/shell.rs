@@ -9,6 +9,7 @@ use chatbell_core::{Action, Notification, NotificationKey, SessionId};
 use chatbell_desktop::badge::{self, Rgba};
 use chatbell_desktop::sound::SoundPlayer;
 use chatbell_desktop::toast::{ToastEvent, Toasts};
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
@@ -30,6 +31,9 @@ struct TrayMenu {
     signin: MenuItem<Wry>,
 }
 
+/// The file in the data dir that remembers which toast is which notification's.
+const TOAST_MEMORY: &str = "toasts-on-screen";
+
 /// Carries out the app's outputs on this desktop.
 pub struct DesktopShell {
     /// `None` when headless: no tray, no panel.
@@ -43,9 +47,10 @@ pub struct DesktopShell {
 }
 
 impl DesktopShell {
-    pub fn new(handle: Option<AppHandle>) -> DesktopShell {
+    /// `data_dir`: where the toasts on screen are remembered across restarts.
+    pub fn new(handle: Option<AppHandle>, data_dir: &Path) -> DesktopShell {
         let app: Arc<OnceLock<App>> = Arc::new(OnceLock::new());
-        let (jobs, events) = toast_worker();
+        let (jobs, events) = toast_worker(data_dir.join(TOAST_MEMORY));
         react_to_toasts(events, app.clone(), handle.clone());
         let icon = Rgba::new(
             TRAY_ICON.width(),
@@ -179,13 +184,13 @@ impl Shell for DesktopShell {
 
 /// Toasts talk D-Bus synchronously: they get a thread of their own. Returns the
 /// job queue and the clicks.
-fn toast_worker() -> (mpsc::Sender<ToastJob>, mpsc::Receiver<ToastEvent>) {
+fn toast_worker(memory: PathBuf) -> (mpsc::Sender<ToastJob>, mpsc::Receiver<ToastEvent>) {
     let (jobs_tx, jobs_rx) = mpsc::channel::<ToastJob>();
     let (events_tx, events_rx) = mpsc::channel::<ToastEvent>();
     let spawned = std::thread::Builder::new()
         .name("chatbell-toast-jobs".into())
         .spawn(move || {
-            let toasts = Toasts::connect("ChatBell", events_tx);
+            let toasts = Toasts::connect_remembering("ChatBell", events_tx, &memory);
             for job in jobs_rx {
                 match job {
                     ToastJob::Show(n) => toasts.show(&n),

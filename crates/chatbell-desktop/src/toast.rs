@@ -10,12 +10,26 @@
 //! Customers write names and messages: the text goes out as plain text, with
 //! `&`, `<` and `>` escaped where the server reads markup in bodies.
 //!
+//! Which toast stands for which notification is remembered in a small file
+//! (keys and the server's ids, nothing of the text) when the shell gives one:
+//! after a crash or a restart ChatBell still updates, closes and hears the
+//! clicks of the toasts its last run left on screen, rather than stacking a
+//! second toast beside one it can no longer take down (R14, R16). The file
+//! names the notification server's connection; a server restarted since (a
+//! new login) has other toasts under those ids, and the file is then ignored.
+//!
 //! Every call talks D-Bus synchronously: call it from a thread that may block
 //! (not from an async task).
 
 use chatbell_core::{Action, Notification, NotificationKey, NotificationKind};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
+
+/// The hint that carries a toast's notification key (`chat:<uuid>`, ...):
+/// servers ignore hints they do not know, and it lets a test or a tool tell
+/// which notification a toast stands for.
+pub const KEY_HINT: &str = "x-chatbell-key";
 
 /// What the agent did with a toast.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,18 +87,113 @@ struct Shown {
     id: u32,
 }
 
+type ShownMap = Arc<Mutex<HashMap<NotificationKey, Shown>>>;
+
 /// The toasts on screen.
 #[derive(Clone)]
 pub struct Toasts {
     app_name: String,
     caps: Capabilities,
-    shown: Arc<Mutex<HashMap<NotificationKey, Shown>>>,
+    shown: ShownMap,
+    memory: Option<Memory>,
+}
+
+/// Where the toasts on screen are remembered, and for which server.
+#[derive(Clone)]
+struct Memory {
+    file: PathBuf,
+    /// The unique bus name of the notification server's connection.
+    server: String,
+}
+
+impl Memory {
+    /// The remembered toasts, if the file is this server's.
+    fn load(&self) -> HashMap<NotificationKey, Shown> {
+        let Ok(text) = std::fs::read_to_string(&self.file) else {
+            return HashMap::new();
+        };
+        parse_memory(&text, &self.server)
+    }
+
+    fn save(&self, shown: &HashMap<NotificationKey, Shown>) {
+        let text = format_memory(&self.server, shown);
+        let tmp = self.file.with_extension("tmp");
+        let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.file));
+        if let Err(e) = result {
+            tracing::warn!(file = %self.file.display(), "could not remember the toasts on screen: {e}");
+        }
+    }
+}
+
+/// The memory file's text: `server <name>`, then `<key> <id>` per toast.
+fn format_memory(server: &str, shown: &HashMap<NotificationKey, Shown>) -> String {
+    let mut lines: Vec<String> = shown.iter().map(|(k, s)| format!("{k} {}", s.id)).collect();
+    lines.sort();
+    let mut out = format!("server {server}\n");
+    for l in lines {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+/// Reads a memory file written for `server`; anything else (another server, a
+/// damaged line) is left out.
+fn parse_memory(text: &str, server: &str) -> HashMap<NotificationKey, Shown> {
+    let mut lines = text.lines();
+    if lines.next().and_then(|l| l.strip_prefix("server ")) != Some(server) {
+        return HashMap::new();
+    }
+    lines
+        .filter_map(|l| {
+            let (k, id) = l.split_once(' ')?;
+            let key = k.parse::<NotificationKey>().ok()?;
+            let id = id.trim().parse::<u32>().ok().filter(|id| *id != 0)?;
+            Some((key, Shown { id }))
+        })
+        .collect()
+}
+
+/// The unique name of whoever owns `org.freedesktop.Notifications` now.
+fn notification_server_name() -> Option<String> {
+    let result = zbus::block_on(async {
+        let conn = zbus::Connection::session().await?;
+        let dbus = zbus::fdo::DBusProxy::new(&conn).await?;
+        let name = zbus::names::BusName::try_from("org.freedesktop.Notifications")?;
+        let owner = dbus.get_name_owner(name).await?;
+        Ok::<String, zbus::Error>(owner.to_string())
+    });
+    match result {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::debug!("no notification server's name: {e}");
+            None
+        }
+    }
 }
 
 impl Toasts {
     /// Connects to the session's notification server and asks what it can do.
     /// Without one, toasts fail quietly (logged) and the panel remains.
     pub fn connect(app_name: &str, events: mpsc::Sender<ToastEvent>) -> Toasts {
+        Self::connect_with_memory(app_name, events, None)
+    }
+
+    /// As [`Toasts::connect`], remembering the toasts on screen in `file` (see
+    /// the module's documentation) and taking back those a previous run left.
+    pub fn connect_remembering(
+        app_name: &str,
+        events: mpsc::Sender<ToastEvent>,
+        file: &Path,
+    ) -> Toasts {
+        Self::connect_with_memory(app_name, events, Some(file))
+    }
+
+    fn connect_with_memory(
+        app_name: &str,
+        events: mpsc::Sender<ToastEvent>,
+        file: Option<&Path>,
+    ) -> Toasts {
         let caps = match notify_rust::get_capabilities() {
             Ok(c) => Capabilities {
                 actions: c.iter().any(|x| x == "actions"),
@@ -95,12 +204,32 @@ impl Toasts {
                 Capabilities::default()
             }
         };
-        let shown = Arc::new(Mutex::new(HashMap::new()));
-        listen(shown.clone(), events);
+        let memory = file.and_then(|f| {
+            notification_server_name().map(|server| Memory {
+                file: f.to_path_buf(),
+                server,
+            })
+        });
+        let remembered = memory.as_ref().map(Memory::load).unwrap_or_default();
+        if !remembered.is_empty() {
+            tracing::info!(
+                toasts = remembered.len(),
+                "taking back the toasts the last run left on screen"
+            );
+        }
+        let shown = Arc::new(Mutex::new(remembered));
+        listen(shown.clone(), memory.clone(), events);
         Toasts {
             app_name: app_name.to_string(),
             caps,
             shown,
+            memory,
+        }
+    }
+
+    fn remember(&self, shown: &HashMap<NotificationKey, Shown>) {
+        if let Some(m) = &self.memory {
+            m.save(shown);
         }
     }
 
@@ -118,6 +247,11 @@ impl Toasts {
             .map(|s| s.id);
         let mut toast = notify_rust::Notification::new();
         toast.appname(&self.app_name).summary(&n.title);
+        #[cfg(all(unix, not(target_os = "macos")))]
+        toast.hint(notify_rust::Hint::Custom(
+            KEY_HINT.to_string(),
+            n.key.to_string(),
+        ));
         // The body already says how many messages it stands for (R16).
         if self.caps.body_markup {
             toast.body(&escape_markup(&n.body));
@@ -146,20 +280,23 @@ impl Toasts {
                 return;
             }
         };
-        self.shown
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(n.key, Shown { id: handle.id() });
+        let mut shown = self.shown.lock().unwrap_or_else(|p| p.into_inner());
+        let new = shown.insert(n.key, Shown { id: handle.id() });
+        if new.is_none_or(|old| old.id != handle.id()) {
+            self.remember(&shown);
+        }
     }
 
     /// Takes the toast for `key` down, if one is up.
     pub fn close(&self, key: &NotificationKey) {
-        let id = self
-            .shown
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key)
-            .map(|s| s.id);
+        let id = {
+            let mut shown = self.shown.lock().unwrap_or_else(|p| p.into_inner());
+            let id = shown.remove(key).map(|s| s.id);
+            if id.is_some() {
+                self.remember(&shown);
+            }
+            id
+        };
         if let Some(id) = id {
             close_by_id(id);
         }
@@ -180,7 +317,7 @@ impl Toasts {
 /// subscribed before the first toast is shown, so no click is missed. An action
 /// or a close ends the toast (a server sends both for a click: the second finds
 /// nothing left to report).
-fn listen(shown: Arc<Mutex<HashMap<NotificationKey, Shown>>>, events: mpsc::Sender<ToastEvent>) {
+fn listen(shown: ShownMap, memory: Option<Memory>, events: mpsc::Sender<ToastEvent>) {
     let (ready_tx, ready_rx) = mpsc::channel::<()>();
     let spawned = std::thread::Builder::new()
         .name("chatbell-toasts".into())
@@ -215,6 +352,9 @@ fn listen(shown: Arc<Mutex<HashMap<NotificationKey, Shown>>>, events: mpsc::Send
                         let key = shown.iter().find(|(_, s)| s.id == id).map(|(k, _)| *k);
                         if let Some(k) = key {
                             shown.remove(&k);
+                            if let Some(m) = &memory {
+                                m.save(&shown);
+                            }
                         }
                         key
                     };
@@ -281,6 +421,25 @@ mod tests {
             escape_markup("<b>Jane</b> & <a href='x'>co</a>\u{7}"),
             "&lt;b&gt;Jane&lt;/b&gt; &amp; &lt;a href='x'&gt;co&lt;/a&gt; "
         );
+    }
+
+    #[test]
+    fn r14_toast_memory_reads_back_for_the_same_server_only() {
+        let chat: NotificationKey = "chat:6f1c2a7e-0000-4000-8000-000000000001"
+            .parse()
+            .expect("a key");
+        let mut shown = HashMap::new();
+        shown.insert(chat, Shown { id: 42 });
+        let text = format_memory(":1.7", &shown);
+        let back = parse_memory(&text, ":1.7");
+        assert_eq!(back.get(&chat).map(|s| s.id), Some(42));
+        assert!(
+            parse_memory(&text, ":1.9").is_empty(),
+            "a restarted server's ids are other toasts"
+        );
+        let damaged = format!("{text}not-a-key 3\nchat:x y\n{chat} 0\n");
+        assert_eq!(parse_memory(&damaged, ":1.7").len(), 1);
+        assert!(parse_memory("", ":1.7").is_empty());
     }
 
     #[test]

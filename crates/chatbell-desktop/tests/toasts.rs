@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use chatbell_core::*;
-use chatbell_desktop::toast::{ToastEvent, Toasts};
+use chatbell_desktop::toast::{ToastEvent, Toasts, KEY_HINT};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +20,8 @@ enum Call {
         body: String,
         actions: Vec<String>,
         timeout: i32,
+        /// The notification key hint.
+        key: Option<String>,
     },
     Close(u32),
 }
@@ -49,15 +51,20 @@ impl Server {
         summary: String,
         body: String,
         actions: Vec<String>,
-        _hints: HashMap<String, OwnedVariant>,
+        hints: HashMap<String, OwnedVariant>,
         expire_timeout: i32,
     ) -> u32 {
+        let key = hints
+            .get(KEY_HINT)
+            .and_then(|v| v.try_clone().ok())
+            .and_then(|v| String::try_from(v).ok());
         self.calls.lock().unwrap().push(Call::Notify {
             replaces: replaces_id,
             summary,
             body,
             actions,
             timeout: expire_timeout,
+            key,
         });
         if replaces_id != 0 {
             return replaces_id;
@@ -187,6 +194,7 @@ fn toasts_show_update_in_place_report_clicks_and_close() {
             .map(String::from)
             .to_vec(),
             timeout: -1,
+            key: Some(chat.to_string()),
         }
     );
 
@@ -270,5 +278,60 @@ fn toasts_show_update_in_place_report_clicks_and_close() {
         calls.lock().unwrap().get(4).cloned()
     });
     assert_eq!(closed, Call::Close(3));
+
+    // R14/R16: a run that ends without closing its toasts (a crash) leaves them
+    // to the next run, which updates and closes them rather than stacking more.
+    let dir = std::env::temp_dir().join(format!("chatbell-toast-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let memory = dir.join("toasts-on-screen");
+    let request = NotificationKey::Offer(SessionId::from_u128(4));
+    {
+        let (tx, _events) = mpsc::channel();
+        let crashed = Toasts::connect_remembering("ChatBell", tx, &memory);
+        crashed.show(&notification(
+            request,
+            NotificationKind::AssignToMe,
+            "idle for 5 minutes",
+            vec![Action::Open, Action::Yes, Action::No],
+        ));
+        wait_for("the first run's toast", || {
+            calls.lock().unwrap().get(5).cloned()
+        });
+    }
+    let (tx, events) = mpsc::channel();
+    let next = Toasts::connect_remembering("ChatBell", tx, &memory);
+    assert_eq!(
+        next.keys(),
+        vec![request],
+        "the toast left on screen is taken back"
+    );
+    next.show(&notification(
+        request,
+        NotificationKind::AssignToMe,
+        "idle for 6 minutes",
+        vec![Action::Open, Action::Yes, Action::No],
+    ));
+    let update = wait_for("the update", || calls.lock().unwrap().get(6).cloned());
+    assert!(
+        matches!(update, Call::Notify { replaces: 4, ref body, .. } if body == "idle for 6 minutes"),
+        "{update:?}"
+    );
+    // A click on the toast the last run showed reaches this run.
+    zbus::block_on(conn.emit_signal(
+        None::<&str>,
+        "/org/freedesktop/Notifications",
+        "org.freedesktop.Notifications",
+        "ActionInvoked",
+        &(4u32, "yes"),
+    ))
+    .unwrap();
+    assert_eq!(
+        events.recv_timeout(Duration::from_secs(10)).unwrap(),
+        ToastEvent::Invoked {
+            key: request,
+            action: Action::Yes
+        }
+    );
+    let _ = std::fs::remove_dir_all(&dir);
     drop(conn);
 }

@@ -26,6 +26,8 @@ pub struct Notify {
     pub actions: Vec<(String, String)>,
     pub urgency: Option<u8>,
     pub timeout: i32,
+    /// ChatBell's notification key (its `x-chatbell-key` hint).
+    pub key: Option<String>,
     pub at: Instant,
 }
 
@@ -154,8 +156,8 @@ impl Toasts {
                 Event::Notify(n) => (
                     n.at,
                     format!(
-                        "NOTIFY id={} replaces={} pid={:?} urgency={:?} timeout={} summary={:?} body={:?} actions={:?}",
-                        n.id, n.replaces, n.pid, n.urgency, n.timeout, n.summary, n.body, n.actions
+                        "NOTIFY id={} replaces={} pid={:?} key={:?} urgency={:?} timeout={} summary={:?} body={:?} actions={:?}",
+                        n.id, n.replaces, n.pid, n.key, n.urgency, n.timeout, n.summary, n.body, n.actions
                     ),
                 ),
                 Event::Close { id, pid, at } => (*at, format!("CLOSE id={id} pid={pid:?}")),
@@ -208,6 +210,10 @@ impl NotificationServer {
             .get("urgency")
             .and_then(|v| v.try_clone().ok())
             .and_then(|v| u8::try_from(v).ok());
+        let key = hints
+            .get("x-chatbell-key")
+            .and_then(|v| v.try_clone().ok())
+            .and_then(|v| String::try_from(v).ok());
         let pairs = actions
             .chunks(2)
             .map(|c| {
@@ -234,6 +240,7 @@ impl NotificationServer {
             actions: pairs,
             urgency,
             timeout: expire_timeout,
+            key,
             at: Instant::now(),
         }));
         id
