@@ -76,7 +76,26 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     let resp = match auth::authenticate(&sh, &parts.headers) {
         Err(problem) => auth::unauthorized(&sh, problem),
         Ok(user) => {
-            lock(&sh.stats).count_user(&user.to_string());
+            let who = user.to_string();
+            lock(&sh.stats).count_user(&who);
+            // Service protection: a throttled user waits its Retry-After out.
+            let (now, rate) = (sh.clock.now(), sh.clock.rate());
+            let action = match sh.faults.throttled_for(&who, now, rate) {
+                Some(left) => {
+                    lock(&sh.stats).count_early_retry(&who);
+                    FaultAction::Fail(sh.faults.still_throttled(left))
+                }
+                None => {
+                    if let FaultAction::Fail(e) = &action {
+                        if e.status == StatusCode::TOO_MANY_REQUESTS {
+                            lock(&sh.stats).throttled += 1;
+                            let wait = sh.faults.get().retry_after_seconds;
+                            sh.faults.throttle(&who, wait, now, rate);
+                        }
+                    }
+                    action
+                }
+            };
             match action {
                 FaultAction::Drop => {
                     if let Some(c) = conn {

@@ -115,6 +115,16 @@ impl Clock {
         }
     }
 
+    /// Moves the clock forward by `d` (to the millisecond).
+    pub fn advance_by(&self, d: std::time::Duration) {
+        let d = chrono::Duration::milliseconds(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let mut mode = self.lock();
+        match &mut *mode {
+            Mode::Manual { now } => *now += d,
+            Mode::System { origin_emu, .. } => *origin_emu += d,
+        }
+    }
+
     /// Sets the current time.
     pub fn set(&self, to: DateTime<Utc>) {
         let mut mode = self.lock();

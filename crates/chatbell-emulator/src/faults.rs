@@ -2,6 +2,12 @@
 //! 429s with `Retry-After`, server errors, added latency and dropped connections,
 //! each "every N requests". All off by default.
 //!
+//! A user who got a 429 is throttled until its `Retry-After` has passed, as
+//! Dataverse's service protection does: every request of that user before then
+//! is refused with a 429 too (with what is left of the wait), and counted in the
+//! stats as an early retry, so that a test can check a client honours every
+//! `Retry-After` it was given.
+//!
 //! And one-shot answers for the sign-in token endpoint
 //! (`POST /_emulator/faults/token`): the next token request gets the queued OAuth
 //! error instead of being processed (e.g. `slow_down` for a device code poll, or a
@@ -10,10 +16,12 @@
 
 use crate::error::{codes, ApiError};
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// The fault settings (JSON of `PUT`/`GET /_emulator/faults`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +198,8 @@ pub struct Faults {
     settings: Mutex<FaultSettings>,
     counter: AtomicU64,
     token: Mutex<VecDeque<TokenFault>>,
+    /// Per user: throttled until then (on the emulator's clock).
+    throttled_until: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 fn throttle_message(code: &str) -> &'static str {
@@ -209,6 +219,41 @@ impl Faults {
     pub fn set(&self, s: FaultSettings) {
         *crate::state::lock(&self.settings) = s;
         self.counter.store(0, Ordering::SeqCst);
+        crate::state::lock(&self.throttled_until).clear();
+    }
+    /// `user` got a 429 that says to wait `seconds` (real seconds: on a clock
+    /// that runs `rate` times faster, that many more of its seconds).
+    pub fn throttle(&self, user: &str, seconds: u64, now: DateTime<Utc>, rate: f64) {
+        let emu_ms = (seconds as f64 * 1000.0 * rate.max(1.0)) as i64;
+        crate::state::lock(&self.throttled_until).insert(
+            user.to_string(),
+            now + chrono::Duration::milliseconds(emu_ms),
+        );
+    }
+    /// What is left of `user`'s wait (in real time), if it is still throttled.
+    pub fn throttled_for(&self, user: &str, now: DateTime<Utc>, rate: f64) -> Option<Duration> {
+        let mut map = crate::state::lock(&self.throttled_until);
+        let until = *map.get(user)?;
+        match (until - now).to_std() {
+            Ok(left) if !left.is_zero() => Some(left.div_f64(rate.max(1.0))),
+            _ => {
+                map.remove(user);
+                None
+            }
+        }
+    }
+    /// The 429 for a request that came before its wait was over.
+    pub fn still_throttled(&self, left: Duration) -> ApiError {
+        let code = self.get().throttle_code;
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            &code,
+            throttle_message(&code),
+        )
+        .with_header(
+            "retry-after",
+            left.as_secs_f64().ceil().max(1.0).to_string(),
+        )
     }
     /// Queues a one-shot token endpoint fault.
     pub fn push_token(&self, f: TokenFault) {

@@ -22,6 +22,11 @@ pub struct Stats {
     /// Token endpoint requests per `grant_type` sent (refused ones too). Not part
     /// of `total`, which counts Web API requests only.
     pub token_requests_by_grant_type: BTreeMap<String, u64>,
+    /// 429s given by the throttling fault (each with a `Retry-After`).
+    pub throttled: u64,
+    /// Requests that came before their user's `Retry-After` was over (each
+    /// refused with another 429), per user id.
+    pub early_retries_by_user: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -48,6 +53,17 @@ impl Stats {
             .get(grant_type)
             .copied()
             .unwrap_or(0)
+    }
+    /// Counts a request that came before its user's `Retry-After` was over.
+    pub fn count_early_retry(&mut self, user: &str) {
+        *self
+            .early_retries_by_user
+            .entry(user.to_string())
+            .or_default() += 1;
+    }
+    /// Early retries, every user together.
+    pub fn early_retries(&self) -> u64 {
+        self.early_retries_by_user.values().sum()
     }
     /// Counts a response status.
     pub fn count_status(&mut self, status: u16) {

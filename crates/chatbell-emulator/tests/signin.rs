@@ -504,6 +504,22 @@ async fn faults_throttle_every_n_with_retry_after() {
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after").as_deref(), Some("7"));
     assert_eq!(r.error_code(), "0x80072322");
+    // Service protection: the same user is refused until the wait is over,
+    // and the early request is counted.
+    let early = t.get("WhoAmI").await;
+    assert_eq!(early.status, 429);
+    let left: u64 = early
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((1..=7).contains(&left), "{left}");
+    let stats = t.admin(Method::GET, "stats", None).await.json;
+    assert_eq!(stats["throttled"], 1);
+    let early_retries: u64 = stats["early_retries_by_user"]
+        .as_object()
+        .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
+        .unwrap_or(0);
+    assert_eq!(early_retries, 1);
     let bad = t
         .admin(Method::PUT, "faults", Some(json!({"throttle_code": "0x1"})))
         .await;

@@ -64,13 +64,20 @@ impl Recorder {
     }
 }
 
-/// Records the client's waits instead of spending them.
+/// Records the client's waits instead of spending them; the org's clock, when
+/// given, moves on by each wait (the org sees the time pass).
 #[derive(Default)]
-pub struct RecordedPauses(pub Mutex<Vec<Duration>>);
+pub struct RecordedPauses(
+    pub Mutex<Vec<Duration>>,
+    pub Option<chatbell_emulator::Clock>,
+);
 
 impl Pause for RecordedPauses {
     fn pause(&self, d: Duration) -> BoxFuture<'_, ()> {
         self.0.lock().unwrap().push(d);
+        if let Some(clock) = &self.1 {
+            clock.advance_by(d);
+        }
         Box::pin(async {})
     }
 }
@@ -102,7 +109,7 @@ pub async fn desk(
 ) -> Agent {
     let dir = dir.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
     let token = emu.mint_token(user).unwrap();
-    let pauses = Arc::new(RecordedPauses::default());
+    let pauses = Arc::new(RecordedPauses(Mutex::default(), Some(emu.clock().clone())));
     let dv = Dataverse::new(
         emu.base_url(),
         Arc::new(StaticToken(token)),
