@@ -7,6 +7,7 @@
 //! The endpoints and the public key that every update must be signed with are
 //! `plugins.updater` in `tauri.conf.json` (README: Updates).
 
+use base64::Engine as _;
 use std::time::Duration;
 use tauri::utils::config::BundleType;
 use tauri::{AppHandle, Runtime};
@@ -38,6 +39,51 @@ pub fn enabled() -> bool {
         cfg!(windows),
         appimage,
     )
+}
+
+/// Why the updater configuration (`plugins.updater` of `tauri.conf.json`) must
+/// not be used, if it must not: every update is checked against the public key
+/// in `pubkey`, so without a real key (the placeholder a build starts with) no
+/// update could ever be trusted; and updates are fetched over https only.
+pub fn refusal(updater: Option<&serde_json::Value>) -> Option<String> {
+    let Some(updater) = updater else {
+        return Some("no `plugins.updater` in tauri.conf.json".into());
+    };
+    let key = updater["pubkey"].as_str().unwrap_or_default();
+    if let Err(e) = decode_public_key(key) {
+        return Some(format!(
+            "`plugins.updater.pubkey` is not an update signing key ({e}): see README, Updates"
+        ));
+    }
+    let endpoints = updater["endpoints"].as_array().cloned().unwrap_or_default();
+    if endpoints.is_empty() {
+        return Some("no `plugins.updater.endpoints`".into());
+    }
+    for e in &endpoints {
+        let e = e.as_str().unwrap_or_default();
+        if !e.starts_with("https://") {
+            return Some(format!("update endpoint {e:?} is not https"));
+        }
+    }
+    if updater["requireSignedVersion"].as_bool() == Some(false) {
+        return Some(
+            "`requireSignedVersion` is off: a signed older version could be offered".into(),
+        );
+    }
+    None
+}
+
+/// The updater's key format: base64 of a minisign public key file.
+fn decode_public_key(key: &str) -> Result<minisign_verify::PublicKey, String> {
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(key.trim())
+        .map_err(|_| "not base64".to_string())?;
+    let text = String::from_utf8(text).map_err(|_| "not text".to_string())?;
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("untrusted comment:"))
+        .ok_or("no key line")?;
+    minisign_verify::PublicKey::from_base64(line.trim()).map_err(|e| e.to_string())
 }
 
 /// `bundle`: what the packager wrote into the binary; `appimage`: the AppImage
@@ -83,6 +129,58 @@ async fn check_once<R: Runtime>(app: &AppHandle<R>) -> Result<(), tauri_plugin_u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// An updater key as `tauri signer generate` prints it (its bytes made up).
+    fn a_key() -> String {
+        let mut raw = b"Ed".to_vec();
+        raw.extend_from_slice(&[7u8; 8]);
+        raw.extend_from_slice(&[42u8; 32]);
+        let line = base64::engine::general_purpose::STANDARD.encode(raw);
+        let file = format!("untrusted comment: minisign public key 0707070707070707\n{line}\n");
+        base64::engine::general_purpose::STANDARD.encode(file)
+    }
+
+    #[test]
+    fn updates_need_a_signing_key_and_https() {
+        let good = json!({
+            "pubkey": a_key(),
+            "endpoints": ["https://updates.example.com/{{target}}"],
+            "requireSignedVersion": true,
+        });
+        assert_eq!(refusal(Some(&good)), None);
+        for (bad, why) in [
+            (
+                json!({"pubkey": "REPLACE WITH THE PUBLIC KEY", "endpoints": ["https://u.example.com"]}),
+                "signing key",
+            ),
+            (
+                json!({"pubkey": "", "endpoints": ["https://u.example.com"]}),
+                "signing key",
+            ),
+            (
+                json!({"pubkey": a_key(), "endpoints": ["http://u.example.com"]}),
+                "not https",
+            ),
+            (json!({"pubkey": a_key(), "endpoints": []}), "endpoints"),
+            (
+                json!({"pubkey": a_key(), "endpoints": ["https://u.example.com"], "requireSignedVersion": false}),
+                "requireSignedVersion",
+            ),
+        ] {
+            let r = refusal(Some(&bad)).unwrap_or_default();
+            assert!(r.contains(why), "{bad}: {r:?}");
+        }
+        assert!(refusal(None).is_some());
+    }
+
+    #[test]
+    fn the_committed_configuration_does_not_update_until_a_key_is_put_in() {
+        let conf: serde_json::Value = serde_json::from_str(include_str!("../../tauri.conf.json"))
+            .expect("tauri.conf.json is JSON");
+        let r = refusal(conf.pointer("/plugins/updater")).unwrap_or_default();
+        assert!(r.contains("signing key"), "{r:?}");
+    }
 
     #[test]
     fn packages_from_a_package_manager_never_update_themselves() {
