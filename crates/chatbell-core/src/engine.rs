@@ -1521,13 +1521,37 @@ impl Engine {
     }
 
     /// R17: many chats after a gap become one toast; a single one stays itself.
+    /// A summary still up also stands for the chats an earlier catch-up put in
+    /// it that are still waiting untoasted: it counts them too, rather than
+    /// only what this catch-up brought.
     fn summarise(&mut self, now: Ts, ctx: &mut Ctx, out: &mut Vec<Effect>) {
-        let quiet: Vec<NotificationKey> = ctx
+        let mut quiet: Vec<NotificationKey> = ctx
             .quiet_chats
             .iter()
             .copied()
             .filter(|k| self.notifications.get(k).is_some_and(|n| n.is_live()))
             .collect();
+        let standing = self
+            .notifications
+            .get(&NotificationKey::CatchUp)
+            .filter(|n| n.is_live())
+            .map(|n| n.created_at);
+        if let (Some(since), false) = (standing, quiet.is_empty()) {
+            let mut earlier: Vec<NotificationKey> = self
+                .notifications
+                .iter()
+                .filter(|(k, n)| {
+                    matches!(k, NotificationKey::Chat(_) | NotificationKey::Assigned(_))
+                        && n.is_live()
+                        && !n.toast
+                        && n.created_at >= since
+                        && !quiet.contains(k)
+                })
+                .map(|(k, _)| *k)
+                .collect();
+            earlier.sort_unstable();
+            quiet.extend(earlier);
+        }
         if quiet.len() >= SUMMARY_THRESHOLD {
             let key = NotificationKey::CatchUp;
             let title = format!("{} chats need you", quiet.len());
@@ -1960,23 +1984,32 @@ impl Engine {
                         .and_then(|s| self.sessions.get(&s))
                         .map(|e| e.row.owner)
                 });
+                // Accepting an Assign request takes the chat: one that another
+                // agent than the requester now owns was taken by that agent
+                // (another agent asked at the same time, or took it), R15.
+                let requester = match &command.op {
+                    WriteOp::AnswerRequest { request, .. } => {
+                        self.requests.get(request).map(|r| r.requested_by)
+                    }
+                    _ => None,
+                };
+                let taken_by_another = |u: UserId| Some(u) != self.me && Some(u) != requester;
                 let body = match (&command.op, owner) {
+                    (
+                        WriteOp::AnswerRequest {
+                            accept: true,
+                            take_session: Some(_),
+                            ..
+                        },
+                        Some(Owner::User(u)),
+                    ) if taken_by_another(u) => self.took_it(u, owner_name),
                     (
                         WriteOp::AnswerRequest { .. }
                         | WriteOp::WithdrawRequest { .. }
                         | WriteOp::ExpireRequest { .. },
                         _,
                     ) => "The request was answered or withdrawn meanwhile.".to_string(),
-                    (_, Some(Owner::User(u))) if Some(u) != self.me => {
-                        let name = match (self.agent_name(&u), owner_name) {
-                            (Some(known), _) if !known.trim().is_empty() => known.to_string(),
-                            (_, Some(given)) if !given.trim().is_empty() => {
-                                clip(&given, NAME_CHARS)
-                            }
-                            _ => self.name_of(u),
-                        };
-                        format!("{name} already took this chat.")
-                    }
+                    (_, Some(Owner::User(u))) if Some(u) != self.me => self.took_it(u, owner_name),
                     _ => "Someone changed this chat first.".to_string(),
                 };
                 self.show_info(&command, "Too late", body, now, out);
@@ -2007,6 +2040,16 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// "Sam Patel already took this chat.", with the best name known for `u`.
+    fn took_it(&self, u: UserId, given: Option<String>) -> String {
+        let name = match (self.agent_name(&u), given) {
+            (Some(known), _) if !known.trim().is_empty() => known.to_string(),
+            (_, Some(given)) if !given.trim().is_empty() => clip(&given, NAME_CHARS),
+            _ => self.name_of(u),
+        };
+        format!("{name} already took this chat.")
     }
 
     fn show_info(

@@ -777,6 +777,40 @@ fn r8_accepting_an_assign_request_moves_ownership() {
 }
 
 #[test]
+fn r15_accepting_an_assign_request_another_agent_took_first_says_who() {
+    for (owner, told) in [
+        (BOB, "Bob Brown already took this chat."),
+        // The requester still has it (the request was answered meanwhile).
+        (ALICE, "The request was answered or withdrawn meanwhile."),
+    ] {
+        let mut desk = Desk::new();
+        let (_, r) = assign_request_to_me(&mut desk);
+        let mine = Desk::write_back(
+            &desk
+                .act(NotificationKey::Request(r.id), Action::Accept)
+                .unwrap(),
+        );
+        let out = desk.handle(Event::WriteBackDone {
+            command: mine.id,
+            outcome: WriteBackOutcome::Conflict {
+                owner: Some(Owner::User(owner)),
+                owner_name: Some(
+                    if owner == BOB {
+                        "Bob Brown"
+                    } else {
+                        "Alice Adams"
+                    }
+                    .into(),
+                ),
+            },
+        });
+        let shown = shows(&out);
+        assert_eq!(shown.len(), 1, "{out:?}");
+        assert_eq!(shown[0].body, told);
+    }
+}
+
+#[test]
 fn r8_accepting_a_discuss_request_leaves_ownership() {
     let mut desk = Desk::new();
     let s = owned_session(&mut desk, 1, ALICE);
@@ -1514,6 +1548,53 @@ fn r17_catch_up_is_one_summary_plus_the_decisions() {
     // Clicking the summary opens the panel.
     let out = desk.act(NotificationKey::CatchUp, Action::Open).unwrap();
     assert!(out.contains(&Effect::OpenPanel));
+}
+
+#[test]
+fn r17_a_later_catch_up_counts_the_chats_the_summary_still_stands_for() {
+    let mut desk = Desk::new();
+    let mut first: Vec<Session> = (1..=3).map(|n| team_session(&mut desk, n)).collect();
+    let mut changes = Vec::new();
+    for s in first.iter_mut() {
+        changes.extend(desk.customer_message_changes(s, "while you were away"));
+    }
+    let out = desk.catch_up(changes);
+    assert_eq!(toasts(&out)[0].title, "3 chats need you");
+
+    // Away again (a restart, an outage): two more, the first three still untouched.
+    desk.advance(Span::minutes(5));
+    let mut changes = Vec::new();
+    for n in 4..=5 {
+        let mut s = session(n, WA, Owner::Team(DEFAULT_TEAM));
+        changes.push(Change::Session(s.clone()));
+        changes.extend(desk.customer_message_changes(&mut s, "me too"));
+    }
+    let out = desk.catch_up(changes);
+    let summary = toasts(&out)
+        .into_iter()
+        .find(|n| n.kind == NotificationKind::CatchUpSummary)
+        .expect("the summary is updated");
+    assert_eq!(summary.title, "5 chats need you");
+    assert_eq!(
+        toasts(&out).len(),
+        1,
+        "the two new ones are in the summary, not toasts of their own"
+    );
+
+    // One of the first three is taken elsewhere meanwhile: not counted any more.
+    desk.advance(Span::minutes(5));
+    let mut taken = first[0].clone();
+    taken.owner = Owner::User(ALICE);
+    taken.accepted_on = Some(desk.now);
+    let mut s6 = session(6, WA, Owner::Team(DEFAULT_TEAM));
+    let mut changes = vec![Change::Session(taken), Change::Session(s6.clone())];
+    changes.extend(desk.customer_message_changes(&mut s6, "hello"));
+    let out = desk.catch_up(changes);
+    let summary = toasts(&out)
+        .into_iter()
+        .find(|n| n.kind == NotificationKind::CatchUpSummary)
+        .expect("the summary is updated");
+    assert_eq!(summary.title, "5 chats need you");
 }
 
 #[test]
