@@ -90,6 +90,25 @@ pub struct AuthState {
     pub signin_user: Option<Uuid>,
 }
 
+impl AuthState {
+    /// Every access and refresh token issued to `user` that is still on record
+    /// (refresh tokens stay after use): for tests that check a client never
+    /// writes one down in plain text.
+    pub fn tokens_of(&self, user: Uuid) -> Vec<String> {
+        let access = self
+            .access
+            .iter()
+            .filter(|(_, a)| a.user == user)
+            .map(|(t, _)| t.clone());
+        let refresh = self
+            .refresh
+            .iter()
+            .filter(|(_, r)| r.user == user)
+            .map(|(t, _)| t.clone());
+        access.chain(refresh).collect()
+    }
+}
+
 /// Why a bearer token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenProblem {

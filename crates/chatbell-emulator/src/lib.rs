@@ -414,6 +414,23 @@ impl RunningEmulator {
         store.set_flags(id, f);
         Ok(())
     }
+    /// Every access and refresh token issued to `user` (id or e-mail) still on
+    /// record.
+    pub fn tokens_of(&self, user: &str) -> Result<Vec<String>, EmulatorError> {
+        let id = self.user_id(user)?;
+        Ok(lock(&self.shared.auth).tokens_of(id))
+    }
+    /// Stops the traffic simulation for good (what it wrote stays): a test can
+    /// then compare a settled org with what a client made of it.
+    pub fn stop_simulation(&self) {
+        *lock(&self.shared.sim) = None;
+    }
+    /// Simulation events run so far (0 without a simulation).
+    pub fn simulation_events(&self) -> u64 {
+        lock(&self.shared.sim)
+            .as_ref()
+            .map_or(0, |s| s.events_run())
+    }
     /// Sets fault injection.
     pub fn set_faults(&self, f: FaultSettings) {
         self.shared.faults.set(f);

@@ -48,6 +48,9 @@ pub struct ChatBell {
     pub panel: Option<Session>,
     /// ChatBell's own pid.
     pub pid: u32,
+    /// A session bus of its own (another agent's desktop session), instead of
+    /// the desktop's.
+    pub bus_address: Option<String>,
 }
 
 fn free_port() -> Result<u16, String> {
@@ -91,15 +94,32 @@ impl ChatBell {
             proc: None,
             panel: None,
             pid: 0,
+            bus_address: None,
         })
     }
 
     fn env<'a>(&self, desk: &Desktop, cmd: &'a mut Command) -> &'a mut Command {
-        desk.env(cmd)
+        let cmd = desk
+            .env(cmd)
             .env("CHATBELL_CONFIG", &self.config)
             .env("CHATBELL_DATA_DIR", &self.data_dir)
             .env("XDG_RUNTIME_DIR", &self.runtime_dir)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info");
+        match &self.bus_address {
+            Some(a) => cmd.env("DBUS_SESSION_BUS_ADDRESS", a),
+            None => cmd,
+        }
+    }
+
+    /// `chatbell status --json`, parsed.
+    pub fn status(&self, desk: &Desktop) -> Result<serde_json::Value, String> {
+        let (code, out) = self.cli(desk, &["status", "--json"])?;
+        if code != 0 {
+            return Err(format!(
+                "`chatbell status --json` exited with {code}: {out}"
+            ));
+        }
+        serde_json::from_str(&out).map_err(|e| format!("`chatbell status --json`: {e}: {out}"))
     }
 
     /// Starts ChatBell through WebKitWebDriver, so that its panel can be driven.
@@ -172,6 +192,13 @@ impl ChatBell {
         self.pid = p.pid();
         self.proc = Some(p);
         Ok(())
+    }
+
+    /// `chatbell <args>` against this instance, to be run.
+    pub fn command(&self, desk: &Desktop, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        self.env(desk, cmd.args(args)).stdin(Stdio::null());
+        cmd
     }
 
     /// Runs `chatbell <args>` against this instance; (exit code, stdout).

@@ -115,9 +115,91 @@ fn check_tools() -> Result<(), String> {
     }
 }
 
+/// Starts a session bus of its own under `dir` (its socket in `dir/run`):
+/// the process and its address.
+fn session_bus(
+    dir: &Path,
+    name: &str,
+    display: &str,
+    logs: &Path,
+) -> Result<(Proc, String), String> {
+    let bus_config = dir.join(format!("{name}.conf"));
+    std::fs::write(
+        &bus_config,
+        format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+            dir.join("run").display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut d = Proc::spawn(
+        name,
+        Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", bus_config.display()))
+            .args(["--nofork", "--print-address=1"])
+            .env("XDG_RUNTIME_DIR", dir.join("run"))
+            .env("DISPLAY", display)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+        logs,
+        true,
+    )?;
+    let out = d.take_stdout().ok_or("dbus-daemon: no stdout")?;
+    let address = first_line(out, Duration::from_secs(20)).map_err(|e| format!("{name}: {e}"))?;
+    if address.is_empty() {
+        return Err(format!("{name}: dbus-daemon printed no address"));
+    }
+    Ok((d, address))
+}
+
+/// A second desktop session's bus, for another agent's ChatBell on the same
+/// machine: its own notification server and tray watcher, no keyring (that
+/// ChatBell keeps its sign-in in memory).
+pub struct OtherSession {
+    pub address: String,
+    pub bus: DesktopBus,
+}
+
 impl Desktop {
-    /// Starts everything, in order, each waited for.
+    /// Starts another session bus with its notification server; its process
+    /// ends with the desktop.
+    pub async fn other_session(&mut self, name: &str) -> Result<OtherSession, String> {
+        let logs = self.artefacts.logs();
+        let (p, address) = session_bus(&self.dir, &format!("dbus-{name}"), &self.display, &logs)?;
+        self.procs.push(p);
+        let bus = DesktopBus::start(&address).await?;
+        Ok(OtherSession { address, bus })
+    }
+
+    /// Starts everything, in order, each waited for; the emulator with the
+    /// demo seed.
     pub async fn start(artefacts: Artefacts) -> Result<Desktop, String> {
+        Self::start_with(
+            artefacts,
+            Options {
+                seed: Seed::Demo,
+                device_code_interval: Duration::from_secs(1),
+                ..Options::default()
+            },
+        )
+        .await
+    }
+
+    /// As [`Desktop::start`], the emulator with `emulator` options (a
+    /// simulation, for instance).
+    pub async fn start_with(artefacts: Artefacts, emulator: Options) -> Result<Desktop, String> {
         check_tools()?;
         let dir = std::env::temp_dir().join(format!(
             "chatbell-e2e-{}-{}",
@@ -177,55 +259,13 @@ impl Desktop {
         // Session bus, without service activation: nothing starts on the bus
         // but what the tests start (no other notification server, keyring or
         // accessibility bus).
-        let bus_config = dir.join("session-bus.conf");
-        std::fs::write(
-            &bus_config,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-                dir.join("run").display()
-            ),
-        )
-        .map_err(|e| e.to_string())?;
-        let mut d = Proc::spawn(
-            "dbus",
-            Command::new("dbus-daemon")
-                .arg(format!("--config-file={}", bus_config.display()))
-                .args(["--nofork", "--print-address=1"])
-                .env("XDG_RUNTIME_DIR", dir.join("run"))
-                .env("DISPLAY", &display)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped()),
-            &logs,
-            true,
-        )?;
-        let out = d.take_stdout().ok_or("dbus-daemon: no stdout")?;
+        let (d, bus_address) = session_bus(&dir, "dbus", &display, &logs)?;
         procs.push(d);
-        let bus_address =
-            first_line(out, Duration::from_secs(20)).map_err(|e| format!("dbus-daemon: {e}"))?;
-        if bus_address.is_empty() {
-            return Err("dbus-daemon printed no address".into());
-        }
 
         let bus = DesktopBus::start(&bus_address).await?;
-        let emulator = Emulator::start(Options {
-            seed: Seed::Demo,
-            device_code_interval: Duration::from_secs(1),
-            ..Options::default()
-        })
-        .await
-        .map_err(|e| format!("emulator: {e}"))?;
+        let emulator = Emulator::start(emulator)
+            .await
+            .map_err(|e| format!("emulator: {e}"))?;
 
         let mut desk = Desktop {
             artefacts,

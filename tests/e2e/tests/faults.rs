@@ -1,0 +1,834 @@
+//! ChatBell under faults and races, end to end (issue: hostile input, faults and
+//! races). Two tests, each on a virtual desktop of its own:
+//!
+//! - `soak_r14_r16_kills_outage_and_throttling_lose_and_duplicate_nothing`: the
+//!   emulator's traffic simulation runs (`--simulate`: customers write, agents
+//!   take chats, calls ring, requests come to Dana) while Dana's ChatBell is
+//!   killed with SIGKILL at random moments and restarted, then cut off from
+//!   Dynamics for a while, then throttled with 429s. The simulation then stops
+//!   and what the org says Dana should have (every new conversation in her
+//!   queue, every request to her still pending) is compared with what the
+//!   notification server shows: nothing lost, no toast shown twice (R14, R16),
+//!   no toast left up for what is gone, every `Retry-After` waited out.
+//! - `race_r15_two_agents_answer_the_same_chat_exactly_one_wins`: Dana's and
+//!   Sam's ChatBells (separate data dirs, separate D-Bus sessions with their own
+//!   notification servers) answer the same new conversation (Accept), the same
+//!   idle chat (Assign to me: Yes) and the same chat's Assign request (one to
+//!   each, Accept) at the same moment: each time exactly one owns the chat in
+//!   Dynamics and the other is told who (R15).
+//!
+//! Sizes (the short form is what `./dev test` runs; `./dev soak` runs the long
+//! one): `CHATBELL_SOAK_KILLS` (10; long 100), `CHATBELL_SOAK_OUTAGE_SECONDS`
+//! (60), `CHATBELL_SOAK_THROTTLE_SECONDS` (30), `CHATBELL_RACE_ROUNDS` rounds of
+//! each kind (5; long 100), `CHATBELL_SOAK_SEED` (the random kill moments and
+//! the simulation; printed). Figures are printed at the end of each test.
+//! CHATBELL_BIN and CHATBELL_E2E_SKIP as for the rule scenarios.
+#![allow(clippy::unwrap_used)]
+
+use chatbell_e2e::app::{self, ChatBell};
+use chatbell_e2e::bus::{Event, Toasts};
+use chatbell_e2e::desktop::{Artefacts, Desktop};
+use chatbell_e2e::org::{self, Channel, Org, ALEX, ASSIGN, DANA, SAM};
+use chatbell_e2e::wait::{wait_until, Limit};
+use chatbell_emulator::{FaultSettings, Options, Seed};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const TESTS: &[&str] = &[
+    "soak_r14_r16_kills_outage_and_throttling_lose_and_duplicate_nothing",
+    "race_r15_two_agents_answer_the_same_chat_exactly_one_wins",
+];
+
+/// The whole run may take this long before the watchdog ends it.
+const RUN_LIMIT: Duration = Duration::from_secs(40 * 60);
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let chosen: Vec<&str> = TESTS
+        .iter()
+        .copied()
+        .filter(|n| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
+        .collect();
+    if args.iter().any(|a| a == "--list") {
+        for n in &chosen {
+            println!("{n}: test");
+        }
+        return;
+    }
+    let filtered_out = TESTS.len() - chosen.len();
+    if std::env::var("CHATBELL_E2E_SKIP").is_ok_and(|v| v == "1") || chosen.is_empty() {
+        for n in &chosen {
+            println!("test {n} ... ignored");
+        }
+        println!(
+            "\ntest result: ok. 0 passed; 0 failed; {} ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n",
+            chosen.len()
+        );
+        return;
+    }
+    let _watchdog = std::thread::Builder::new()
+        .name("e2e-watchdog".into())
+        .spawn(|| {
+            std::thread::sleep(RUN_LIMIT);
+            eprintln!("the fault and race run took longer than {RUN_LIMIT:?}: stopping it");
+            chatbell_e2e::proc::kill_all_started();
+            std::process::exit(101);
+        });
+    let started = Instant::now();
+    println!("\nrunning {} tests", chosen.len());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut failed = Vec::new();
+    for name in &chosen {
+        let t = Instant::now();
+        let result = rt.block_on(run(name));
+        println!(
+            "test {name} ... {} ({:.1} s)",
+            if result.is_ok() { "ok" } else { "FAILED" },
+            t.elapsed().as_secs_f64()
+        );
+        if let Err(e) = result {
+            failed.push((name.to_string(), e));
+        }
+    }
+    if !failed.is_empty() {
+        println!("\nfailures:\n");
+        for (n, e) in &failed {
+            println!("---- {n} ----\n{e}\n");
+        }
+    }
+    println!(
+        "\ntest result: {}. {} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        chosen.len() - failed.len(),
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    drop(rt);
+    if !failed.is_empty() {
+        std::process::exit(101);
+    }
+}
+
+async fn run(name: &str) -> Result<(), String> {
+    let bin = app::binary()?;
+    // tests/artifacts/faults/<test>, emptied first (the rule scenarios keep
+    // tests/artifacts/e2e).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../artifacts/faults")
+        .join(name);
+    if root.exists() {
+        std::fs::remove_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+    }
+    std::fs::create_dir_all(root.join("logs")).map_err(|e| format!("{}: {e}", root.display()))?;
+    let artefacts = Artefacts {
+        root: root.canonicalize().unwrap_or(root),
+    };
+    eprintln!("artefacts: {}", artefacts.root.display());
+    if name.starts_with("soak") {
+        soak(artefacts, &bin).await
+    } else {
+        race(artefacts, &bin).await
+    }
+}
+
+/// A small deterministic generator (xorshift64*), for kill moments.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+fn check(ok: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(why())
+    }
+}
+
+fn connection(status: &Value) -> &str {
+    status["connection"].as_str().unwrap_or("")
+}
+
+/// Waits until `who`'s ChatBell says it is `state` (`online`, `offline`).
+async fn wait_connection(
+    desk: &Desktop,
+    who: &ChatBell,
+    state: &str,
+    limit: Limit,
+) -> Result<(), String> {
+    wait_until(limit, &format!("ChatBell says {state}"), || async {
+        let s = who.status(desk).ok()?;
+        (connection(&s) == state).then_some(())
+    })
+    .await
+}
+
+fn uuid_of(row: &Value, col: &str) -> Option<Uuid> {
+    row.get(col)
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())
+}
+
+// ---------------------------------------------------------------------------
+// Soak
+
+async fn soak(artefacts: Artefacts, bin: &Path) -> Result<(), String> {
+    let kills = env_number("CHATBELL_SOAK_KILLS", 10);
+    let outage = env_number("CHATBELL_SOAK_OUTAGE_SECONDS", 60);
+    let throttling = env_number("CHATBELL_SOAK_THROTTLE_SECONDS", 30);
+    let seed = env_number(
+        "CHATBELL_SOAK_SEED",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs()),
+    )
+    .max(1);
+    eprintln!("soak: {kills} kills, {outage} s outage, {throttling} s throttling, CHATBELL_SOAK_SEED={seed}");
+    let mut rng = Rng(seed);
+    // One simulated event every 2 s on average, in real time.
+    let mut options = Options {
+        seed: Seed::Demo,
+        device_code_interval: Duration::from_secs(1),
+        simulate_rate: 1800.0,
+        ..Options::default()
+    }
+    .simulate(seed);
+    options.simulate_speed = 1.0;
+    let mut desk = Desktop::start_with(artefacts.clone(), options).await?;
+    let org = Org::new(desk.emulator.base_url())?;
+    let dana_id = org.user_id(DANA).await?;
+    let mut dana = ChatBell::prepare(&desk, "dana", bin)?;
+    dana.start_headless(&desk)?;
+    dana.sign_in_cli(&desk, &org, DANA).await?;
+    let result = soak_phases(
+        &mut desk, &org, &mut dana, dana_id, &mut rng, kills, outage, throttling,
+    )
+    .await;
+    desk.bus.toasts.dump(&artefacts.root.join("toasts.txt"));
+    if let Ok(s) = dana.status(&desk) {
+        let _ = std::fs::write(artefacts.root.join("status.json"), s.to_string());
+    }
+    dana.keep_logs(&desk);
+    dana.quit(&desk).await;
+    result?;
+    // Tokens at rest and in logs: no token issued to Dana during the whole run
+    // is in her data dir (cache, logs, sign-in file) or in what ChatBell wrote
+    // to its stdout and stderr.
+    let tokens = desk.emulator.tokens_of(DANA).map_err(|e| e.to_string())?;
+    let mut files = Vec::new();
+    collect_files(&dana.data_dir, &mut files);
+    collect_files(&artefacts.logs(), &mut files);
+    let mut hits = Vec::new();
+    for f in &files {
+        let Ok(bytes) = std::fs::read(f) else {
+            continue;
+        };
+        for t in &tokens {
+            if contains(&bytes, t.as_bytes()) {
+                hits.push(f.display().to_string());
+            }
+        }
+    }
+    println!(
+        "  tokens: {} issued to Dana, searched for in {} files (data dir and logs): {} found",
+        tokens.len(),
+        files.len(),
+        hits.len()
+    );
+    check(tokens.len() > 1, || "no tokens to look for".into())?;
+    // The search covers where a token could be written down.
+    let searched = |name: &str| {
+        files.iter().any(|f| {
+            f.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(name))
+        })
+    };
+    check(
+        searched("signin.bin") && searched("chatbell.log") && searched("dana-chatbell-headless"),
+        || format!("the sign-in file or a log is missing from {files:?}"),
+    )?;
+    check(hits.is_empty(), || {
+        format!("a token in plain text in {hits:?}")
+    })
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_files(&p, out);
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn soak_phases(
+    desk: &mut Desktop,
+    org: &Org,
+    dana: &mut ChatBell,
+    dana_id: Uuid,
+    rng: &mut Rng,
+    kills: u64,
+    outage: u64,
+    throttling: u64,
+) -> Result<(), String> {
+    let toasts = desk.bus.toasts.clone();
+    let started = Instant::now();
+
+    // 1. SIGKILL at random moments: while it starts, signs back in, reads the
+    // org, writes its cache, shows toasts.
+    let mut back_up = Vec::new();
+    let mut back_online = 0u64;
+    for i in 0..kills {
+        let me = &*dana;
+        let t = Instant::now();
+        wait_until(
+            Limit::secs(30),
+            "the restarted ChatBell answers",
+            || async { me.status(desk).ok() },
+        )
+        .await
+        .map_err(|e| format!("after kill {i}: {e}"))?;
+        back_up.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(rng.below(6000))).await;
+        if dana.status(desk).is_ok_and(|s| connection(&s) == "online") {
+            back_online += 1;
+        }
+        if !dana.alive() {
+            return Err(format!("ChatBell died by itself before kill {i}"));
+        }
+        dana.kill_hard();
+        tokio::time::sleep(Duration::from_millis(rng.below(2000))).await;
+        dana.start_headless(desk)?;
+    }
+    wait_connection(desk, dana, "online", Limit::secs(60)).await?;
+    let kill_phase = started.elapsed();
+
+    // 2. Dynamics out of reach: every connection dropped.
+    let t = Instant::now();
+    desk.emulator.set_faults(FaultSettings {
+        drop_every: 1,
+        ..FaultSettings::default()
+    });
+    let said_offline = wait_connection(desk, dana, "offline", Limit::secs(outage.max(1)))
+        .await
+        .is_ok();
+    let left = Duration::from_secs(outage).saturating_sub(t.elapsed());
+    tokio::time::sleep(left).await;
+    desk.emulator.set_faults(FaultSettings::default());
+    let t = Instant::now();
+    wait_connection(desk, dana, "online", Limit::secs(120)).await?;
+    let back_after_outage = t.elapsed();
+
+    // 3. Throttled: every 2nd request a 429 with Retry-After 2 s.
+    let before = desk.emulator.stats();
+    desk.emulator.set_faults(FaultSettings {
+        throttle_every: 2,
+        retry_after_seconds: 2,
+        ..FaultSettings::default()
+    });
+    tokio::time::sleep(Duration::from_secs(throttling)).await;
+    let during = desk.emulator.stats();
+    desk.emulator.set_faults(FaultSettings::default());
+    let throttled = during.throttled - before.throttled;
+    let early = during
+        .early_retries_by_user
+        .get(&dana_id.to_string())
+        .copied()
+        .unwrap_or(0)
+        - before
+            .early_retries_by_user
+            .get(&dana_id.to_string())
+            .copied()
+            .unwrap_or(0);
+    let requests_while_throttled = during.total - before.total;
+
+    // 4. The org settles; ChatBell catches up.
+    let sim_events = desk.emulator.simulation_events();
+    desk.emulator.stop_simulation();
+    wait_connection(desk, dana, "online", Limit::secs(60)).await?;
+    let expected = expected_for_dana(org, dana_id).await?;
+    let me = &*dana;
+    let settled = wait_until(
+        Limit::secs(60),
+        "ChatBell shows what the org says",
+        || async {
+            let a = account(&toasts, me, desk, &expected).ok()?;
+            (a.lost.is_empty() && a.stale.is_empty()).then_some(a)
+        },
+    )
+    .await;
+    let a = match settled {
+        Ok(a) => a,
+        Err(_) => account(&toasts, dana, desk, &expected)?,
+    };
+
+    let up_ms: Vec<u128> = back_up.iter().map(Duration::as_millis).collect();
+    let median_up = {
+        let mut v = up_ms.clone();
+        v.sort_unstable();
+        v.get(v.len() / 2).copied().unwrap_or(0)
+    };
+    println!("soak figures:");
+    println!(
+        "  simulated events: {sim_events} in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  SIGKILLs: {kills}, each restart answered (median {median_up} ms to the control socket); online at the moment of {back_online} of the kills; kill phase {:.0} s",
+        kill_phase.as_secs_f64()
+    );
+    println!(
+        "  outage: {outage} s of dropped connections; said offline: {said_offline}; online again {:.1} s after Dynamics came back",
+        back_after_outage.as_secs_f64()
+    );
+    println!(
+        "  throttling: {requests_while_throttled} Web API requests in {throttling} s, {throttled} answered 429 with Retry-After 2 s, {early} sent before their Retry-After was over"
+    );
+    println!(
+        "  due at the end: {} new conversations and {} requests; toasts shown: {} (of which {} replaced in place)",
+        a.expected_chats, a.expected_requests, a.notifies, a.replaced
+    );
+    println!(
+        "  lost: {}, duplicated: {}, left up for what is gone: {}, counted by the catch-up summary: {}",
+        a.lost.len(),
+        a.duplicated.len(),
+        a.stale.len(),
+        a.in_summary
+    );
+
+    check(said_offline, || {
+        "ChatBell never said it was offline during the outage".into()
+    })?;
+    check(throttled > 0, || "no request was throttled".into())?;
+    check(early == 0, || {
+        format!("{early} requests came before their Retry-After was over")
+    })?;
+    check(a.lost.is_empty(), || format!("lost: {:?}", a.lost))?;
+    check(a.duplicated.is_empty(), || {
+        format!("shown twice: {:?}", a.duplicated)
+    })?;
+    check(a.stale.is_empty(), || {
+        format!("toasts left up for what is gone: {:?}", a.stale)
+    })?;
+    check(a.expected_chats + a.expected_requests > 0, || {
+        "the simulation left nothing due: nothing was compared".into()
+    })?;
+    Ok(())
+}
+
+/// What the org says Dana should have at the end: the notification keys of
+/// every new conversation in her queue and every request to her still pending.
+struct Expected {
+    chats: BTreeSet<String>,
+    requests: BTreeSet<String>,
+}
+
+async fn expected_for_dana(org: &Org, dana: Uuid) -> Result<Expected, String> {
+    let team = chatbell_emulator::seed::SeedIds::default_team();
+    let mut chats = BTreeSet::new();
+    let mut open = BTreeSet::new();
+    for s in org
+        .rows("cb_chatsessions", "statecode eq 0 and statuscode eq 1")
+        .await?
+    {
+        let Some(id) = uuid_of(&s, "cb_chatsessionid") else {
+            continue;
+        };
+        open.insert(id);
+        let team_owned =
+            org::owner_of(&s).is_some_and(|(kind, owner)| kind == "team" && owner == team);
+        let waiting = s.get("cb_acceptedon").is_none_or(Value::is_null)
+            && s.get("cb_lastcustomermessageon")
+                .is_some_and(|v| !v.is_null());
+        if team_owned && waiting {
+            chats.insert(format!("chat:{id}"));
+        }
+    }
+    let mut requests = BTreeSet::new();
+    for r in org
+        .rows(
+            "cb_chatrequests",
+            &format!("statuscode eq 1 and _cb_requestedto_value eq {dana}"),
+        )
+        .await?
+    {
+        let (Some(id), Some(session)) = (
+            uuid_of(&r, "cb_chatrequestid"),
+            uuid_of(&r, "_cb_chatsession_value"),
+        ) else {
+            continue;
+        };
+        if open.contains(&session) {
+            requests.insert(format!("request:{id}"));
+        }
+    }
+    Ok(Expected { chats, requests })
+}
+
+/// What the notification server shows against what is due.
+#[derive(Debug)]
+struct Account {
+    expected_chats: usize,
+    expected_requests: usize,
+    notifies: usize,
+    replaced: usize,
+    /// Due, and neither a toast up nor counted by a catch-up summary up.
+    lost: Vec<String>,
+    /// A new toast for a key whose earlier toast was still up, or a chat or a
+    /// request toasted anew after its toast was taken down.
+    duplicated: Vec<String>,
+    /// A chat or request toast up for what is no longer due.
+    stale: Vec<String>,
+    in_summary: usize,
+}
+
+fn account(
+    toasts: &Toasts,
+    dana: &ChatBell,
+    desk: &Desktop,
+    expected: &Expected,
+) -> Result<Account, String> {
+    let status = dana.status(desk)?;
+    let live: BTreeSet<String> = status["notifications"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    // Replay the server's log: which key each toast id stands for, what is up.
+    let mut key_of: HashMap<u32, String> = HashMap::new();
+    let mut up: BTreeMap<String, u32> = BTreeMap::new();
+    let mut shown_before: BTreeSet<String> = BTreeSet::new();
+    let mut duplicated = Vec::new();
+    let mut notifies = 0;
+    let mut replaced = 0;
+    let mut summary_count = 0usize;
+    for e in toasts.events() {
+        match e {
+            Event::Notify(n) => {
+                notifies += 1;
+                let Some(key) = n.key.clone() else { continue };
+                if n.replaces != 0 {
+                    replaced += 1;
+                } else {
+                    let once_only = key.starts_with("chat:") || key.starts_with("request:");
+                    if up.contains_key(&key) || (once_only && shown_before.contains(&key)) {
+                        duplicated.push(key.clone());
+                    }
+                }
+                if key == "catchup" {
+                    summary_count = n
+                        .summary
+                        .split_whitespace()
+                        .next()
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(0);
+                }
+                shown_before.insert(key.clone());
+                key_of.insert(n.id, key.clone());
+                up.insert(key, n.id);
+            }
+            Event::Close { id, .. } | Event::ClosedByServer { id, .. } => {
+                if let Some(k) = key_of.get(&id) {
+                    if up.get(k) == Some(&id) {
+                        up.remove(k);
+                    }
+                }
+            }
+        }
+    }
+    let summary_up = up.contains_key("catchup");
+    let mut lost = Vec::new();
+    let mut quiet = Vec::new();
+    for k in expected.chats.iter().chain(&expected.requests) {
+        if up.contains_key(k) {
+            continue;
+        }
+        // A chat missed while away may be counted by the summary instead (R17):
+        // it must then be in the panel.
+        if k.starts_with("chat:") && summary_up && live.contains(k) {
+            quiet.push(k.clone());
+        } else {
+            lost.push(k.clone());
+        }
+    }
+    if quiet.len() > summary_count {
+        lost.extend(quiet.iter().skip(summary_count).cloned());
+    }
+    let stale = up
+        .keys()
+        .filter(|k| {
+            (k.starts_with("chat:") && !expected.chats.contains(*k))
+                || (k.starts_with("request:") && !expected.requests.contains(*k))
+        })
+        .filter(|k| !live.contains(*k))
+        .cloned()
+        .collect();
+    Ok(Account {
+        expected_chats: expected.chats.len(),
+        expected_requests: expected.requests.len(),
+        notifies,
+        replaced,
+        lost,
+        duplicated,
+        stale,
+        in_summary: quiet.len().min(summary_count),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Races
+
+/// One race: the notification each ChatBell answers, and with what.
+struct Round {
+    kind: &'static str,
+    session: Uuid,
+    /// (Dana's notification id, Sam's), the action.
+    ids: (String, String),
+    action: &'static str,
+}
+
+async fn race(artefacts: Artefacts, bin: &Path) -> Result<(), String> {
+    let rounds = env_number("CHATBELL_RACE_ROUNDS", 5) as usize;
+    let mut desk = Desktop::start(artefacts.clone()).await?;
+    let org = Org::new(desk.emulator.base_url())?;
+    // Assign to me after one idle minute on SMS.
+    org.configure(Channel::Sms, json!({"cb_idletimeoutminutes": 1}))
+        .await?;
+    let other = desk.other_session("sam").await?;
+    let mut dana = ChatBell::prepare(&desk, "dana", bin)?;
+    let mut sam = ChatBell::prepare(&desk, "sam", bin)?;
+    sam.bus_address = Some(other.address.clone());
+    dana.start_headless(&desk)?;
+    sam.start_headless(&desk)?;
+    dana.sign_in_cli(&desk, &org, DANA).await?;
+    sam.sign_in_cli(&desk, &org, SAM).await?;
+    let result = race_rounds(&desk, &org, &dana, &sam, &other.bus.toasts, rounds).await;
+    desk.bus
+        .toasts
+        .dump(&artefacts.root.join("dana-toasts.txt"));
+    other
+        .bus
+        .toasts
+        .dump(&artefacts.root.join("sam-toasts.txt"));
+    dana.keep_logs(&desk);
+    sam.keep_logs(&desk);
+    dana.quit(&desk).await;
+    sam.quit(&desk).await;
+    drop(other);
+    desk.stop();
+    result
+}
+
+async fn race_rounds(
+    desk: &Desktop,
+    org: &Org,
+    dana: &ChatBell,
+    sam: &ChatBell,
+    sam_toasts: &Toasts,
+    rounds: usize,
+) -> Result<(), String> {
+    let dana_id = org.user_id(DANA).await?;
+    let sam_id = org.user_id(SAM).await?;
+    let run = std::process::id() % 10_000;
+    let started = Instant::now();
+    // The idle chats first: their minute runs while the others race.
+    let mut idle = Vec::new();
+    for i in 0..rounds {
+        let s = org
+            .owned_session(
+                Channel::Sms,
+                &format!("Ida Idle-{i}"),
+                &format!("+4477009{run:04}{i:03}"),
+                ALEX,
+            )
+            .await?;
+        org.customer_writes(s, "Hello? Anyone there?").await?;
+        idle.push(s);
+    }
+    let mut plan = Vec::new();
+    for i in 0..rounds {
+        let channel = if i % 2 == 0 {
+            Channel::Sms
+        } else {
+            Channel::WhatsApp
+        };
+        let s = org
+            .new_session(
+                channel,
+                &format!("Nia New-{i}"),
+                &format!("+1555{run:04}{i:03}"),
+            )
+            .await?;
+        org.customer_writes(s, "Hi, I need help").await?;
+        plan.push(Round {
+            kind: "new conversation (Accept)",
+            session: s,
+            ids: (format!("chat:{s}"), format!("chat:{s}")),
+            action: "accept",
+        });
+    }
+    for i in 0..rounds {
+        let s = org
+            .owned_session(
+                Channel::Sms,
+                &format!("Ravi Request-{i}"),
+                &format!("+4477008{run:04}{i:03}"),
+                ALEX,
+            )
+            .await?;
+        let to_dana = org
+            .request(ASSIGN, s, ALEX, DANA, "Please take this one", None)
+            .await?;
+        let to_sam = org
+            .request(ASSIGN, s, ALEX, SAM, "Please take this one", None)
+            .await?;
+        plan.push(Round {
+            kind: "assign request (Accept)",
+            session: s,
+            ids: (format!("request:{to_dana}"), format!("request:{to_sam}")),
+            action: "accept",
+        });
+    }
+    for s in idle {
+        plan.push(Round {
+            kind: "Assign to me (Yes)",
+            session: s,
+            ids: (format!("offer:{s}"), format!("offer:{s}")),
+            action: "yes",
+        });
+    }
+
+    let mut won = (0u32, 0u32);
+    let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for (n, round) in plan.iter().enumerate() {
+        // Both have it, with the action to answer.
+        for (who, id) in [(dana, &round.ids.0), (sam, &round.ids.1)] {
+            wait_until(
+                Limit::secs(100),
+                &format!("{}'s ChatBell offers {} on {id}", who.name, round.action),
+                || async {
+                    let s = who.status(desk).ok()?;
+                    s["notifications"].as_array()?.iter().find(|x| {
+                        x["id"].as_str() == Some(id.as_str())
+                            && x["actions"]
+                                .as_array()
+                                .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(round.action)))
+                    })?;
+                    Some(())
+                },
+            )
+            .await
+            .map_err(|e| format!("round {n} ({}): {e}", round.kind))?;
+        }
+        // Both answer at once.
+        let mut a = dana.command(desk, &["act", &round.ids.0, round.action]);
+        let mut b = sam.command(desk, &["act", &round.ids.1, round.action]);
+        let (ca, cb) = (
+            a.stdout(Stdio::null()).spawn().map_err(|e| e.to_string())?,
+            b.stdout(Stdio::null()).spawn().map_err(|e| e.to_string())?,
+        );
+        let (ra, rb) = (
+            ca.wait_with_output().map_err(|e| e.to_string())?,
+            cb.wait_with_output().map_err(|e| e.to_string())?,
+        );
+        check(ra.status.success() && rb.status.success(), || {
+            format!(
+                "round {n} ({}): an answer was refused: {} / {}",
+                round.kind,
+                String::from_utf8_lossy(&ra.stderr),
+                String::from_utf8_lossy(&rb.stderr)
+            )
+        })?;
+        // Exactly one owns the chat; the other is told who.
+        let owner = wait_until(Limit::secs(30), "the chat has an agent owner", || async {
+            let row = org.row("cb_chatsessions", round.session).await.ok()?;
+            let (_, id) = org::owner_of(&row)?;
+            (id == dana_id || id == sam_id).then_some(id)
+        })
+        .await
+        .map_err(|e| format!("round {n} ({}): {e}", round.kind))?;
+        let (winner, loser, loser_toasts, winner_name) = if owner == dana_id {
+            won.0 += 1;
+            (dana, sam, sam_toasts, "Dana Demo")
+        } else {
+            won.1 += 1;
+            (sam, dana, &desk.bus.toasts, "Sam Patel")
+        };
+        let told = format!("{winner_name} already took this chat");
+        wait_until(
+            Limit::secs(30),
+            &format!("{} is told \"{told}\"", loser.name),
+            || async {
+                let s = loser.status(desk).ok()?;
+                let in_panel = s["notifications"].as_array()?.iter().any(|x| {
+                    let session =
+                        x["session_id"].as_str() == Some(round.session.to_string().as_str());
+                    session
+                        && (x["title"].as_str().unwrap_or("").contains(&told)
+                            || x["body"].as_str().unwrap_or("").contains(&told))
+                });
+                let toasted = !loser_toasts.matching(0, &told).is_empty();
+                (in_panel && toasted).then_some(())
+            },
+        )
+        .await
+        .map_err(|e| format!("round {n} ({}): {e}", round.kind))?;
+        let status = winner.status(desk)?;
+        let winner_told_lost = status["notifications"].as_array().is_some_and(|a| {
+            a.iter().any(|x| {
+                x["session_id"].as_str() == Some(round.session.to_string().as_str())
+                    && x["body"].as_str().unwrap_or("").contains("already took")
+            })
+        });
+        check(!winner_told_lost, || {
+            format!("round {n} ({}): the winner was told it lost", round.kind)
+        })?;
+        *by_kind.entry(round.kind).or_default() += 1;
+    }
+    println!("race figures:");
+    for (kind, n) in &by_kind {
+        println!("  {kind}: {n} races, each won by exactly one agent, the other told who");
+    }
+    println!(
+        "  won by Dana {}, by Sam {}; {:.0} s",
+        won.0,
+        won.1,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
