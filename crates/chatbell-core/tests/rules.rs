@@ -778,32 +778,25 @@ fn r8_accepting_an_assign_request_moves_ownership() {
 
 #[test]
 fn r15_accepting_an_assign_request_another_agent_took_first_says_who() {
-    for (owner, told) in [
-        (BOB, "Bob Brown already took this chat."),
+    for (owner, name, told) in [
+        (BOB, "Bob Brown", "Bob Brown already took this chat."),
         // The requester still has it (the request was answered meanwhile).
-        (ALICE, "The request was answered or withdrawn meanwhile."),
+        (
+            ALICE,
+            "Alice Adams",
+            "The request was answered or withdrawn meanwhile.",
+        ),
     ] {
         let mut desk = Desk::new();
         let (_, r) = assign_request_to_me(&mut desk);
-        let mine = Desk::write_back(
-            &desk
-                .act(NotificationKey::Request(r.id), Action::Accept)
-                .unwrap(),
-        );
-        let out = desk.handle(Event::WriteBackDone {
-            command: mine.id,
-            outcome: WriteBackOutcome::Conflict {
+        let out = desk.act_answered(
+            NotificationKey::Request(r.id),
+            Action::Accept,
+            WriteBackOutcome::Conflict {
                 owner: Some(Owner::User(owner)),
-                owner_name: Some(
-                    if owner == BOB {
-                        "Bob Brown"
-                    } else {
-                        "Alice Adams"
-                    }
-                    .into(),
-                ),
+                owner_name: Some(name.into()),
             },
-        });
+        );
         let shown = shows(&out);
         assert_eq!(shown.len(), 1, "{out:?}");
         assert_eq!(shown[0].body, told);
@@ -1385,17 +1378,13 @@ fn r15_failed_write_back_says_why_and_gives_the_item_back() {
     let mut desk = Desk::new();
     let mut s = team_session(&mut desk, 1);
     desk.customer_writes(&mut s, "hello");
-    let cmd = Desk::write_back(
-        &desk
-            .act(NotificationKey::Chat(s.id), Action::Accept)
-            .unwrap(),
-    );
-    let out = desk.handle(Event::WriteBackDone {
-        command: cmd.id,
-        outcome: WriteBackOutcome::Refused {
+    let out = desk.act_answered(
+        NotificationKey::Chat(s.id),
+        Action::Accept,
+        WriteBackOutcome::Refused {
             message: "You do not have permission to assign this record.".into(),
         },
-    });
+    );
     let shown = shows(&out);
     assert!(shown
         .iter()
@@ -1550,6 +1539,15 @@ fn r17_catch_up_is_one_summary_plus_the_decisions() {
     assert!(out.contains(&Effect::OpenPanel));
 }
 
+/// The title of the catch-up summary shown or updated in `out`.
+fn summary_title(out: &[Effect]) -> String {
+    toasts(out)
+        .into_iter()
+        .find(|n| n.kind == NotificationKind::CatchUpSummary)
+        .map(|n| n.title.clone())
+        .expect("the summary is shown or updated")
+}
+
 #[test]
 fn r17_a_later_catch_up_counts_the_chats_the_summary_still_stands_for() {
     let mut desk = Desk::new();
@@ -1559,7 +1557,7 @@ fn r17_a_later_catch_up_counts_the_chats_the_summary_still_stands_for() {
         changes.extend(desk.customer_message_changes(s, "while you were away"));
     }
     let out = desk.catch_up(changes);
-    assert_eq!(toasts(&out)[0].title, "3 chats need you");
+    assert_eq!(summary_title(&out), "3 chats need you");
 
     // Away again (a restart, an outage): two more, the first three still untouched.
     desk.advance(Span::minutes(5));
@@ -1570,11 +1568,7 @@ fn r17_a_later_catch_up_counts_the_chats_the_summary_still_stands_for() {
         changes.extend(desk.customer_message_changes(&mut s, "me too"));
     }
     let out = desk.catch_up(changes);
-    let summary = toasts(&out)
-        .into_iter()
-        .find(|n| n.kind == NotificationKind::CatchUpSummary)
-        .expect("the summary is updated");
-    assert_eq!(summary.title, "5 chats need you");
+    assert_eq!(summary_title(&out), "5 chats need you");
     assert_eq!(
         toasts(&out).len(),
         1,
@@ -1590,11 +1584,7 @@ fn r17_a_later_catch_up_counts_the_chats_the_summary_still_stands_for() {
     let mut changes = vec![Change::Session(taken), Change::Session(s6.clone())];
     changes.extend(desk.customer_message_changes(&mut s6, "hello"));
     let out = desk.catch_up(changes);
-    let summary = toasts(&out)
-        .into_iter()
-        .find(|n| n.kind == NotificationKind::CatchUpSummary)
-        .expect("the summary is updated");
-    assert_eq!(summary.title, "5 chats need you");
+    assert_eq!(summary_title(&out), "5 chats need you");
 }
 
 #[test]

@@ -6,13 +6,15 @@
 //! links the browser was asked to open), what the panel shows, or what Dynamics
 //! (the emulator) holds; never ChatBell's own account of itself.
 //!
-//! The scenarios are in `tests/rules.rs`, one per rule, named after it.
+//! The scenarios are in `tests/rules.rs`, one per rule, named after it; the soak
+//! under faults and the two-agent races in `tests/faults.rs`.
 
 pub mod app;
 pub mod bus;
 pub mod desktop;
 pub mod org;
 pub mod proc;
+pub mod runner;
 pub mod sound;
 pub mod tray;
 pub mod wait;

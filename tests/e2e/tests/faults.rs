@@ -29,6 +29,7 @@ use chatbell_e2e::app::{self, ChatBell};
 use chatbell_e2e::bus::{Event, Toasts};
 use chatbell_e2e::desktop::{Artefacts, Desktop};
 use chatbell_e2e::org::{self, Channel, Org, ALEX, ASSIGN, DANA, SAM};
+use chatbell_e2e::runner;
 use chatbell_e2e::wait::{wait_until, Limit};
 use chatbell_emulator::{FaultSettings, Options, Seed};
 use serde_json::{json, Value};
@@ -54,73 +55,21 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let chosen: Vec<&str> = TESTS
-        .iter()
-        .copied()
-        .filter(|n| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
-        .collect();
-    if args.iter().any(|a| a == "--list") {
-        for n in &chosen {
-            println!("{n}: test");
-        }
+    let Some(plan) = runner::plan(TESTS) else {
         return;
-    }
-    let filtered_out = TESTS.len() - chosen.len();
-    if std::env::var("CHATBELL_E2E_SKIP").is_ok_and(|v| v == "1") || chosen.is_empty() {
-        for n in &chosen {
-            println!("test {n} ... ignored");
-        }
-        println!(
-            "\ntest result: ok. 0 passed; 0 failed; {} ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n",
-            chosen.len()
-        );
-        return;
-    }
-    let _watchdog = std::thread::Builder::new()
-        .name("e2e-watchdog".into())
-        .spawn(|| {
-            std::thread::sleep(RUN_LIMIT);
-            eprintln!("the fault and race run took longer than {RUN_LIMIT:?}: stopping it");
-            chatbell_e2e::proc::kill_all_started();
-            std::process::exit(101);
-        });
-    let started = Instant::now();
-    println!("\nrunning {} tests", chosen.len());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut failed = Vec::new();
-    for name in &chosen {
+    };
+    runner::watchdog(RUN_LIMIT);
+    let rt = runner::runtime();
+    let mut results = Vec::new();
+    for name in &plan.chosen {
         let t = Instant::now();
         let result = rt.block_on(run(name));
-        println!(
-            "test {name} ... {} ({:.1} s)",
-            if result.is_ok() { "ok" } else { "FAILED" },
-            t.elapsed().as_secs_f64()
-        );
-        if let Err(e) = result {
-            failed.push((name.to_string(), e));
-        }
+        runner::report_one(name, &result, t.elapsed());
+        results.push((name.to_string(), result));
     }
-    if !failed.is_empty() {
-        println!("\nfailures:\n");
-        for (n, e) in &failed {
-            println!("---- {n} ----\n{e}\n");
-        }
-    }
-    println!(
-        "\ntest result: {}. {} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        chosen.len() - failed.len(),
-        failed.len(),
-        started.elapsed().as_secs_f64()
-    );
+    let ok = runner::report(&plan, &results);
     drop(rt);
-    if !failed.is_empty() {
+    if !ok {
         std::process::exit(101);
     }
 }

@@ -14,6 +14,7 @@ mod scenarios;
 use chatbell_e2e::app::{self, ChatBell};
 use chatbell_e2e::desktop::{Artefacts, Desktop};
 use chatbell_e2e::org::{Org, DANA};
+use chatbell_e2e::runner;
 use futures_lite::FutureExt as _;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
@@ -26,85 +27,15 @@ const RUN_LIMIT: Duration = Duration::from_secs(25 * 60);
 const SCENARIO_LIMIT: Duration = Duration::from_secs(240);
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let list = args.iter().any(|a| a == "--list");
-    let exact = args.iter().any(|a| a == "--exact");
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let chosen: Vec<&str> = scenarios::NAMES
-        .iter()
-        .copied()
-        .filter(|n| {
-            filters.is_empty()
-                || filters.iter().any(|f| {
-                    if exact {
-                        n == f
-                    } else {
-                        n.contains(f.as_str())
-                    }
-                })
-        })
-        .collect();
-    if list {
-        for n in &chosen {
-            println!("{n}: test");
-        }
+    let Some(plan) = runner::plan(scenarios::NAMES) else {
         return;
-    }
-    let filtered_out = scenarios::NAMES.len() - chosen.len();
-    if std::env::var("CHATBELL_E2E_SKIP").is_ok_and(|v| v == "1") {
-        eprintln!("CHATBELL_E2E_SKIP=1: the end-to-end scenarios are skipped on purpose");
-        for n in &chosen {
-            println!("test {n} ... ignored");
-        }
-        println!(
-            "\ntest result: ok. 0 passed; 0 failed; {} ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n",
-            chosen.len()
-        );
-        return;
-    }
-    if chosen.is_empty() {
-        println!("\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n");
-        return;
-    }
-    let started = Instant::now();
-    let _watchdog = std::thread::Builder::new()
-        .name("e2e-watchdog".into())
-        .spawn(|| {
-            std::thread::sleep(RUN_LIMIT);
-            eprintln!("the end-to-end run took longer than {RUN_LIMIT:?}: stopping it");
-            chatbell_e2e::proc::kill_all_started();
-            std::process::exit(101);
-        });
-    println!("\nrunning {} tests", chosen.len());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let results = rt.block_on(run(&chosen));
-    let failed: Vec<&(String, Result<(), String>)> =
-        results.iter().filter(|(_, r)| r.is_err()).collect();
-    let passed = results.len() - failed.len();
-    if !failed.is_empty() {
-        println!("\nfailures:\n");
-        for (n, r) in &failed {
-            if let Err(e) = r {
-                println!("---- {n} ----\n{e}\n");
-            }
-        }
-        println!("failures:");
-        for (n, _) in &failed {
-            println!("    {n}");
-        }
-    }
-    println!(
-        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        failed.len(),
-        started.elapsed().as_secs_f64()
-    );
+    };
+    runner::watchdog(RUN_LIMIT);
+    let rt = runner::runtime();
+    let results = rt.block_on(run(&plan.chosen));
+    let ok = runner::report(&plan, &results);
     drop(rt);
-    if !failed.is_empty() {
+    if !ok {
         std::process::exit(101);
     }
 }
@@ -155,11 +86,7 @@ async fn run(chosen: &[&str]) -> Vec<(String, Result<(), String>)> {
                 .unwrap_or_else(|| "panicked".into()))
         });
         world.after(name, outcome.is_err()).await;
-        println!(
-            "test {name} ... {} ({:.1} s)",
-            if outcome.is_ok() { "ok" } else { "FAILED" },
-            t.elapsed().as_secs_f64()
-        );
+        runner::report_one(name, &outcome, t.elapsed());
         results.push((name.to_string(), outcome));
     }
     let all_ok = results.iter().all(|(_, r)| r.is_ok());

@@ -174,6 +174,21 @@ impl Desk {
         })
     }
 
+    /// Acts on `key`, and Dynamics answers the one write-back that sends with
+    /// `outcome`: what follows.
+    pub fn act_answered(
+        &mut self,
+        key: NotificationKey,
+        action: Action,
+        outcome: WriteBackOutcome,
+    ) -> Vec<Effect> {
+        let sent = Desk::write_back(&self.act(key, action).expect("the action is taken"));
+        self.handle(Event::WriteBackDone {
+            command: sent.id,
+            outcome,
+        })
+    }
+
     pub fn act(
         &mut self,
         key: NotificationKey,
