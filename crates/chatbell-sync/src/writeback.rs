@@ -97,7 +97,10 @@ impl Writer {
         flatten(result)
     }
 
-    /// Makes `me` the owner of the session if it is still at `etag`.
+    /// Makes `me` the owner of the session if it is still at `etag`. A chat
+    /// that changed meanwhile but is still in its queue, accepted by nobody (the
+    /// customer wrote again), is taken at its new version: only another agent's
+    /// move makes it a conflict (R15).
     async fn take_session(
         &self,
         session: uuid::Uuid,
@@ -105,6 +108,28 @@ impl Writer {
         me: UserId,
         now: Ts,
     ) -> Result<WriteBackOutcome, DataverseError> {
+        match self.take_session_once(session, etag, me, now).await? {
+            Taken::Outcome(o) => Ok(o),
+            Taken::StillQueued(fresh) => {
+                match self.take_session_once(session, &fresh, me, now).await? {
+                    Taken::Outcome(o) => Ok(o),
+                    // Changed again between two reads: say so rather than loop.
+                    Taken::StillQueued(_) => Ok(WriteBackOutcome::Conflict {
+                        owner: None,
+                        owner_name: None,
+                    }),
+                }
+            }
+        }
+    }
+
+    async fn take_session_once(
+        &self,
+        session: uuid::Uuid,
+        etag: &str,
+        me: UserId,
+        now: Ts,
+    ) -> Result<Taken, DataverseError> {
         let mut body = Map::new();
         body.insert(
             self.schema.lookup_bind(Table::Session, "ownerid"),
@@ -125,7 +150,7 @@ impl Writer {
             )
             .await
         {
-            Ok(()) => Ok(WriteBackOutcome::Done),
+            Ok(()) => Ok(Taken::Outcome(WriteBackOutcome::Done)),
             Err(DataverseError::PreconditionFailed) => {
                 // Someone changed the row: whose is it now?
                 let row = self
@@ -138,21 +163,30 @@ impl Writer {
                     )
                     .await?;
                 let Some(row) = row else {
-                    return Ok(WriteBackOutcome::Refused {
+                    return Ok(Taken::Outcome(WriteBackOutcome::Refused {
                         message: "the chat no longer exists".into(),
-                    });
+                    }));
                 };
-                match decode::session(&self.schema, &row) {
-                    Ok((s, _)) if s.owner == Owner::User(me) => Ok(WriteBackOutcome::Done),
-                    Ok((s, agent)) => Ok(WriteBackOutcome::Conflict {
+                Ok(match decode::session(&self.schema, &row) {
+                    Ok((s, _)) if s.owner == Owner::User(me) => {
+                        Taken::Outcome(WriteBackOutcome::Done)
+                    }
+                    Ok((s, _))
+                        if matches!(s.owner, Owner::Team(_))
+                            && s.accepted_on.is_none()
+                            && s.is_open() =>
+                    {
+                        Taken::StillQueued(s.etag)
+                    }
+                    Ok((s, agent)) => Taken::Outcome(WriteBackOutcome::Conflict {
                         owner: Some(s.owner),
                         owner_name: agent.map(|a| a.full_name),
                     }),
-                    Err(_) => Ok(WriteBackOutcome::Conflict {
+                    Err(_) => Taken::Outcome(WriteBackOutcome::Conflict {
                         owner: None,
                         owner_name: None,
                     }),
-                }
+                })
             }
             Err(e) => Err(e),
         }
@@ -210,6 +244,13 @@ impl Writer {
             Err(e) => Err(e),
         }
     }
+}
+
+/// One attempt at taking a session.
+enum Taken {
+    Outcome(WriteBackOutcome),
+    /// Changed, but still queued and accepted by nobody: at this etag now.
+    StillQueued(String),
 }
 
 fn flatten(result: Result<WriteBackOutcome, DataverseError>) -> WriteBackOutcome {

@@ -154,6 +154,40 @@ async fn r15_two_agents_accept_one_conversation_exactly_one_wins_and_the_other_i
 }
 
 #[tokio::test]
+async fn r15_accept_goes_through_when_only_the_customer_wrote_meanwhile() {
+    let emu = org().await;
+    let mut dana = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    dana.desk.poll().await.unwrap();
+    let customer = act_as(&emu, SYSTEM);
+    let s = customer
+        .new_conversation("Ana Souza", "+5511999990003")
+        .await;
+    customer.customer_writes(s, "hello?").await;
+    emu.advance_clock(2);
+    dana.desk.poll().await.unwrap();
+    // The row moves on (a new version) before Dana's Accept reaches Dynamics.
+    emu.advance_clock(1);
+    customer.customer_writes(s, "anyone?").await;
+
+    dana.desk
+        .act(NotificationKey::Chat(s), Action::Accept, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let row = customer.session(s).await;
+    assert_eq!(owner_of(&row), SeedIds::demo_agent());
+    let told = dana
+        .desk
+        .engine()
+        .live_notifications()
+        .into_iter()
+        .find(|n| n.kind == NotificationKind::ActionFailed)
+        .cloned();
+    assert!(told.is_none(), "no conflict was reported: {told:?}");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_refused_token_asks_to_sign_in_again() {
     let emu = org().await;
     let mut me = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
