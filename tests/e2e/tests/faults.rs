@@ -9,7 +9,10 @@
 //!   and what the org says Dana should have (every new conversation in her
 //!   queue, every request to her still pending) is compared with what the
 //!   notification server shows: nothing lost, no toast shown twice (R14, R16),
-//!   no toast left up for what is gone, every `Retry-After` waited out.
+//!   no toast left up for what is gone, every `Retry-After` waited out. One kill
+//!   in four comes just after Dana accepted a chat: each such Accept took
+//!   effect in Dynamics, or another agent had the chat first (R15). Last, no
+//!   token issued to Dana is in her data dir or in a log.
 //! - `race_r15_two_agents_answer_the_same_chat_exactly_one_wins`: Dana's and
 //!   Sam's ChatBells (separate data dirs, separate D-Bus sessions with their own
 //!   notification servers) answer the same new conversation (Accept), the same
@@ -259,6 +262,7 @@ async fn soak_phases(
     // org, writes its cache, shows toasts.
     let mut back_up = Vec::new();
     let mut back_online = 0u64;
+    let mut accepted: Vec<Uuid> = Vec::new();
     for i in 0..kills {
         let me = &*dana;
         let t = Instant::now();
@@ -271,8 +275,25 @@ async fn soak_phases(
         .map_err(|e| format!("after kill {i}: {e}"))?;
         back_up.push(t.elapsed());
         tokio::time::sleep(Duration::from_millis(rng.below(6000))).await;
-        if dana.status(desk).is_ok_and(|s| connection(&s) == "online") {
+        let status = dana.status(desk).ok();
+        if status.as_ref().is_some_and(|s| connection(s) == "online") {
             back_online += 1;
+        }
+        // One time in four, Dana accepts a new chat just before the kill: the
+        // command may be anywhere between the panel and Dynamics when it lands.
+        if i % 4 == 0 {
+            if let Some(id) = status.as_ref().and_then(acceptable_chat) {
+                let (code, _) = dana.cli(desk, &["act", &id, "accept"])?;
+                if code == 0 {
+                    if let Some(s) = id
+                        .strip_prefix("chat:")
+                        .and_then(|s| Uuid::parse_str(s).ok())
+                    {
+                        accepted.push(s);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
+            }
         }
         if !dana.alive() {
             return Err(format!("ChatBell died by itself before kill {i}"));
@@ -343,6 +364,19 @@ async fn soak_phases(
         Err(_) => account(&toasts, dana, desk, &expected)?,
     };
 
+    // Each Accept answered "ok" before a kill took effect in Dynamics, or
+    // another agent had the chat first: none is left in the queue.
+    let (mut mine, mut others, mut lost_actions) = (0, 0, Vec::new());
+    for s in &accepted {
+        let row = org.row("cb_chatsessions", *s).await?;
+        match org::owner_of(&row) {
+            Some((_, o)) if o == dana_id => mine += 1,
+            Some((kind, _)) if kind == "systemuser" => others += 1,
+            _ if org::int(&row, "statecode") != Some(0) => others += 1,
+            _ => lost_actions.push(*s),
+        }
+    }
+
     let up_ms: Vec<u128> = back_up.iter().map(Duration::as_millis).collect();
     let median_up = {
         let mut v = up_ms.clone();
@@ -357,6 +391,11 @@ async fn soak_phases(
     println!(
         "  SIGKILLs: {kills}, each restart answered (median {median_up} ms to the control socket); online at the moment of {back_online} of the kills; kill phase {:.0} s",
         kill_phase.as_secs_f64()
+    );
+    println!(
+        "  Accept just before a kill: {} sent; in Dynamics Dana's {mine}, another agent's first {others}, lost {}",
+        accepted.len(),
+        lost_actions.len()
     );
     println!(
         "  outage: {outage} s of dropped connections; said offline: {said_offline}; online again {:.1} s after Dynamics came back",
@@ -377,6 +416,9 @@ async fn soak_phases(
         a.in_summary
     );
 
+    check(lost_actions.is_empty(), || {
+        format!("accepted just before a kill, still in the queue: {lost_actions:?}")
+    })?;
     check(said_offline, || {
         "ChatBell never said it was offline during the outage".into()
     })?;
@@ -395,6 +437,20 @@ async fn soak_phases(
         "the simulation left nothing due: nothing was compared".into()
     })?;
     Ok(())
+}
+
+/// A live new conversation Dana can accept, from `chatbell status --json`.
+fn acceptable_chat(status: &Value) -> Option<String> {
+    status["notifications"]
+        .as_array()?
+        .iter()
+        .find(|n| {
+            n["id"].as_str().is_some_and(|id| id.starts_with("chat:"))
+                && n["actions"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("accept")))
+        })
+        .and_then(|n| n["id"].as_str().map(str::to_string))
 }
 
 /// What the org says Dana should have at the end: the notification keys of
