@@ -48,8 +48,29 @@ use uuid::Uuid;
 /// sends more than a few kilobytes).
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// Counts a request in [`Shared::in_flight`] while it is served (also when the
+/// connection is dropped and the handler with it).
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn start(sh: &Arc<Shared>) -> InFlight {
+        sh.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlight(sh.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// The Web API entry point.
 pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    let _serving = InFlight::start(&sh);
     let conn = req.extensions().get::<ConnInfo>().cloned();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();

@@ -260,6 +260,7 @@ fn shared_state(
         faults: faults::Faults::default(),
         stats: Mutex::new(stats::Stats::default()),
         sim: Mutex::new(sim),
+        in_flight: std::sync::atomic::AtomicU64::new(0),
     })
 }
 
@@ -419,6 +420,12 @@ impl RunningEmulator {
     pub fn tokens_of(&self, user: &str) -> Result<Vec<String>, EmulatorError> {
         let id = self.user_id(user)?;
         Ok(lock(&self.shared.auth).tokens_of(id))
+    }
+    /// Web API requests being served at this moment.
+    pub fn in_flight(&self) -> u64 {
+        self.shared
+            .in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
     /// Stops the traffic simulation for good (what it wrote stays): a test can
     /// then compare a settled org with what a client made of it.

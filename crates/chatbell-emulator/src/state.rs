@@ -6,6 +6,7 @@ use crate::faults::Faults;
 use crate::sim::Simulator;
 use crate::stats::Stats;
 use crate::store::Store;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
@@ -49,6 +50,9 @@ pub struct Shared {
     pub stats: Mutex<Stats>,
     /// The traffic simulation, when enabled.
     pub sim: Mutex<Option<Simulator>>,
+    /// Web API requests being served now (a test can tell whether a client
+    /// was in the middle of a sync).
+    pub in_flight: AtomicU64,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicked holder cannot leave the

@@ -559,6 +559,16 @@ async fn faults_add_latency() {
     let start = std::time::Instant::now();
     assert_eq!(t.get("WhoAmI").await.status, 200);
     assert!(start.elapsed() >= Duration::from_millis(150));
+
+    // While a slow request is served, it is counted in flight.
+    assert_eq!(t.emu.in_flight(), 0);
+    let (served, seen) = tokio::join!(t.get("WhoAmI"), async {
+        tokio::time::sleep(Duration::from_millis(75)).await;
+        t.emu.in_flight()
+    });
+    assert_eq!(served.status, 200);
+    assert_eq!(seen, 1);
+    assert_eq!(t.emu.in_flight(), 0);
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 //! - `soak_r14_r16_kills_outage_and_throttling_lose_and_duplicate_nothing`: the
 //!   emulator's traffic simulation runs (`--simulate`: customers write, agents
 //!   take chats, calls ring, requests come to Dana) while Dana's ChatBell is
-//!   killed with SIGKILL at random moments and restarted, then cut off from
+//!   killed with SIGKILL at random moments (one in two while one of its
+//!   requests is in flight) and restarted, then cut off from
 //!   Dynamics for a while, then throttled with 429s. The simulation then stops
 //!   and what the org says Dana should have (every new conversation in her
 //!   queue, every request to her still pending) is compared with what the
@@ -259,9 +260,16 @@ async fn soak_phases(
     let started = Instant::now();
 
     // 1. SIGKILL at random moments: while it starts, signs back in, reads the
-    // org, writes its cache, shows toasts.
+    // org, writes its cache, shows toasts. Every request takes 200 ms longer, so
+    // that a sync lasts a while; one kill in two waits for one of ChatBell's
+    // requests to be in flight.
+    desk.emulator.set_faults(FaultSettings {
+        latency_ms: 200,
+        ..FaultSettings::default()
+    });
     let mut back_up = Vec::new();
     let mut back_online = 0u64;
+    let mut mid_request = 0u64;
     let mut accepted: Vec<Uuid> = Vec::new();
     for i in 0..kills {
         let me = &*dana;
@@ -295,13 +303,25 @@ async fn soak_phases(
                 tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
             }
         }
+        if i % 2 == 1 {
+            let emu = &desk.emulator;
+            let _ = wait_until(Limit::secs(10), "a request in flight", || async {
+                (emu.in_flight() > 0).then_some(())
+            })
+            .await;
+            tokio::time::sleep(Duration::from_millis(rng.below(150))).await;
+        }
         if !dana.alive() {
             return Err(format!("ChatBell died by itself before kill {i}"));
+        }
+        if desk.emulator.in_flight() > 0 {
+            mid_request += 1;
         }
         dana.kill_hard();
         tokio::time::sleep(Duration::from_millis(rng.below(2000))).await;
         dana.start_headless(desk)?;
     }
+    desk.emulator.set_faults(FaultSettings::default());
     wait_connection(desk, dana, "online", Limit::secs(60)).await?;
     let kill_phase = started.elapsed();
 
@@ -389,7 +409,7 @@ async fn soak_phases(
         started.elapsed().as_secs_f64()
     );
     println!(
-        "  SIGKILLs: {kills}, each restart answered (median {median_up} ms to the control socket); online at the moment of {back_online} of the kills; kill phase {:.0} s",
+        "  SIGKILLs: {kills}, each restart answered (median {median_up} ms to the control socket); online at the moment of {back_online} of the kills, a request of ChatBell's in flight at {mid_request}; kill phase {:.0} s",
         kill_phase.as_secs_f64()
     );
     println!(
