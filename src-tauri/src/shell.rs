@@ -22,6 +22,8 @@ const TRAY_ICON: Image<'_> = tauri::include_image!("./icons/tray.png");
 enum ToastJob {
     Show(Arc<Notification>),
     Close(NotificationKey),
+    /// Close the toasts a previous run left for anything not live.
+    KeepOnly(Vec<NotificationKey>),
 }
 
 /// The tray menu's items whose state follows the status.
@@ -164,6 +166,10 @@ impl Shell for DesktopShell {
         }
     }
 
+    fn keep_only_toasts_of(&self, live: &[NotificationKey]) {
+        let _ = self.toasts.send(ToastJob::KeepOnly(live.to_vec()));
+    }
+
     fn status_changed(&self, status: &Status) {
         self.set_badge(status.unread);
         let Some(h) = &self.handle else { return };
@@ -195,6 +201,7 @@ fn toast_worker(memory: PathBuf) -> (mpsc::Sender<ToastJob>, mpsc::Receiver<Toas
                 match job {
                     ToastJob::Show(n) => toasts.show(&n),
                     ToastJob::Close(key) => toasts.close(&key),
+                    ToastJob::KeepOnly(live) => toasts.keep_only(&live),
                 }
             }
         });

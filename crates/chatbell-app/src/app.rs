@@ -48,6 +48,11 @@ pub trait Shell: Send + Sync + 'static {
     /// whatever keeps the process alive. The app itself is stopped by the caller
     /// of [`App::quit`].
     fn quit(&self);
+    /// The desk opened with these notifications live (restored from the
+    /// cache): a toast a previous run left up for anything else stands for
+    /// nothing any more and goes. Called once per desk, before its first
+    /// outputs.
+    fn keep_only_toasts_of(&self, _live: &[NotificationKey]) {}
 }
 
 /// A browser sign-in's way to the agent's browser: through the shell.
@@ -1023,6 +1028,7 @@ async fn run_desk(
         let desktop = AppDesktop {
             inner: inner.clone(),
             gen,
+            told_live: false,
         };
         match Desk::open(
             store.clone(),
@@ -1116,12 +1122,20 @@ async fn signed_out(session: &Session) {
 struct AppDesktop {
     inner: Arc<Inner>,
     gen: u64,
+    /// The shell has been told what is live after the restore.
+    told_live: bool,
 }
 
 impl Desktop for AppDesktop {
     fn perform(&mut self, effects: &[Effect], engine: &Engine) {
         if !self.inner.current(self.gen) {
             return;
+        }
+        if !self.told_live {
+            self.told_live = true;
+            let live: Vec<NotificationKey> =
+                engine.live_notifications().iter().map(|n| n.key).collect();
+            self.inner.shell.keep_only_toasts_of(&live);
         }
         let (presence, at) = {
             let prefs = self.inner.prefs.read().unwrap_or_else(|p| p.into_inner());

@@ -31,6 +31,9 @@ impl Shell for Stoppable {
     fn open_url(&self, url: &str) -> Result<(), String> {
         self.shell.open_url(url)
     }
+    fn keep_only_toasts_of(&self, live: &[chatbell_core::NotificationKey]) {
+        self.shell.keep_only_toasts_of(live);
+    }
 }
 
 /// Runs ChatBell headless with `shell` (toasts and sounds, or only logs) until

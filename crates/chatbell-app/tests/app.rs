@@ -5,6 +5,7 @@
 use chatbell_app::control::{self, ControlServer, Request};
 use chatbell_app::{App, AppOptions, Connection, Paths, Shell, Status};
 use chatbell_core::present::Output;
+use chatbell_core::NotificationKey;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ struct Recorder {
     outputs: Mutex<Vec<Output>>,
     statuses: Mutex<usize>,
     quits: Mutex<usize>,
+    /// What each desk said was live when it opened.
+    kept: Mutex<Vec<Vec<NotificationKey>>>,
     /// The pages opened in "the browser", and what each answered in the end.
     pages: Arc<Mutex<Vec<Page>>>,
 }
@@ -30,6 +33,9 @@ impl Shell for Recorder {
     }
     fn quit(&self) {
         *self.quits.lock().unwrap() += 1;
+    }
+    fn keep_only_toasts_of(&self, live: &[NotificationKey]) {
+        self.kept.lock().unwrap().push(live.to_vec());
     }
     /// Plays the agent's browser: follows the sign-in page's redirects, back to
     /// ChatBell's loopback port.
@@ -219,10 +225,13 @@ async fn app_with_config(dir: &tempfile::TempDir, config: &str) -> (App, Arc<Rec
     demo_app(dir).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dynamics_sign_in_with_a_device_code_then_sign_out() {
+/// The model-driven app id in the emulated org's configuration.
+const APP_ID: &str = "6a4c1f0e-1111-2222-3333-444455556666";
+
+/// The emulator playing the org and the sign-in authority, over loopback
+/// HTTP, and a configuration file's text for it.
+async fn emulated_org() -> (chatbell_emulator::RunningEmulator, String) {
     use chatbell_emulator::{Emulator, Options, Seed};
-    // The emulator plays the org and the sign-in authority, over loopback HTTP.
     let emu = Emulator::start(
         Options::default()
             .seed(Seed::Demo)
@@ -230,17 +239,20 @@ async fn dynamics_sign_in_with_a_device_code_then_sign_out() {
     )
     .await
     .unwrap();
+    let base = emu.base_url();
+    let config = format!(
+        "[dynamics]\nurl = \"{base}\"\napp_id = \"{APP_ID}\"\nauthority = \"{base}\"\ntenant = \"{}\"\nclient_id = \"chatbell-desktop\"\n",
+        emu.tenant_id()
+    );
+    (emu, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamics_sign_in_with_a_device_code_then_sign_out() {
+    let (emu, config) = emulated_org().await;
     let base = emu.base_url().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let app_id = "6a4c1f0e-1111-2222-3333-444455556666";
-    let (app, _shell) = app_with_config(
-        &dir,
-        &format!(
-            "[dynamics]\nurl = \"{base}\"\napp_id = \"{app_id}\"\nauthority = \"{base}\"\ntenant = \"{}\"\nclient_id = \"chatbell-desktop\"\n",
-            emu.tenant_id()
-        ),
-    )
-    .await;
+    let (app, _shell) = app_with_config(&dir, &config).await;
     let s = app.status();
     assert_eq!(s.connection, Connection::SignedOut);
     assert!(!s.demo);
@@ -273,7 +285,7 @@ async fn dynamics_sign_in_with_a_device_code_then_sign_out() {
     assert_eq!(
         link,
         format!(
-            "{base}/main.aspx?appid={app_id}&pagetype=entityrecord&etn=cb_chatsession&id={sid}"
+            "{base}/main.aspx?appid={APP_ID}&pagetype=entityrecord&etn=cb_chatsession&id={sid}"
         )
     );
 
@@ -615,6 +627,58 @@ async fn browser_sign_in_with_pkce_comes_back_on_loopback_and_goes_online() {
     // Signed in already: a second sign-in is refused, and says so.
     let e = app.start_browser_sign_in().await.unwrap_err();
     assert!(e.to_string().contains("already signed in"), "{e}");
+    app.quit().await;
+    emu.shutdown().await;
+}
+
+/// Signs `app` in as the demo agent through the device code, approved at the
+/// emulator; waits until online.
+async fn sign_in_dana(app: &App, base: &str) {
+    let prompt = app.start_sign_in().await.unwrap();
+    let approved = reqwest::Client::new()
+        .post(format!("{base}/_emulator/approve"))
+        .json(&serde_json::json!({"user_code": prompt.user_code, "user": chatbell_app::demo::DEMO_AGENT_EMAIL}))
+        .send()
+        .await
+        .unwrap();
+    assert!(approved.status().is_success());
+    until(30, "online", || {
+        (app.status().connection == Connection::Online).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r14_each_desk_tells_the_shell_once_what_is_live_after_the_restore() {
+    let (emu, config) = emulated_org().await;
+    let base = emu.base_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (app, shell) = app_with_config(&dir, &config).await;
+    sign_in_dana(&app, &base).await;
+    let live: Vec<String> = until(30, "live notifications", || {
+        let s = app.status();
+        (!s.notifications.is_empty())
+            .then_some(s.notifications.iter().map(|n| n.id.clone()).collect())
+    })
+    .await;
+    assert_eq!(
+        *shell.kept.lock().unwrap(),
+        vec![Vec::<NotificationKey>::new()],
+        "a fresh cache: nothing live, told once"
+    );
+    app.quit().await;
+
+    // The next run restores what was live from the cache and says so before
+    // anything else, so that toasts left up for anything else can go.
+    let (app, shell) = app_with_config(&dir, &config).await;
+    sign_in_dana(&app, &base).await;
+    let kept = shell.kept.lock().unwrap().clone();
+    assert_eq!(kept.len(), 1, "once per desk: {kept:?}");
+    let mut kept: Vec<String> = kept[0].iter().map(|k| k.to_string()).collect();
+    kept.sort();
+    let mut live = live;
+    live.sort();
+    assert_eq!(kept, live, "what was live when ChatBell stopped");
     app.quit().await;
     emu.shutdown().await;
 }

@@ -302,6 +302,22 @@ impl Toasts {
         }
     }
 
+    /// Closes every toast up for a key not in `live`: after a restart, a toast
+    /// the last run left for what was withdrawn while it was going down.
+    pub fn keep_only(&self, live: &[NotificationKey]) {
+        let gone: Vec<NotificationKey> = self
+            .shown
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .filter(|k| !live.contains(k))
+            .copied()
+            .collect();
+        for key in gone {
+            self.close(&key);
+        }
+    }
+
     /// The keys with a toast up.
     pub fn keys(&self) -> Vec<NotificationKey> {
         self.shown

@@ -285,6 +285,7 @@ fn toasts_show_update_in_place_report_clicks_and_close() {
     std::fs::create_dir_all(&dir).unwrap();
     let memory = dir.join("toasts-on-screen");
     let request = NotificationKey::Offer(SessionId::from_u128(4));
+    let withdrawn = NotificationKey::Chat(SessionId::from_u128(5));
     {
         let (tx, _events) = mpsc::channel();
         let crashed = Toasts::connect_remembering("ChatBell", tx, &memory);
@@ -297,21 +298,37 @@ fn toasts_show_update_in_place_report_clicks_and_close() {
         wait_for("the first run's toast", || {
             calls.lock().unwrap().get(5).cloned()
         });
+        crashed.show(&notification(
+            withdrawn,
+            NotificationKind::NewConversation,
+            "taken by a colleague while ChatBell was down",
+            vec![Action::Open, Action::Accept],
+        ));
+        wait_for("the first run's second toast", || {
+            calls.lock().unwrap().get(6).cloned()
+        });
     }
     let (tx, events) = mpsc::channel();
     let next = Toasts::connect_remembering("ChatBell", tx, &memory);
-    assert_eq!(
-        next.keys(),
-        vec![request],
-        "the toast left on screen is taken back"
-    );
+    let mut kept = next.keys();
+    kept.sort();
+    let mut both = vec![request, withdrawn];
+    both.sort();
+    assert_eq!(kept, both, "the toasts left on screen are taken back");
+    // The restored cache has only the offer live: the other toast goes.
+    next.keep_only(&[request]);
+    let closed = wait_for("the stale toast closed", || {
+        calls.lock().unwrap().get(7).cloned()
+    });
+    assert_eq!(closed, Call::Close(5));
+    assert_eq!(next.keys(), vec![request]);
     next.show(&notification(
         request,
         NotificationKind::AssignToMe,
         "idle for 6 minutes",
         vec![Action::Open, Action::Yes, Action::No],
     ));
-    let update = wait_for("the update", || calls.lock().unwrap().get(6).cloned());
+    let update = wait_for("the update", || calls.lock().unwrap().get(8).cloned());
     assert!(
         matches!(update, Call::Notify { replaces: 4, ref body, .. } if body == "idle for 6 minutes"),
         "{update:?}"
