@@ -522,6 +522,11 @@ async fn expected_for_dana(org: &Org, dana: Uuid) -> Result<Expected, String> {
     Ok(Expected { chats, requests })
 }
 
+/// Keys whose toast says a thing once: a chat's news, a request.
+fn once_only(key: &str) -> bool {
+    key.starts_with("chat:") || key.starts_with("request:")
+}
+
 /// What the notification server shows against what is due.
 #[derive(Debug)]
 struct Account {
@@ -531,8 +536,8 @@ struct Account {
     replaced: usize,
     /// Due, and neither a toast up nor counted by a catch-up summary up.
     lost: Vec<String>,
-    /// A new toast for a key whose earlier toast was still up, or a chat or a
-    /// request toasted anew after its toast was taken down.
+    /// A new toast for a key whose earlier toast was still up, or one saying
+    /// again what its key's last toast said after that was taken down.
     duplicated: Vec<String>,
     /// A chat or request toast up for what is no longer due.
     stale: Vec<String>,
@@ -557,7 +562,8 @@ fn account(
     // Replay the server's log: which key each toast id stands for, what is up.
     let mut key_of: HashMap<u32, String> = HashMap::new();
     let mut up: BTreeMap<String, u32> = BTreeMap::new();
-    let mut shown_before: BTreeSet<String> = BTreeSet::new();
+    // What each key's last toast said.
+    let mut said: HashMap<String, (String, String)> = HashMap::new();
     let mut duplicated = Vec::new();
     let mut notifies = 0;
     let mut replaced = 0;
@@ -567,14 +573,19 @@ fn account(
             Event::Notify(n) => {
                 notifies += 1;
                 let Some(key) = n.key.clone() else { continue };
+                let text = (n.summary.clone(), n.body.clone());
                 if n.replaces != 0 {
                     replaced += 1;
-                } else {
-                    let once_only = key.starts_with("chat:") || key.starts_with("request:");
-                    if up.contains_key(&key) || (once_only && shown_before.contains(&key)) {
-                        duplicated.push(key.clone());
-                    }
+                } else if up.contains_key(&key)
+                    || (once_only(&key) && said.get(&key) == Some(&text))
+                {
+                    // A second toast beside the first, or the same chat or
+                    // request toast again after it was taken down (delivered
+                    // twice). A chat toasted anew with news (a message after it
+                    // became mine) is not one; calls and offers may ring again.
+                    duplicated.push(key.clone());
                 }
+                said.insert(key.clone(), text);
                 if key == "catchup" {
                     summary_count = n
                         .summary
@@ -583,7 +594,6 @@ fn account(
                         .and_then(|c| c.parse().ok())
                         .unwrap_or(0);
                 }
-                shown_before.insert(key.clone());
                 key_of.insert(n.id, key.clone());
                 up.insert(key, n.id);
             }
