@@ -455,22 +455,7 @@ async fn a_refused_refresh_asks_for_sign_in_again() {
     )
     .await
     .unwrap();
-    let approve = |code: String| {
-        let base = base.clone();
-        async move {
-            reqwest::Client::new()
-                .post(format!("{base}/_emulator/approve"))
-                .json(&serde_json::json!({"user_code": code, "user": chatbell_app::demo::DEMO_AGENT_EMAIL}))
-                .send()
-                .await
-                .unwrap();
-        }
-    };
-    approve(app.start_sign_in().await.unwrap().user_code).await;
-    until(30, "online", || {
-        (app.status().connection == Connection::Online).then_some(())
-    })
-    .await;
+    sign_in_dana(&app, &base).await;
 
     emu.queue_token_fault(TokenFault {
         error: "invalid_grant".into(),
@@ -490,11 +475,7 @@ async fn a_refused_refresh_asks_for_sign_in_again() {
         Err(chatbell_app::AppError::NotSignedIn)
     ));
     // Signing in again works.
-    approve(app.start_sign_in().await.unwrap().user_code).await;
-    until(30, "online again", || {
-        (app.status().connection == Connection::Online).then_some(())
-    })
-    .await;
+    sign_in_dana(&app, &base).await;
     app.quit().await;
     emu.shutdown().await;
 }
