@@ -33,6 +33,8 @@ export function actionLabel(action: Action, n: Pick<NotificationView, "session_i
       return "Dismiss";
     case "block":
       return "Block number";
+    case "block_anyway":
+      return "Block anyway";
     default:
       // An action this panel does not know yet still gets a readable button.
       return stateLabel(String(action));
@@ -51,6 +53,7 @@ const KIND_LABELS: Record<Kind, string> = {
   action_failed: "Action failed",
   catch_up_summary: "While you were away",
   reply_window_closing: "Reply window closing",
+  number_blocked: "Number blocked",
 };
 
 /** A short word for the kind, shown above the title. */

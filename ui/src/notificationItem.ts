@@ -20,6 +20,20 @@ import {
 import { ReasonDialog } from "./reasonDialog";
 import type { Action, NotificationView } from "./types";
 
+/** The actions that block a customer's number, each confirmed first (R9, R15). */
+type BlockAction = "block" | "block_anyway";
+
+function isBlock(action: Action): action is BlockAction {
+  return action === "block" || action === "block_anyway";
+}
+
+const BLOCK_WARNINGS: Record<BlockAction, string> = {
+  block:
+    "It is blocked for every agent, not just you: its chat closes and nobody is notified about it again until it is unblocked.",
+  block_anyway:
+    "Another agent owns this chat. Dynamics closes every chat of a blocked number, theirs too: it stays theirs, and they are told.",
+};
+
 export class NotificationItem {
   readonly li: HTMLLIElement;
   private view: NotificationView;
@@ -35,7 +49,7 @@ export class NotificationItem {
   private buttons = new Map<Action, HTMLButtonElement>();
   private actionsKey = "";
   private dialog: ReasonDialog | null = null;
-  private confirm: HTMLElement | null = null;
+  private confirm: { root: HTMLElement; action: BlockAction } | null = null;
   private busy = false;
 
   constructor(
@@ -132,7 +146,7 @@ export class NotificationItem {
         "button",
         {
           type: "button",
-          class: i === 0 ? "primary" : action === "block" ? "danger-outline" : "",
+          class: i === 0 ? "primary" : isBlock(action) ? "danger-outline" : "",
           "data-action": action,
           disabled: this.busy,
         },
@@ -146,7 +160,7 @@ export class NotificationItem {
     this.actionsEl.hidden = buttons.length === 0;
     // An open dialog whose action went away (e.g. the request was answered elsewhere) closes.
     if (this.dialog && !this.view.actions.includes("reject")) this.dialog.close("cancel");
-    if (this.confirm && !this.view.actions.includes("block")) this.closeConfirm(false);
+    if (this.confirm && !this.view.actions.includes(this.confirm.action)) this.closeConfirm(false);
     if (hadFocus) {
       const again = this.buttons.get(hadFocus as Action) ?? buttons[0];
       again?.focus();
@@ -167,7 +181,7 @@ export class NotificationItem {
   private onAction(action: Action): void {
     if (this.busy) return;
     if (action === "reject") return this.openRejectDialog();
-    if (action === "block") return this.openBlockConfirm();
+    if (isBlock(action)) return this.openBlockConfirm(action);
     void this.send(action);
   }
 
@@ -205,46 +219,44 @@ export class NotificationItem {
     this.dialog.focus();
   }
 
-  private openBlockConfirm(): void {
+  private openBlockConfirm(action: BlockAction): void {
     if (this.confirm) return;
     this.dialog?.close("cancel");
     this.showError("");
     const headingId = uid("block-heading");
     const yes = el("button", { type: "button", class: "danger" }, "Block for every agent");
     const no = el("button", { type: "button" }, "Cancel");
-    this.confirm = el(
+    const root = el(
       "div",
       { class: "inline-dialog", role: "alertdialog", "aria-labelledby": headingId },
-      el("h4", { id: headingId, class: "dialog-heading" }, "Block this number?"),
-      el(
-        "p",
-        {},
-        "It is blocked for every agent, not just you: its chat closes and nobody is notified about it again until it is unblocked.",
-      ),
+      el("h4", { id: headingId, class: "dialog-heading" }, action === "block" ? "Block this number?" : "Block it anyway?"),
+      el("p", {}, BLOCK_WARNINGS[action]),
       el("div", { class: "buttons" }, yes, no),
     );
+    this.confirm = { root, action };
     yes.addEventListener("click", () => {
       this.closeConfirm(false);
-      void this.send("block").then(() => {
-        if (this.li.isConnected) this.buttons.get("block")?.focus();
+      void this.send(action).then(() => {
+        if (this.li.isConnected) this.buttons.get(action)?.focus();
       });
     });
     no.addEventListener("click", () => this.closeConfirm(true));
-    this.confirm.addEventListener("keydown", (e) => {
+    root.addEventListener("keydown", (e) => {
       if (e.key === "Escape") {
         e.preventDefault();
         e.stopPropagation();
         this.closeConfirm(true);
       }
     });
-    this.extraEl.appendChild(this.confirm);
+    this.extraEl.appendChild(root);
     no.focus();
   }
 
   private closeConfirm(restoreFocus: boolean): void {
     if (!this.confirm) return;
-    this.confirm.remove();
+    const { root, action } = this.confirm;
+    root.remove();
     this.confirm = null;
-    if (restoreFocus) this.buttons.get("block")?.focus();
+    if (restoreFocus) this.buttons.get(action)?.focus();
   }
 }

@@ -28,7 +28,8 @@ export type Action =
   | "yes"
   | "no"
   | "dismiss"
-  | "block";
+  | "block"
+  | "block_anyway";
 
 /** Every action, in the order the panel lays buttons out when it has to choose. */
 export const ACTIONS: readonly Action[] = [
@@ -39,6 +40,7 @@ export const ACTIONS: readonly Action[] = [
   "no",
   "dismiss",
   "block",
+  "block_anyway",
 ];
 
 /** What a notification is about. */
@@ -53,7 +55,8 @@ export type Kind =
   | "request_outcome"
   | "action_failed"
   | "catch_up_summary"
-  | "reply_window_closing";
+  | "reply_window_closing"
+  | "number_blocked";
 
 /** One notification, as the panel shows it. */
 export interface NotificationView {

@@ -141,6 +141,7 @@ pub fn kind_name(kind: NotificationKind) -> &'static str {
         NotificationKind::ActionFailed => "action_failed",
         NotificationKind::CatchUpSummary => "catch_up_summary",
         NotificationKind::ReplyWindowClosing => "reply_window_closing",
+        NotificationKind::NumberBlocked => "number_blocked",
     }
 }
 

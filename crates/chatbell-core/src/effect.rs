@@ -3,6 +3,7 @@
 use crate::domain::{Change, Channel, Owner};
 use crate::ids::*;
 use crate::notification::{Action, Lifecycle, Notification, NotificationKey};
+use crate::ownership::{Attempt, ChatPrecondition, Refusal};
 use crate::time::Ts;
 use crate::timers::TimerKey;
 use serde::{Deserialize, Serialize};
@@ -53,14 +54,10 @@ pub enum Event {
 pub enum WriteBackOutcome {
     /// It took effect.
     Done,
-    /// The row changed meanwhile (412): someone was faster. The row's current owner,
-    /// when known, and their name as Dynamics gave it with the row (the engine may
-    /// not have met that agent yet).
-    Conflict {
-        owner: Option<Owner>,
-        #[serde(default)]
-        owner_name: Option<String>,
-    },
+    /// The row changed meanwhile (412), and what the action needs is no longer
+    /// true: someone was faster, the owner replied, the request was withdrawn...
+    /// (R15, [`crate::ownership`]).
+    TooLate(Refusal),
     /// Dynamics refused it for a reason it gave (permissions, validation).
     Refused { message: String },
     /// It could not be sent (offline, server error after retries).
@@ -78,11 +75,14 @@ pub enum SoundKind {
 /// A change to make in Dynamics (written to the outbox, then sent).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum WriteOp {
-    /// Make me the owner of the session, if its row is still at `etag` (R2, R6, R15).
+    /// Make me the owner of the session, written at `etag`; if the row changed
+    /// meanwhile, as long as `precondition` still holds (R2, R6, R15).
     TakeOwnership {
         session: SessionId,
         etag: String,
         me: UserId,
+        #[serde(default)]
+        precondition: ChatPrecondition,
     },
     /// Answer a request addressed to me; accepting an Assign request also moves the
     /// session to me (R8).
@@ -93,6 +93,9 @@ pub enum WriteOp {
         reason: Option<String>,
         take_session: Option<(SessionId, String)>,
         me: UserId,
+        /// Who owned the session when I accepted: it must still be theirs (R15).
+        #[serde(default)]
+        session_owner: Option<Owner>,
     },
     /// Withdraw a request I made (R8).
     WithdrawRequest {
@@ -102,12 +105,39 @@ pub enum WriteOp {
     },
     /// Mark a request I made as expired (R8).
     ExpireRequest { request: RequestId, etag: String },
-    /// Block a customer number for every agent (R9).
+    /// Block a customer number for every agent (R9). With the session's `etag`,
+    /// the chat is closed as blocked first, if nobody else took it meanwhile
+    /// (R15); `anyway`: the agent chose to block the number although another
+    /// agent owns the chat (whose owner stays, and is told).
     BlockNumber {
         session: SessionId,
         number: String,
         channel: Channel,
+        #[serde(default)]
+        etag: Option<String>,
+        #[serde(default)]
+        anyway: bool,
+        /// Who blocks (a chat I own may be blocked too).
+        #[serde(default)]
+        me: Option<UserId>,
     },
+}
+
+impl WriteOp {
+    /// The agent's action this write carries out (for the words of a refusal).
+    pub fn attempt(&self) -> Attempt {
+        match self {
+            WriteOp::TakeOwnership {
+                precondition: ChatPrecondition::StillIdle { .. },
+                ..
+            } => Attempt::AssignToMe,
+            WriteOp::TakeOwnership { .. } => Attempt::Accept,
+            WriteOp::AnswerRequest { .. } => Attempt::AnswerRequest,
+            WriteOp::WithdrawRequest { .. } => Attempt::WithdrawRequest,
+            WriteOp::ExpireRequest { .. } => Attempt::ExpireRequest,
+            WriteOp::BlockNumber { .. } => Attempt::Block,
+        }
+    }
 }
 
 /// A queued write-back.

@@ -10,6 +10,7 @@ use crate::effect::*;
 use crate::fasthash::{Map, Set};
 use crate::ids::*;
 use crate::notification::*;
+use crate::ownership::{Attempt, ChatPrecondition};
 use crate::time::{Span, Ts};
 use crate::timers::TimerKey;
 use serde::{Deserialize, Serialize};
@@ -248,6 +249,8 @@ struct Touch {
     id: SessionId,
     known: bool,
     owner: Option<Owner>,
+    /// Open (active, neither closed nor blocked) before the batch.
+    was_open: bool,
     /// The row's newest customer message time and unread count before the batch.
     row_last_customer: Option<Ts>,
     row_unread: u32,
@@ -587,6 +590,7 @@ impl Engine {
             id,
             known: entry.is_some(),
             owner: entry.map(|e| e.row.owner),
+            was_open: entry.is_some_and(|e| e.row.is_open()),
             row_last_customer: entry.and_then(|e| e.row.last_customer_message_on),
             row_unread: entry.map_or(0, |e| e.row.unread_count),
             beyond_row: 0,
@@ -907,6 +911,7 @@ impl Engine {
             self.set_timer(TimerKey::Idle(id), None, out);
             self.set_timer(TimerKey::ReplyWindow(id), None, out);
             self.refresh_unread(id);
+            self.tell_owner_of_block(touch, now, out);
             return;
         }
 
@@ -1670,10 +1675,21 @@ impl Engine {
                 if !self.online {
                     return Err(ActionError::Offline);
                 }
+                // What must still be true if the row changed meanwhile (R15).
+                let precondition = match (kind, n.peer, n.anchor) {
+                    (NotificationKind::AssignToMe, Some(owner), Some(since)) => {
+                        ChatPrecondition::StillIdle { owner, since }
+                    }
+                    (NotificationKind::AssignToMe, _, _) => {
+                        ChatPrecondition::OwnedBy { owner: row.owner }
+                    }
+                    _ => ChatPrecondition::Queued,
+                };
                 let op = WriteOp::TakeOwnership {
                     session: sid,
                     etag: row.etag.clone(),
                     me,
+                    precondition,
                 };
                 self.claimed.insert(sid);
                 self.issue(op, Some(key), now, out);
@@ -1695,7 +1711,8 @@ impl Engine {
                 | NotificationKind::ReplyWindowClosing
                 | NotificationKind::ActionFailed
                 | NotificationKind::RequestOutcome
-                | NotificationKind::CatchUpSummary,
+                | NotificationKind::CatchUpSummary
+                | NotificationKind::NumberBlocked,
                 Action::Dismiss,
             ) => {
                 self.close(key, Lifecycle::Dismissed, out);
@@ -1714,6 +1731,33 @@ impl Engine {
                     session: sid,
                     number: row.number.clone(),
                     channel: row.channel,
+                    etag: Some(row.etag.clone()),
+                    anyway: false,
+                    me: self.me,
+                };
+                self.issue(op, Some(key), now, out);
+                self.close(key, acted, out);
+            }
+            (NotificationKind::ActionFailed, Action::BlockAnyway) => {
+                // The second, explicit choice after "X accepted this chat first"
+                // (R15): the number is blocked; the chat stays its owner's, who
+                // is told (see `reconcile_blocked_owner`).
+                let sid = session.ok_or(ActionError::UnknownNotification)?;
+                let row = &self
+                    .sessions
+                    .get(&sid)
+                    .ok_or(ActionError::SessionClosed)?
+                    .row;
+                if !self.online {
+                    return Err(ActionError::Offline);
+                }
+                let op = WriteOp::BlockNumber {
+                    session: sid,
+                    number: row.number.clone(),
+                    channel: row.channel,
+                    etag: None,
+                    anyway: true,
+                    me: self.me,
                 };
                 self.issue(op, Some(key), now, out);
                 self.close(key, acted, out);
@@ -1740,15 +1784,15 @@ impl Engine {
                     return Err(ActionError::Offline);
                 }
                 let accept = action == Action::Accept;
-                let take_session = if accept && r.kind == RequestKind::Assign {
+                let (take_session, session_owner) = if accept && r.kind == RequestKind::Assign {
                     let row = &self
                         .sessions
                         .get(&r.session)
                         .ok_or(ActionError::SessionClosed)?
                         .row;
-                    Some((row.id, row.etag.clone()))
+                    (Some((row.id, row.etag.clone())), Some(row.owner))
                 } else {
-                    None
+                    (None, None)
                 };
                 if let Some((sid, _)) = &take_session {
                     self.claimed.insert(*sid);
@@ -1760,6 +1804,7 @@ impl Engine {
                     reason,
                     take_session,
                     me,
+                    session_owner,
                 };
                 self.issue(op, Some(key), now, out);
                 self.set_timer(TimerKey::RequestExpiry(rid), None, out);
@@ -1975,44 +2020,40 @@ impl Engine {
                     out.push(Effect::OpenChat(s));
                 }
             }
-            WriteBackOutcome::Conflict { owner, owner_name } => {
+            WriteBackOutcome::TooLate(refusal) => {
                 if let Some(s) = claimed {
                     self.claimed.remove(&s);
                 }
-                let owner = owner.or_else(|| {
-                    claimed
-                        .and_then(|s| self.sessions.get(&s))
-                        .map(|e| e.row.owner)
-                });
-                // Accepting an Assign request takes the chat: one that another
-                // agent than the requester now owns was taken by that agent
-                // (another agent asked at the same time, or took it), R15.
-                let requester = match &command.op {
-                    WriteOp::AnswerRequest { request, .. } => {
-                        self.requests.get(request).map(|r| r.requested_by)
-                    }
+                let attempt = command.op.attempt();
+                let request = match &command.op {
+                    WriteOp::AnswerRequest { request, .. }
+                    | WriteOp::WithdrawRequest { request, .. }
+                    | WriteOp::ExpireRequest { request, .. } => self.requests.get(request),
                     _ => None,
                 };
-                let taken_by_another = |u: UserId| Some(u) != self.me && Some(u) != requester;
-                let body = match (&command.op, owner) {
-                    (
-                        WriteOp::AnswerRequest {
-                            accept: true,
-                            take_session: Some(_),
-                            ..
-                        },
-                        Some(Owner::User(u)),
-                    ) if taken_by_another(u) => self.took_it(u, owner_name),
-                    (
-                        WriteOp::AnswerRequest { .. }
-                        | WriteOp::WithdrawRequest { .. }
-                        | WriteOp::ExpireRequest { .. },
-                        _,
-                    ) => "The request was answered or withdrawn meanwhile.".to_string(),
-                    (_, Some(Owner::User(u))) if Some(u) != self.me => self.took_it(u, owner_name),
-                    _ => "Someone changed this chat first.".to_string(),
-                };
-                self.show_info(&command, "Too late", body, now, out);
+                let requester = request.map(|r| self.name_of(r.requested_by));
+                let target = request.map(|r| self.name_of(r.requested_to));
+                let body = refusal.words(
+                    attempt,
+                    &|u, given| self.best_name(u, given),
+                    requester.as_deref(),
+                    target.as_deref(),
+                );
+                if attempt == Attempt::ExpireRequest {
+                    // Nobody acted: the request's real end comes with the next sync.
+                    return;
+                }
+                let mut actions = vec![Action::Open];
+                if refusal.offers_block_anyway(attempt) {
+                    actions.push(Action::BlockAnyway);
+                }
+                actions.push(Action::Dismiss);
+                self.show_info(&command, "Too late", body, actions, now, out);
+                // A request refused for its chat's sake is still pending: it
+                // stays in the panel (the refusal's toast says enough).
+                if attempt == Attempt::AnswerRequest && refusal.leaves_request_pending() {
+                    self.revive(command.origin, false, now, out);
+                }
             }
             WriteBackOutcome::Refused { message } | WriteBackOutcome::Failed { message } => {
                 if let Some(s) = claimed {
@@ -2022,34 +2063,86 @@ impl Engine {
                     &command,
                     "Could not do that",
                     clip(&message, PREVIEW_CHARS),
+                    vec![Action::Open, Action::Dismiss],
                     now,
                     out,
                 );
                 // Nothing lost: the item the action came from is live again.
-                if let Some(origin) = command.origin {
-                    if let Some(shared) = self.notifications.get_mut(&origin) {
-                        if matches!(shared.state, Lifecycle::ActedOn { .. }) {
-                            let n = Arc::make_mut(shared);
-                            n.state = Lifecycle::Live;
-                            n.updated_at = now;
-                            n.toast = true;
-                            out.push(Effect::Show(shared.clone()));
-                            self.sync_note_bits(&origin);
-                        }
-                    }
-                }
+                self.revive(command.origin, true, now, out);
             }
         }
     }
 
-    /// "Sam Patel already took this chat.", with the best name known for `u`.
-    fn took_it(&self, u: UserId, given: Option<String>) -> String {
-        let name = match (self.agent_name(&u), given) {
-            (Some(known), _) if !known.trim().is_empty() => known.to_string(),
-            (_, Some(given)) if !given.trim().is_empty() => clip(&given, NAME_CHARS),
-            _ => self.name_of(u),
+    /// R15: a chat of mine that someone else's Block closed (a colleague chose
+    /// "Block anyway", or blocked the number in Dynamics): I am told, rather than
+    /// finding it gone.
+    fn tell_owner_of_block(&mut self, touch: &Touch, now: Ts, out: &mut Vec<Effect>) {
+        let Some(entry) = self.sessions.get(&touch.id) else {
+            return;
         };
-        format!("{name} already took this chat.")
+        let row = &entry.row;
+        let mine = self.me.is_some_and(|m| row.owner == Owner::User(m));
+        let my_block = self
+            .pending
+            .values()
+            .any(|c| matches!(&c.op, WriteOp::BlockNumber { session, .. } if *session == touch.id));
+        if !mine || !touch.was_open || row.status != SessionStatus::Blocked || my_block {
+            return;
+        }
+        let name = clip(&row.name, NAME_CHARS);
+        self.show(
+            Notification {
+                key: NotificationKey::Blocked(touch.id),
+                kind: NotificationKind::NumberBlocked,
+                session: Some(touch.id),
+                title: format!("Number blocked: {name}"),
+                body: "The customer's number was blocked, so this chat of yours is closed."
+                    .to_string(),
+                actions: vec![Action::Open, Action::Dismiss],
+                count: 0,
+                created_at: now,
+                updated_at: now,
+                state: Lifecycle::Live,
+                toast: true,
+                anchor: None,
+                peer: None,
+            },
+            out,
+        );
+    }
+
+    /// Makes the item an action came from live again, if that action closed it;
+    /// with a toast again when `toast`.
+    fn revive(
+        &mut self,
+        origin: Option<NotificationKey>,
+        toast: bool,
+        now: Ts,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(origin) = origin else {
+            return;
+        };
+        if let Some(shared) = self.notifications.get_mut(&origin) {
+            if matches!(shared.state, Lifecycle::ActedOn { .. }) {
+                let n = Arc::make_mut(shared);
+                n.state = Lifecycle::Live;
+                n.updated_at = now;
+                n.toast = toast;
+                out.push(Effect::Show(shared.clone()));
+                self.sync_note_bits(&origin);
+            }
+        }
+    }
+
+    /// The best name known for `u`: the engine's, else the one Dynamics gave
+    /// with a row (the engine may not have met that agent yet).
+    fn best_name(&self, u: UserId, given: Option<&str>) -> String {
+        match (self.agent_name(&u), given) {
+            (Some(known), _) if !known.trim().is_empty() => known.to_string(),
+            (_, Some(given)) if !given.trim().is_empty() => clip(given, NAME_CHARS),
+            _ => self.name_of(u),
+        }
     }
 
     fn show_info(
@@ -2057,6 +2150,7 @@ impl Engine {
         command: &Command,
         title: &str,
         body: String,
+        actions: Vec<Action>,
         now: Ts,
         out: &mut Vec<Effect>,
     ) {
@@ -2077,7 +2171,7 @@ impl Engine {
                 session,
                 title: title.to_string(),
                 body,
-                actions: vec![Action::Open, Action::Dismiss],
+                actions,
                 count: 0,
                 created_at: now,
                 updated_at: now,

@@ -16,9 +16,11 @@ pub mod effect;
 pub mod engine;
 pub mod fasthash;
 pub mod notification;
+pub mod ownership;
 pub mod present;
 
 pub use domain::*;
 pub use effect::*;
 pub use engine::{Engine, MessageStats, Snapshot, REPLY_WARNING};
 pub use notification::*;
+pub use ownership::{check_request, Attempt, ChatPrecondition, Refusal, Verdict};

@@ -29,6 +29,8 @@ pub enum NotificationKey {
     CatchUp,
     /// The WhatsApp reply window of a session I own is about to close (R20).
     ReplyWindow(SessionId),
+    /// The number of a chat I own was blocked by someone else (R15).
+    Blocked(SessionId),
 }
 
 impl fmt::Display for NotificationKey {
@@ -43,6 +45,7 @@ impl fmt::Display for NotificationKey {
             NotificationKey::Info(id) => write!(f, "info:{id}"),
             NotificationKey::CatchUp => f.write_str("catchup"),
             NotificationKey::ReplyWindow(id) => write!(f, "reply:{id}"),
+            NotificationKey::Blocked(id) => write!(f, "blocked:{id}"),
         }
     }
 }
@@ -70,6 +73,7 @@ impl FromStr for NotificationKey {
             "outcome" => NotificationKey::Outcome(RequestId(uuid)),
             "info" => NotificationKey::Info(CommandId(uuid)),
             "reply" => NotificationKey::ReplyWindow(SessionId(uuid)),
+            "blocked" => NotificationKey::Blocked(SessionId(uuid)),
             _ => return Err(bad()),
         })
     }
@@ -127,6 +131,8 @@ pub enum NotificationKind {
     CatchUpSummary,
     /// The WhatsApp reply window of my session closes soon (R20).
     ReplyWindowClosing,
+    /// Someone blocked the customer's number of a chat I own: it is closed (R15).
+    NumberBlocked,
 }
 
 impl NotificationKind {
@@ -160,6 +166,8 @@ pub enum Action {
     Dismiss,
     /// Block the customer's number for everyone (R9).
     Block,
+    /// Block the number although another agent accepted the chat first (R15).
+    BlockAnyway,
 }
 
 impl Action {
@@ -172,6 +180,7 @@ impl Action {
             Action::No => "no",
             Action::Dismiss => "dismiss",
             Action::Block => "block",
+            Action::BlockAnyway => "block_anyway",
         }
     }
 }
@@ -187,6 +196,7 @@ impl FromStr for Action {
             "no" => Action::No,
             "dismiss" => Action::Dismiss,
             "block" => Action::Block,
+            "block_anyway" => Action::BlockAnyway,
             _ => return Err(BadAction(s.chars().take(40).collect())),
         })
     }
@@ -194,7 +204,9 @@ impl FromStr for Action {
 
 /// An action name that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown action {0:?} (expected open, accept, reject, yes, no, dismiss or block)")]
+#[error(
+    "unknown action {0:?} (expected open, accept, reject, yes, no, dismiss, block or block_anyway)"
+)]
 pub struct BadAction(pub String);
 
 /// Why a notification was taken back.

@@ -413,10 +413,23 @@ impl World {
                 };
                 let outcome = match outcome {
                     0 => WriteBackOutcome::Done,
-                    1 => WriteBackOutcome::Conflict {
-                        owner: (o < 7).then(|| owner(o)),
-                        owner_name: (o == 5).then(|| "Someone New".to_string()),
-                    },
+                    1 => WriteBackOutcome::TooLate(match owner(o) {
+                        Owner::User(u) if o % 2 == 0 => Refusal::TakenBy {
+                            owner: u,
+                            owner_name: (o == 2).then(|| "Someone New".to_string()),
+                        },
+                        Owner::User(u) => Refusal::OwnerReplied {
+                            owner: u,
+                            owner_name: None,
+                        },
+                        Owner::Team(_) => [
+                            Refusal::BackToTeam,
+                            Refusal::RequestWithdrawn,
+                            Refusal::KeptChanging,
+                            Refusal::NumberBlocked,
+                        ][usize::from(o) % 4]
+                            .clone(),
+                    }),
                     2 => WriteBackOutcome::Refused {
                         message: "Principal user is missing prvWritecb_chatsession".into(),
                     },

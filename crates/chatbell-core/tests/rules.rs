@@ -105,7 +105,8 @@ fn r2_accept_takes_ownership_with_the_rows_etag() {
         WriteOp::TakeOwnership {
             session: s.id,
             etag: s.etag.clone(),
-            me: ME
+            me: ME,
+            precondition: ChatPrecondition::Queued,
         }
     );
     assert_eq!(
@@ -433,7 +434,12 @@ fn r6_yes_moves_ownership_to_me_and_opens_the_chat() {
         WriteOp::TakeOwnership {
             session: s.id,
             etag: s.etag.clone(),
-            me: ME
+            me: ME,
+            // R15: Yes goes through only while Alice still has not replied.
+            precondition: ChatPrecondition::StillIdle {
+                owner: ALICE,
+                since: s.last_customer_message_on.unwrap(),
+            },
         }
     );
     let out = desk.handle(Event::WriteBackDone {
@@ -556,10 +562,10 @@ fn my_yes_loses(me: &mut Desk, n: u128, winner: UserId, name: Option<&str>) -> V
     let mine = Desk::write_back(&me.act(NotificationKey::Offer(s.id), Action::Yes).unwrap());
     me.handle(Event::WriteBackDone {
         command: mine.id,
-        outcome: WriteBackOutcome::Conflict {
-            owner: Some(Owner::User(winner)),
+        outcome: WriteBackOutcome::TooLate(Refusal::TakenBy {
+            owner: winner,
             owner_name: name.map(str::to_string),
-        },
+        }),
     })
 }
 
@@ -611,17 +617,25 @@ fn r21_what_only_informs_can_be_cleared_from_the_panel() {
     }
 }
 
-/// A tiny stand-in for Dynamics' optimistic concurrency: a write with a stale etag
-/// gets 412.
+/// A tiny stand-in for Dynamics' optimistic concurrency and ChatBell's writer: a
+/// write with a stale etag gets 412, and the row is judged against the action's
+/// precondition.
 fn dynamics_take(row: &mut Session, cmd: &Command) -> WriteBackOutcome {
-    let WriteOp::TakeOwnership { etag, me, .. } = &cmd.op else {
+    let WriteOp::TakeOwnership {
+        etag,
+        me,
+        precondition,
+        ..
+    } = &cmd.op
+    else {
         panic!("not an ownership change: {cmd:?}");
     };
     if *etag != row.etag {
-        return WriteBackOutcome::Conflict {
-            owner: Some(row.owner),
-            owner_name: None,
-        };
+        match precondition.check(row, None, *me) {
+            Verdict::Holds => {}
+            Verdict::Done => return WriteBackOutcome::Done,
+            Verdict::Refused(r) => return WriteBackOutcome::TooLate(r),
+        }
     }
     row.owner = Owner::User(*me);
     row.etag = format!("{}+", row.etag);
@@ -648,7 +662,10 @@ fn r6_two_agents_saying_yes_exactly_one_wins_and_the_other_is_told_who() {
     let bob_outcome = dynamics_take(&mut dynamics, &bobs);
     let my_outcome = dynamics_take(&mut dynamics, &mine);
     assert_eq!(bob_outcome, WriteBackOutcome::Done);
-    assert!(matches!(my_outcome, WriteBackOutcome::Conflict { .. }));
+    assert!(matches!(
+        my_outcome,
+        WriteBackOutcome::TooLate(Refusal::TakenBy { .. })
+    ));
 
     let out = me.handle(Event::WriteBackDone {
         command: mine.id,
@@ -772,34 +789,39 @@ fn r8_accepting_an_assign_request_moves_ownership() {
             reason: None,
             take_session: Some((s.id, s.etag.clone())),
             me: ME,
+            session_owner: Some(s.owner),
         }
     );
 }
 
 #[test]
 fn r15_accepting_an_assign_request_another_agent_took_first_says_who() {
-    for (owner, name, told) in [
-        (BOB, "Bob Brown", "Bob Brown already took this chat."),
-        // The requester still has it (the request was answered meanwhile).
+    // What Dynamics says now; what I am told; whether the request stays in my
+    // panel (it is still pending when only its chat stood in the way).
+    for (now, told, stays) in [
         (
-            ALICE,
-            "Alice Adams",
-            "The request was answered or withdrawn meanwhile.",
+            Refusal::TakenBy {
+                owner: BOB,
+                owner_name: Some("Bob Brown".into()),
+            },
+            "Bob Brown already took this chat.",
+            true,
+        ),
+        // The requester still has the chat, but withdrew the request.
+        (
+            Refusal::RequestWithdrawn,
+            "Alice Adams withdrew the request.",
+            false,
         ),
     ] {
         let mut desk = Desk::new();
         let (_, r) = assign_request_to_me(&mut desk);
-        let out = desk.act_answered(
-            NotificationKey::Request(r.id),
-            Action::Accept,
-            WriteBackOutcome::Conflict {
-                owner: Some(Owner::User(owner)),
-                owner_name: Some(name.into()),
-            },
-        );
-        let shown = shows(&out);
-        assert_eq!(shown.len(), 1, "{out:?}");
-        assert_eq!(shown[0].body, told);
+        let key = NotificationKey::Request(r.id);
+        let out = desk.act_answered(key, Action::Accept, WriteBackOutcome::TooLate(now));
+        let told_toasts = toasts(&out);
+        assert_eq!(told_toasts.len(), 1, "one toast, the refusal: {out:?}");
+        assert_eq!(told_toasts[0].body, told);
+        assert_eq!(desk.live(key), stays, "{told}");
     }
 }
 
@@ -1131,7 +1153,10 @@ fn r9_block_makes_the_number_inactive_for_every_agent() {
         WriteOp::BlockNumber {
             session: s.id,
             number: s.number.clone(),
-            channel: Channel::Sms
+            channel: Channel::Sms,
+            etag: Some(s.etag.clone()),
+            anyway: false,
+            me: Some(ME),
         }
     );
     // Dynamics creates the blocked number and closes the session (the add-on's

@@ -57,6 +57,7 @@ pub fn label(kind: NotificationKind, action: Action) -> &'static str {
         Action::No => "No",
         Action::Dismiss => "Dismiss",
         Action::Block => "Block number",
+        Action::BlockAnyway => "Block anyway",
     }
 }
 

@@ -15,6 +15,7 @@ fn command(n: u128, at: Ts) -> Command {
             session: SessionId::from_u128(n),
             etag: "W/\"1\"".into(),
             me: me(),
+            precondition: Default::default(),
         },
         issued_at: at,
         origin: Some(NotificationKey::Chat(SessionId::from_u128(n))),

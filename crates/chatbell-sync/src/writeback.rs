@@ -1,19 +1,32 @@
 //! Write-backs: the engine's [`WriteOp`]s as Web API calls.
 //!
 //! Every ownership change is a `PATCH` with `If-Match: <etag>` of the row the agent
-//! saw. A 412 means the row changed meanwhile: the row is read again and, if the
-//! session now belongs to someone else, the outcome is "taken by <name>"
-//! ([`WriteBackOutcome::Conflict`]); nothing is overwritten (R15). A command sent
-//! twice (a restart between sending it and recording its answer) is harmless: the
-//! second `PATCH` meets a 412, the re-read finds the session already mine, and the
-//! outcome is [`WriteBackOutcome::Done`]. Blocking upserts a row whose id is the
-//! command's, so it is idempotent too.
+//! saw. A 412 says only that the row changed: the row is read again and judged
+//! against the action's precondition ([`chatbell_core::ownership`], R15). Still
+//! true (the customer wrote again, say): the `PATCH` is sent again at the row's
+//! new version. Already so: done. No longer true: the outcome is
+//! [`WriteBackOutcome::TooLate`] with what is true now; nothing is overwritten.
+//! A command sent twice (a restart between sending it and recording its answer)
+//! is harmless: the second `PATCH` meets a 412 and the re-read finds it done.
+//!
+//! - Accepting an Assign request reads the chat first (is it still the owner's it
+//!   was when I accepted?), then answers the request, then takes the chat: a
+//!   request withdrawn meanwhile is never answered, and no chat is taken once
+//!   its request is gone.
+//! - Block closes the chat as blocked at the version the agent saw (so a chat
+//!   another agent accepted meanwhile is left alone and the blocker is told who),
+//!   then creates the blocked number, whose id is the command's, so it is
+//!   idempotent; Dynamics then blocks every other active chat of the number. With
+//!   `anyway` (the agent's second, explicit choice) only the number is created.
 
 use crate::client::{Dataverse, DataverseError, IfMatch};
 use crate::datetime;
 use crate::decode;
 use crate::schema::{Schema, Table};
-use chatbell_core::{Command, Owner, Ts, UserId, WriteBackOutcome, WriteOp};
+use chatbell_core::{
+    check_request, ChatPrecondition, Command, Refusal, RequestStatus, Ts, UserId, Verdict,
+    WriteBackOutcome, WriteOp,
+};
 use serde_json::{json, Map, Value};
 
 /// `statuscode` of a request.
@@ -21,13 +34,31 @@ const REQUEST_ACCEPTED: i64 = 2;
 const REQUEST_REJECTED: i64 = 3;
 const REQUEST_WITHDRAWN: i64 = 4;
 const REQUEST_EXPIRED: i64 = 5;
-const REQUEST_PENDING: i64 = 1;
+
+/// `statecode` and `statuscode` of a chat closed as blocked.
+const SESSION_INACTIVE: i64 = 1;
+const SESSION_BLOCKED: i64 = 3;
+
+/// Writes sent at a new version after a 412 whose row still met the
+/// precondition, before giving up with [`Refusal::KeptChanging`].
+const TRIES: usize = 3;
+
+/// Annotations asked for when a row is read again: the owner's name.
+const ANNOTATIONS: &str = "odata.include-annotations=\"*\"";
 
 /// Sends write-backs to one org.
 #[derive(Clone, Debug)]
 pub struct Writer {
     dv: Dataverse,
     schema: Schema,
+}
+
+/// How one guarded write ended.
+enum Guarded {
+    /// Written, or found already so.
+    Done,
+    /// Not written: what is true now.
+    Refused(Refusal),
 }
 
 impl Writer {
@@ -38,9 +69,30 @@ impl Writer {
     /// Sends `command` and says how it ended. Never fails: every failure is an
     /// outcome the engine turns into words for the agent.
     pub async fn send(&self, command: &Command, now: Ts) -> WriteBackOutcome {
-        let result = match &command.op {
-            WriteOp::TakeOwnership { session, etag, me } => {
-                self.take_session(session.0, etag, *me, now).await
+        let result = self.carry_out(command, now).await;
+        match result {
+            Ok(Guarded::Done) => WriteBackOutcome::Done,
+            Ok(Guarded::Refused(r)) => WriteBackOutcome::TooLate(r),
+            Err(DataverseError::NotFound) => WriteBackOutcome::TooLate(Refusal::Gone),
+            Err(e @ DataverseError::Service { .. }) => WriteBackOutcome::Refused {
+                message: e.to_string(),
+            },
+            Err(e) => WriteBackOutcome::Failed {
+                message: e.to_string(),
+            },
+        }
+    }
+
+    async fn carry_out(&self, command: &Command, now: Ts) -> Result<Guarded, DataverseError> {
+        match &command.op {
+            WriteOp::TakeOwnership {
+                session,
+                etag,
+                me,
+                precondition,
+            } => {
+                self.take_session(session.0, etag.clone(), *me, precondition, now)
+                    .await
             }
             WriteOp::AnswerRequest {
                 request,
@@ -49,36 +101,97 @@ impl Writer {
                 reason,
                 take_session,
                 me,
+                session_owner,
             } => {
-                if let (true, Some((session, session_etag))) = (*accept, take_session) {
-                    match self.take_session(session.0, session_etag, *me, now).await {
-                        Ok(WriteBackOutcome::Done) => {}
-                        other => return flatten(other),
+                let take = match (*accept, take_session) {
+                    (true, Some((session, _))) => {
+                        // Who owned the chat when I accepted must own it still; a
+                        // command queued by an older ChatBell named nobody.
+                        let pre = session_owner.map_or(ChatPrecondition::Queued, |owner| {
+                            ChatPrecondition::OwnedBy { owner }
+                        });
+                        match self.read_session(session.0, &pre, *me).await? {
+                            Read::Refused(r) => return Ok(Guarded::Refused(r)),
+                            // Already mine: only the request is left to answer.
+                            Read::Done => None,
+                            Read::Holds(fresh) => Some((session.0, fresh, pre)),
+                        }
                     }
-                }
-                let status = if *accept {
-                    REQUEST_ACCEPTED
-                } else {
-                    REQUEST_REJECTED
+                    _ => None,
                 };
-                self.set_request(request.0, etag, status, reason.as_deref())
-                    .await
+                let (status, target) = if *accept {
+                    (REQUEST_ACCEPTED, RequestStatus::Accepted)
+                } else {
+                    (REQUEST_REJECTED, RequestStatus::Rejected)
+                };
+                if let Guarded::Refused(r) = self
+                    .set_request(request.0, etag, status, target, reason.as_deref(), now)
+                    .await?
+                {
+                    return Ok(Guarded::Refused(r));
+                }
+                match take {
+                    Some((session, fresh, pre)) => {
+                        self.take_session(session, fresh, *me, &pre, now).await
+                    }
+                    None => Ok(Guarded::Done),
+                }
             }
             WriteOp::WithdrawRequest {
                 request,
                 etag,
                 reason,
             } => {
-                self.set_request(request.0, etag, REQUEST_WITHDRAWN, Some(reason))
-                    .await
+                self.set_request(
+                    request.0,
+                    etag,
+                    REQUEST_WITHDRAWN,
+                    RequestStatus::Withdrawn,
+                    Some(reason),
+                    now,
+                )
+                .await
             }
             WriteOp::ExpireRequest { request, etag } => {
-                self.set_request(request.0, etag, REQUEST_EXPIRED, None)
-                    .await
+                self.set_request(
+                    request.0,
+                    etag,
+                    REQUEST_EXPIRED,
+                    RequestStatus::Expired,
+                    None,
+                    now,
+                )
+                .await
             }
             WriteOp::BlockNumber {
-                number, channel, ..
+                session,
+                number,
+                channel,
+                etag,
+                anyway,
+                me,
             } => {
+                if let (Some(etag), false) = (etag, anyway) {
+                    let body = json!({
+                        "statecode": SESSION_INACTIVE,
+                        "statuscode": SESSION_BLOCKED,
+                    });
+                    // An older ChatBell's command names nobody: then only a
+                    // team's chat may be blocked.
+                    let me = me.unwrap_or(UserId(uuid::Uuid::nil()));
+                    if let Guarded::Refused(r) = self
+                        .guarded_session_write(
+                            session.0,
+                            etag.clone(),
+                            &body,
+                            &ChatPrecondition::Blockable,
+                            me,
+                        )
+                        .await?
+                    {
+                        return Ok(Guarded::Refused(r));
+                    }
+                }
                 let body = json!({
                     self.schema.col(Table::Blocked, "cb_number"): number,
                     self.schema.col(Table::Blocked, "cb_channel"): channel.code(),
@@ -91,45 +204,21 @@ impl Writer {
                         &IfMatch::Upsert,
                     )
                     .await
-                    .map(|()| WriteBackOutcome::Done)
-            }
-        };
-        flatten(result)
-    }
-
-    /// Makes `me` the owner of the session if it is still at `etag`. A chat
-    /// that changed meanwhile but is still in its queue, accepted by nobody (the
-    /// customer wrote again), is taken at its new version: only another agent's
-    /// move makes it a conflict (R15).
-    async fn take_session(
-        &self,
-        session: uuid::Uuid,
-        etag: &str,
-        me: UserId,
-        now: Ts,
-    ) -> Result<WriteBackOutcome, DataverseError> {
-        match self.take_session_once(session, etag, me, now).await? {
-            Taken::Outcome(o) => Ok(o),
-            Taken::StillQueued(fresh) => {
-                match self.take_session_once(session, &fresh, me, now).await? {
-                    Taken::Outcome(o) => Ok(o),
-                    // Changed again between two reads: say so rather than loop.
-                    Taken::StillQueued(_) => Ok(WriteBackOutcome::Conflict {
-                        owner: None,
-                        owner_name: None,
-                    }),
-                }
+                    .map(|()| Guarded::Done)
             }
         }
     }
 
-    async fn take_session_once(
+    /// Makes `me` the owner of the session, written at `etag`, and again at the
+    /// row's new version while `pre` still holds.
+    async fn take_session(
         &self,
         session: uuid::Uuid,
-        etag: &str,
+        etag: String,
         me: UserId,
+        pre: &ChatPrecondition,
         now: Ts,
-    ) -> Result<Taken, DataverseError> {
+    ) -> Result<Guarded, DataverseError> {
         let mut body = Map::new();
         body.insert(
             self.schema.lookup_bind(Table::Session, "ownerid"),
@@ -139,69 +228,79 @@ impl Writer {
             self.schema.col(Table::Session, "cb_acceptedon").to_string(),
             Value::String(datetime::format(now)),
         );
-        let set = self.schema.set(Table::Session);
-        match self
-            .dv
-            .patch(
-                set,
-                session,
-                &Value::Object(body),
-                &IfMatch::Etag(etag.to_string()),
-            )
+        self.guarded_session_write(session, etag, &Value::Object(body), pre, me)
             .await
-        {
-            Ok(()) => Ok(Taken::Outcome(WriteBackOutcome::Done)),
-            Err(DataverseError::PreconditionFailed) => {
-                // Someone changed the row: whose is it now?
-                let row = self
-                    .dv
-                    .get_row(
-                        set,
-                        session,
-                        &self.schema.select(Table::Session),
-                        &["odata.include-annotations=\"*\"".to_string()],
-                    )
-                    .await?;
-                let Some(row) = row else {
-                    return Ok(Taken::Outcome(WriteBackOutcome::Refused {
-                        message: "the chat no longer exists".into(),
-                    }));
-                };
-                Ok(match decode::session(&self.schema, &row) {
-                    Ok((s, _)) if s.owner == Owner::User(me) => {
-                        Taken::Outcome(WriteBackOutcome::Done)
-                    }
-                    Ok((s, _))
-                        if matches!(s.owner, Owner::Team(_))
-                            && s.accepted_on.is_none()
-                            && s.is_open() =>
-                    {
-                        Taken::StillQueued(s.etag)
-                    }
-                    Ok((s, agent)) => Taken::Outcome(WriteBackOutcome::Conflict {
-                        owner: Some(s.owner),
-                        owner_name: agent.map(|a| a.full_name),
-                    }),
-                    Err(_) => Taken::Outcome(WriteBackOutcome::Conflict {
-                        owner: None,
-                        owner_name: None,
-                    }),
-                })
-            }
-            Err(e) => Err(e),
-        }
     }
 
-    /// Moves a request to `status` if it is still at `etag`. A 412 re-reads it: if
-    /// it already has that status (this command was sent before) it is done;
-    /// otherwise it was answered, withdrawn or expired meanwhile.
+    /// `PATCH`es the session with `If-Match`; on a 412 reads it again and, while
+    /// `pre` holds, writes again at its new version ([`TRIES`] at most).
+    async fn guarded_session_write(
+        &self,
+        session: uuid::Uuid,
+        mut etag: String,
+        body: &Value,
+        pre: &ChatPrecondition,
+        me: UserId,
+    ) -> Result<Guarded, DataverseError> {
+        let set = self.schema.set(Table::Session);
+        for _ in 0..TRIES {
+            match self
+                .dv
+                .patch(set, session, body, &IfMatch::Etag(etag.clone()))
+                .await
+            {
+                Ok(()) => return Ok(Guarded::Done),
+                Err(DataverseError::PreconditionFailed) => {}
+                Err(e) => return Err(e),
+            }
+            match self.read_session(session, pre, me).await? {
+                Read::Holds(fresh) => etag = fresh,
+                Read::Done => return Ok(Guarded::Done),
+                Read::Refused(r) => return Ok(Guarded::Refused(r)),
+            }
+        }
+        Ok(Guarded::Refused(Refusal::KeptChanging))
+    }
+
+    /// Reads the session as Dynamics has it now and judges it against `pre`.
+    async fn read_session(
+        &self,
+        session: uuid::Uuid,
+        pre: &ChatPrecondition,
+        me: UserId,
+    ) -> Result<Read, DataverseError> {
+        let set = self.schema.set(Table::Session);
+        let select = self.schema.select(Table::Session);
+        let Some(row) = self
+            .dv
+            .get_row(set, session, &select, &[ANNOTATIONS.to_string()])
+            .await?
+        else {
+            return Ok(Read::Refused(Refusal::Gone));
+        };
+        let Ok((s, agent)) = decode::session(&self.schema, &row) else {
+            return Ok(Read::Refused(Refusal::Unreadable));
+        };
+        let name = agent.as_ref().map(|a| a.full_name.as_str());
+        Ok(match pre.check(&s, name, me) {
+            Verdict::Holds => Read::Holds(s.etag),
+            Verdict::Done => Read::Done,
+            Verdict::Refused(r) => Read::Refused(r),
+        })
+    }
+
+    /// Moves a request to `status` (`target`) with `If-Match`; on a 412 reads it
+    /// again and, while it may still be moved there, writes again at its new
+    /// version.
     async fn set_request(
         &self,
         request: uuid::Uuid,
         etag: &str,
         status: i64,
+        target: RequestStatus,
         reason: Option<&str>,
-    ) -> Result<WriteBackOutcome, DataverseError> {
+        now: Ts,
+    ) -> Result<Guarded, DataverseError> {
         let mut body = Map::new();
         body.insert("statuscode".into(), json!(status));
         if let Some(r) = reason {
@@ -210,60 +309,40 @@ impl Writer {
                 json!(r),
             );
         }
+        let body = Value::Object(body);
         let set = self.schema.set(Table::Request);
-        match self
-            .dv
-            .patch(
-                set,
-                request,
-                &Value::Object(body),
-                &IfMatch::Etag(etag.to_string()),
-            )
-            .await
-        {
-            Ok(()) => Ok(WriteBackOutcome::Done),
-            Err(DataverseError::PreconditionFailed) => {
-                let row = self.dv.get_row(set, request, "statuscode", &[]).await?;
-                let now_status = row
-                    .as_ref()
-                    .and_then(|r| r.get("statuscode"))
-                    .and_then(Value::as_i64);
-                Ok(match now_status {
-                    Some(s) if s == status => WriteBackOutcome::Done,
-                    Some(REQUEST_PENDING) => WriteBackOutcome::Refused {
-                        message: "the request changed meanwhile: look at it again".into(),
-                    },
-                    Some(_) => WriteBackOutcome::Refused {
-                        message: "the request is no longer pending".into(),
-                    },
-                    None => WriteBackOutcome::Refused {
-                        message: "the request no longer exists".into(),
-                    },
-                })
+        let select = self.schema.select(Table::Request);
+        let mut etag = etag.to_string();
+        for _ in 0..TRIES {
+            match self
+                .dv
+                .patch(set, request, &body, &IfMatch::Etag(etag.clone()))
+                .await
+            {
+                Ok(()) => return Ok(Guarded::Done),
+                Err(DataverseError::PreconditionFailed) => {}
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
+            let Some(row) = self.dv.get_row(set, request, &select, &[]).await? else {
+                return Ok(Guarded::Refused(Refusal::Gone));
+            };
+            let Ok((r, _)) = decode::request(&self.schema, &row) else {
+                return Ok(Guarded::Refused(Refusal::Unreadable));
+            };
+            match check_request(&r, target, now) {
+                Verdict::Holds => etag = r.etag,
+                Verdict::Done => return Ok(Guarded::Done),
+                Verdict::Refused(refusal) => return Ok(Guarded::Refused(refusal)),
+            }
         }
+        Ok(Guarded::Refused(Refusal::KeptChanging))
     }
 }
 
-/// One attempt at taking a session.
-enum Taken {
-    Outcome(WriteBackOutcome),
-    /// Changed, but still queued and accepted by nobody: at this etag now.
-    StillQueued(String),
-}
-
-fn flatten(result: Result<WriteBackOutcome, DataverseError>) -> WriteBackOutcome {
-    match result {
-        Ok(outcome) => outcome,
-        Err(DataverseError::NotFound) => WriteBackOutcome::Refused {
-            message: "the chat or request no longer exists".into(),
-        },
-        Err(e @ DataverseError::Service { .. }) => WriteBackOutcome::Refused {
-            message: e.to_string(),
-        },
-        Err(e) => WriteBackOutcome::Failed {
-            message: e.to_string(),
-        },
-    }
+/// A session read again, judged.
+enum Read {
+    /// The precondition holds, at this etag.
+    Holds(String),
+    Done,
+    Refused(Refusal),
 }

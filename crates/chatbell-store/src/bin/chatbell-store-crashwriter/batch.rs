@@ -111,6 +111,7 @@ pub fn command(i: u64) -> Command {
             session: session_id(i, 0),
             etag: format!("W/\"{i}\""),
             me: me(),
+            precondition: Default::default(),
         },
         issued_at: Ts(i as i64),
         origin: Some(NotificationKey::Chat(session_id(i, 0))),
