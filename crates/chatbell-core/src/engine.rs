@@ -1530,11 +1530,17 @@ impl Engine {
     /// it that are still waiting untoasted: it counts them too, rather than
     /// only what this catch-up brought.
     fn summarise(&mut self, now: Ts, ctx: &mut Ctx, out: &mut Vec<Effect>) {
+        // A chat whose own toast is up (and was updated in place) is told there:
+        // each chat is counted once, in the summary or in its toast.
         let mut quiet: Vec<NotificationKey> = ctx
             .quiet_chats
             .iter()
             .copied()
-            .filter(|k| self.notifications.get(k).is_some_and(|n| n.is_live()))
+            .filter(|k| {
+                self.notifications
+                    .get(k)
+                    .is_some_and(|n| n.is_live() && !n.toast)
+            })
             .collect();
         let standing = self
             .notifications

@@ -1613,6 +1613,39 @@ fn r17_a_later_catch_up_counts_the_chats_the_summary_still_stands_for() {
 }
 
 #[test]
+fn r17_a_chat_whose_own_toast_is_updated_is_not_counted_in_the_summary_too() {
+    let mut me = Desk::new();
+    let mut team: Vec<Session> = (10..=13)
+        .map(|n| session(n, WA, Owner::Team(DEFAULT_TEAM)))
+        .collect();
+    me.sync(team.iter().cloned().map(Change::Session).collect());
+    // Chat 10 was toasted before the gap, and its toast is still up.
+    let changes = me.customer_message_changes(&mut team[0], "first");
+    me.sync(changes);
+    let first = NotificationKey::Chat(team[0].id);
+    assert!(me.live(first));
+    // During the gap every chat got news.
+    let mut changes = Vec::new();
+    for s in team.iter_mut() {
+        changes.extend(me.customer_message_changes(s, "while you were away"));
+    }
+    let out = me.catch_up(changes);
+    // Chat 10 is told in its own toast, updated in place...
+    assert!(
+        toasts(&out).iter().any(|n| n.key == first),
+        "chat 10's toast is updated: {out:#?}"
+    );
+    // ...and the summary counts the other three once each.
+    let summary = toasts(&out)
+        .into_iter()
+        .find(|n| n.kind == NotificationKind::CatchUpSummary)
+        .expect("a summary")
+        .clone();
+    assert_eq!(summary.count, 3);
+    assert_eq!(summary.title, "3 chats need you");
+}
+
+#[test]
 fn r17_a_single_missed_chat_is_its_own_toast() {
     let mut desk = Desk::new();
     let mut s = team_session(&mut desk, 1);
