@@ -1190,6 +1190,121 @@ fn r9_block_makes_the_number_inactive_for_every_agent() {
 }
 
 #[test]
+fn r15_block_after_a_colleague_accepted_offers_block_anyway_and_the_owner_is_told() {
+    let mut me = Desk::new();
+    let mut bob = Desk::as_agent(BOB, vec![DEFAULT_TEAM, ASSIGNED_TEAM]);
+    let mut s = first_contact(&mut me, SMS);
+    let changes = me.customer_message_changes(&mut s, "spam spam");
+    me.sync(changes);
+    // Bob accepted it a moment before my Block reached Dynamics.
+    let mut bobs = s.clone();
+    bobs.owner = Owner::User(BOB);
+    bobs.accepted_on = Some(me.now);
+    bobs.etag = format!("{}+", s.etag);
+    bob.sync(vec![Change::Session(bobs.clone())]);
+    let refusal = match ChatPrecondition::Blockable.check(&bobs, Some("Bob Brown"), ME) {
+        Verdict::Refused(r) => r,
+        other => panic!("Block must be refused: {other:?}"),
+    };
+    let out = me.act_answered(
+        NotificationKey::Chat(s.id),
+        Action::Block,
+        WriteBackOutcome::TooLate(refusal),
+    );
+    let told = toasts(&out)[0].clone();
+    assert_eq!(told.body, "Bob Brown accepted this chat first.");
+    assert_eq!(
+        told.actions,
+        vec![Action::Open, Action::BlockAnyway, Action::Dismiss]
+    );
+    // Blocking anyway is a second, explicit choice: the number only.
+    let out = me.act(told.key, Action::BlockAnyway).unwrap();
+    assert_eq!(
+        Desk::write_back(&out).op,
+        WriteOp::BlockNumber {
+            session: s.id,
+            number: s.number.clone(),
+            channel: Channel::Sms,
+            etag: None,
+            anyway: true,
+            me: Some(ME),
+        }
+    );
+    // Dynamics closes Bob's chat as blocked; it is still his, and he is told.
+    bobs.active = false;
+    bobs.status = SessionStatus::Blocked;
+    let out = bob.sync(vec![Change::Session(bobs.clone())]);
+    let key = NotificationKey::Blocked(s.id);
+    let shown = toasts(&out);
+    assert_eq!(shown.len(), 1, "{out:#?}");
+    assert_eq!(shown[0].key, key);
+    assert_eq!(shown[0].kind, NotificationKind::NumberBlocked);
+    // Once: the same row again tells nothing new.
+    assert!(toasts(&bob.sync(vec![Change::Session(bobs)])).is_empty());
+    bob.act(key, Action::Dismiss).unwrap();
+    assert!(!bob.live(key));
+    assert_eq!(bob.engine.check_invariants(), Ok(()));
+}
+
+#[test]
+fn r15_each_refusal_says_what_is_true_now() {
+    // Judged by the action's precondition against the row as Dynamics has it.
+    let mut me = Desk::new();
+    let mut s = idle_chat(&mut me);
+    let since = s.last_customer_message_on.unwrap();
+    let yes = ChatPrecondition::StillIdle {
+        owner: ALICE,
+        since,
+    };
+    // The customer wrote again: still idle, Yes goes through.
+    me.advance(Span::seconds(30));
+    me.customer_writes(&mut s, "anyone?");
+    assert_eq!(yes.check(&s, Some("Alice Adams"), ME), Verdict::Holds);
+    // Alice replied: refused, and said so.
+    let mut replied = s.clone();
+    replied.last_agent_message_on = Some(me.now);
+    let Verdict::Refused(r) = yes.check(&replied, Some("Alice Adams"), ME) else {
+        panic!("refused");
+    };
+    let name = |_: UserId, given: Option<&str>| given.unwrap_or("?").to_string();
+    assert_eq!(
+        r.words(Attempt::AssignToMe, &name, None, None),
+        "Alice Adams replied meanwhile."
+    );
+    // Already mine (a command sent twice): done.
+    let mut mine = s.clone();
+    mine.owner = Owner::User(ME);
+    assert_eq!(yes.check(&mine, None, ME), Verdict::Done);
+    // A request answered or withdrawn is not answered again.
+    let (_, mut r) = assign_request_to_me(&mut me);
+    for (status, told) in [
+        (
+            RequestStatus::Withdrawn,
+            "Alice Adams withdrew the request.",
+        ),
+        (RequestStatus::Expired, "This request expired."),
+        (
+            RequestStatus::Rejected,
+            "This request was already answered (on another device or in Dynamics).",
+        ),
+    ] {
+        r.status = status;
+        let Verdict::Refused(refusal) = check_request(&r, RequestStatus::Accepted, me.now) else {
+            panic!("refused");
+        };
+        assert_eq!(
+            refusal.words(Attempt::AnswerRequest, &name, Some("Alice Adams"), None),
+            told
+        );
+    }
+    r.status = RequestStatus::Accepted;
+    assert_eq!(
+        check_request(&r, RequestStatus::Accepted, me.now),
+        Verdict::Done
+    );
+}
+
+#[test]
 fn r9_a_blocked_number_moved_to_another_number_unblocks_the_first() {
     let mut desk = Desk::new();
     let mut s = session(1, WA, Owner::Team(DEFAULT_TEAM));
