@@ -655,7 +655,12 @@ struct Round {
     /// (Dana's notification id, Sam's), the action.
     ids: (String, String),
     action: &'static str,
+    /// What the loser is told after the winner's name (R15's words).
+    told: &'static str,
 }
+
+/// What a loser's "Too late" says, whatever the race.
+const LOST: [&str; 2] = ["already took this chat", "accepted this chat first"];
 
 async fn race(artefacts: Artefacts, bin: &Path) -> Result<(), String> {
     let rounds = env_number("CHATBELL_RACE_ROUNDS", 5) as usize;
@@ -735,6 +740,7 @@ async fn race_rounds(
             session: s,
             ids: (format!("chat:{s}"), format!("chat:{s}")),
             action: "accept",
+            told: "accepted this chat first",
         });
     }
     for i in 0..rounds {
@@ -757,6 +763,7 @@ async fn race_rounds(
             session: s,
             ids: (format!("request:{to_dana}"), format!("request:{to_sam}")),
             action: "accept",
+            told: "already took this chat",
         });
     }
     for s in idle {
@@ -765,6 +772,7 @@ async fn race_rounds(
             session: s,
             ids: (format!("offer:{s}"), format!("offer:{s}")),
             action: "yes",
+            told: "already took this chat",
         });
     }
 
@@ -824,7 +832,7 @@ async fn race_rounds(
             won.1 += 1;
             (sam, dana, &desk.bus.toasts, "Sam Patel")
         };
-        let told = format!("{winner_name} already took this chat");
+        let told = format!("{winner_name} {}", round.told);
         wait_until(
             Limit::secs(30),
             &format!("{} is told \"{told}\"", loser.name),
@@ -847,7 +855,9 @@ async fn race_rounds(
         let winner_told_lost = status["notifications"].as_array().is_some_and(|a| {
             a.iter().any(|x| {
                 x["session_id"].as_str() == Some(round.session.to_string().as_str())
-                    && x["body"].as_str().unwrap_or("").contains("already took")
+                    && LOST
+                        .iter()
+                        .any(|l| x["body"].as_str().unwrap_or("").contains(l))
             })
         });
         check(!winner_told_lost, || {
