@@ -337,6 +337,56 @@ async fn a_busy_chatbell_that_answers_pings_is_waited_for() {
     server.shutdown().await;
 }
 
+// The clock stands still while nothing happens: the command line's own bound
+// passes at once.
+#[tokio::test(start_paused = true)]
+async fn cli_gives_up_on_a_stuck_chatbell_with_its_pid() {
+    use chatbell_app::cli;
+    let dir = tempfile::tempdir().unwrap();
+    let stopped = dir.path().join("stopped.sock");
+    let _stopped = never_accepts(&stopped);
+    let stuck = dir.path().join("stuck.sock");
+    let _stuck = reads_never_writes(&stuck);
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let status = args(&["status"]);
+    let ping = args(&["ping"]);
+    let accept = args(&["act", "chat:00000000-0000-0000-0000-000000000001", "accept"]);
+    // The command line's own patience.
+    let (a, b, c) = within(bound(Patience::DEFAULT), async {
+        tokio::join!(
+            cli::run(&status, &stopped),
+            cli::run(&ping, &stuck),
+            cli::run(&accept, &stuck)
+        )
+    })
+    .await;
+    for out in [a, b, c] {
+        assert_eq!(out.code, 1, "{out:?}");
+        assert_eq!(out.stderr, format!("{}\n", not_answering()));
+        assert_eq!(out.stdout, "");
+    }
+}
+
+// The clock stands still while nothing happens: the command line's own bound
+// passes at once.
+#[tokio::test(start_paused = true)]
+async fn doctor_reports_a_stuck_chatbell_as_a_failed_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.sock");
+    let _stopped = never_accepts(&path);
+    let (ok, detail) = within(
+        bound(Patience::DEFAULT),
+        chatbell_app::doctor::running_at(&path),
+    )
+    .await;
+    assert!(!ok);
+    assert_eq!(detail, not_answering());
+    // Not running at all is no failure.
+    let (ok, detail) = chatbell_app::doctor::running_at(&dir.path().join("none.sock")).await;
+    assert!(ok);
+    assert_eq!(detail, "not running");
+}
+
 /// Linux queues one connection on a listener with a backlog of 0, and refuses
 /// the next with EAGAIN: as a stuck ChatBell's full queue does.
 #[cfg(target_os = "linux")]
