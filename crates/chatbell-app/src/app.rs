@@ -118,6 +118,9 @@ pub enum AppError {
     Demo(#[from] DemoError),
     #[error("the local cache: {0}")]
     Store(String),
+    /// Another ChatBell holds the control socket (running, or not answering).
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
     #[error("ChatBell did not answer in time; try again")]
     Timeout,
     #[error("ChatBell is stopping")]

@@ -387,6 +387,45 @@ async fn doctor_reports_a_stuck_chatbell_as_a_failed_check() {
     assert_eq!(detail, "not running");
 }
 
+// The clock stands still while nothing happens: the command line's own bound
+// passes at once.
+#[tokio::test(start_paused = true)]
+async fn a_second_start_beside_a_stuck_chatbell_says_so_and_does_not_start() {
+    use chatbell_app::{AppError, AppOptions, Paths};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.sock");
+    let _stuck = reads_never_writes(&path);
+    let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"));
+    let options = AppOptions {
+        keychain: false,
+        autostart: false,
+        ..AppOptions::default()
+    };
+    let second = within(
+        bound(Patience::DEFAULT),
+        chatbell_app::headless::run(
+            paths,
+            Arc::new(chatbell_app::LogShell),
+            options,
+            Some(path.clone()),
+            async {},
+            |_| panic!("a second ChatBell must not start beside a stuck one"),
+        ),
+    )
+    .await;
+    match second {
+        Err(e @ AppError::Control(ControlError::NotAnswering { .. })) => {
+            assert_eq!(e.to_string(), not_answering())
+        }
+        other => panic!("expected not answering, got {other:?}"),
+    }
+    assert!(path.exists(), "the stuck one's socket is left alone");
+    assert!(
+        !dir.path().join("data").exists(),
+        "its data dir is not touched"
+    );
+}
+
 /// Linux queues one connection on a listener with a backlog of 0, and refuses
 /// the next with EAGAIN: as a stuck ChatBell's full queue does.
 #[cfg(target_os = "linux")]
