@@ -23,7 +23,7 @@ mod updates;
 
 use anyhow::Context as _;
 use chatbell_app::config::Paths;
-use chatbell_app::control::{self, ControlServer, Request};
+use chatbell_app::control::{self, ControlError, ControlServer, Request};
 use chatbell_app::{App, AppOptions};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -232,11 +232,17 @@ fn gui() -> anyhow::Result<()> {
     let _logs = init_logging(&paths);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting ChatBell");
     let socket = control::default_socket_path(&paths.data_dir);
-    // One ChatBell per user: a second start shows the first one's panel.
-    if tauri::async_runtime::block_on(control::request(&socket, &Request::Ping)).is_ok() {
-        let _ = tauri::async_runtime::block_on(control::request(&socket, &Request::Open));
-        eprintln!("ChatBell is already running: its panel is open");
-        return Ok(());
+    // One ChatBell per user: a second start shows the first one's panel. One
+    // that holds the socket and does not answer (stopped, stuck) is said so:
+    // no second ChatBell beside it. Nobody listening: this one starts.
+    match tauri::async_runtime::block_on(control::request(&socket, &Request::Ping)) {
+        Ok(_) => {
+            tauri::async_runtime::block_on(control::request(&socket, &Request::Open))?;
+            eprintln!("ChatBell is already running: its panel is open");
+            return Ok(());
+        }
+        Err(e @ ControlError::NotAnswering { .. }) => return Err(e.into()),
+        Err(_) => {}
     }
 
     let context = tauri::generate_context!("../tauri.conf.json");

@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// The longest reason accepted for a rejection or a withdrawal (R8).
 pub const MAX_REASON_CHARS: usize = 2_000;
 /// How long an action may wait for the desk.
-const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the desktop shell carries out: toasts, sounds, the tray, the panel.
 /// Called from the desk's task: return quickly (hand off to the UI thread).
@@ -118,6 +118,9 @@ pub enum AppError {
     Demo(#[from] DemoError),
     #[error("the local cache: {0}")]
     Store(String),
+    /// Another ChatBell holds the control socket (running, or not answering).
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
     #[error("ChatBell did not answer in time; try again")]
     Timeout,
     #[error("ChatBell is stopping")]

@@ -10,7 +10,7 @@ use std::path::Path;
 /// What to print and the exit code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CliOutput {
-    /// 0 done, 1 refused, 2 usage or not running.
+    /// 0 done, 1 refused or not answering, 2 usage or not running.
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -98,18 +98,27 @@ fn summary(s: &Status) -> String {
     out
 }
 
-/// Waits (up to 10 s) until nothing answers at `socket` any more.
-async fn gone(socket: &Path) -> bool {
-    for _ in 0..200 {
-        if control::request(socket, &Request::Ping).await.is_err() {
-            return true;
+/// Waits (about 10 s) until nothing answers at `socket` any more; else what is
+/// still there.
+async fn gone(socket: &Path) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let still = match control::request(socket, &Request::Ping).await {
+            Ok(_) => "ChatBell said it would quit, but is still running".to_string(),
+            // Still holding its socket, and stuck: not gone.
+            Err(e @ ControlError::NotAnswering { .. }) => e.to_string(),
+            Err(_) => return Ok(()),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(still);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    false
 }
 
-/// Runs one command against the instance at `socket`.
+/// Runs one command against the instance at `socket`. A ChatBell that does not
+/// answer in time ([`control::Patience::DEFAULT`]) is a failure (exit code 1):
+/// "ChatBell is running (pid N) but not answering".
 pub async fn run(args: &[String], socket: &Path) -> CliOutput {
     let fail = |code: i32, msg: String| CliOutput {
         code,
@@ -133,11 +142,10 @@ pub async fn run(args: &[String], socket: &Path) -> CliOutput {
             .to_string();
         return fail(1, msg);
     }
-    if req == Request::Quit && !gone(socket).await {
-        return fail(
-            1,
-            "ChatBell said it would quit, but is still running".to_string(),
-        );
+    if req == Request::Quit {
+        if let Err(still) = gone(socket).await {
+            return fail(1, still);
+        }
     }
     let stdout = match req {
         Request::Status if json => format!("{answer}\n"),

@@ -1,5 +1,6 @@
 //! The local control socket: how `chatbell status --json`, `chatbell act`,
-//! `chatbell signin` and `chatbell signout` reach the running instance.
+//! `chatbell signin` and `chatbell signout` reach the running instance, and how
+//! `chatbell doctor` and a second start find it.
 //!
 //! Unix: a Unix domain socket at `$XDG_RUNTIME_DIR/chatbell/control.sock` (else
 //! in the data dir), its directory 0700 and the socket 0600, and every
@@ -20,6 +21,17 @@
 //!
 //! Malformed input gets an error answer; a line longer than [`MAX_LINE`] gets one
 //! and the connection is closed.
+//!
+//! A client never waits forever ([`request`], [`Patience::DEFAULT`]): it connects
+//! within 2 s and wants its answer within 5 s. A request the app may work on for
+//! longer ([`Request::may_take`]: an action in Dynamics, a sign-in, a sign-out) is
+//! waited for up to that long, as long as ChatBell answers a ping on another
+//! connection at each 5 s meanwhile. Otherwise the client gives up with
+//! [`ControlError::NotAnswering`], "ChatBell is running (pid N) but not answering"
+//! (the pid from the socket's peer credentials): a ChatBell that was stopped
+//! (SIGSTOP) or is stuck holds its socket, and the kernel queues connections to
+//! it that nobody serves. A connection refused (a socket file nobody listens on) is
+//! [`ControlError::NotRunning`], as is a missing socket.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -27,6 +39,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// The longest request line accepted.
@@ -56,6 +69,51 @@ pub enum Request {
     Open,
     /// Stop ChatBell, as the tray menu's Quit does.
     Quit,
+}
+
+impl Request {
+    /// How long the running app may work on this request before it answers (its
+    /// own bounds and a margin): past [`Patience::answer`], a client waits up to
+    /// this long while ChatBell keeps answering pings. Zero: answered from memory.
+    pub fn may_take(&self) -> Duration {
+        match self {
+            Request::Status | Request::Ping | Request::Open | Request::Quit => Duration::ZERO,
+            // The desk's answer from Dynamics: the app gives up by itself after
+            // ACTION_TIMEOUT and answers why.
+            Request::Act { .. } => crate::app::ACTION_TIMEOUT + Duration::from_secs(10),
+            // A device code from the identity provider (chatbell-auth's HTTP
+            // requests time out after 30 s).
+            Request::Signin { .. } => Duration::from_secs(40),
+            // Stopping the desk (5 s), then deleting the sign-in from the keychain
+            // (chatbell-auth gives a keychain call 20 s).
+            Request::Signout => Duration::from_secs(40),
+        }
+    }
+}
+
+/// How long a client waits for the running ChatBell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Patience {
+    /// To connect. A listening socket takes a connection at once, even when its
+    /// process is stopped; this bounds only what should never take long.
+    pub connect: Duration,
+    /// For an answer; for a request that may take longer
+    /// ([`Request::may_take`]), for the answer to a ping meanwhile.
+    pub answer: Duration,
+}
+
+impl Patience {
+    /// The command line's: connect within 2 s, an answer within 5 s.
+    pub const DEFAULT: Patience = Patience {
+        connect: Duration::from_secs(2),
+        answer: Duration::from_secs(5),
+    };
+}
+
+impl Default for Patience {
+    fn default() -> Self {
+        Patience::DEFAULT
+    }
 }
 
 /// `{"ok":true}`.
@@ -95,10 +153,18 @@ pub enum ControlError {
     NotASocket(PathBuf),
     #[error("control socket directory {0} belongs to another user")]
     ForeignDirectory(PathBuf),
+    /// A ChatBell holds the socket but does not answer in time: it was stopped
+    /// (SIGSTOP) or is stuck. `pid` from the socket's peer credentials, when known.
+    #[error("ChatBell is running{} but not answering", pid_in_parentheses(*.pid))]
+    NotAnswering { path: PathBuf, pid: Option<u32> },
     #[error("unreadable answer from ChatBell: {0}")]
     BadAnswer(String),
     #[error("the control socket is not supported on this platform")]
     Unsupported,
+}
+
+fn pid_in_parentheses(pid: Option<u32>) -> String {
+    pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
 }
 
 /// Where the control socket goes: `$XDG_RUNTIME_DIR/chatbell/control.sock`, else
@@ -233,8 +299,11 @@ mod unix {
                 .map_err(io(dir))?;
             match std::fs::symlink_metadata(path) {
                 Ok(m) if m.file_type().is_socket() => {
-                    if UnixStream::connect(path).await.is_ok() {
-                        return Err(ControlError::AlreadyRunning(path.to_path_buf()));
+                    match connect(path, Patience::DEFAULT.connect).await {
+                        Ok(_) => return Err(ControlError::AlreadyRunning(path.to_path_buf())),
+                        // Someone listens, and serves no one: not a socket to replace.
+                        Err(e @ ControlError::NotAnswering { .. }) => return Err(e),
+                        Err(_) => {}
                     }
                     // Left by an instance that crashed: nobody answers it.
                     tracing::info!(path = %path.display(), "replacing a stale control socket");
@@ -322,15 +391,38 @@ mod unix {
         serve_lines(read, write, handler.as_ref()).await;
     }
 
-    /// Sends one request to the instance listening at `path` and returns its answer.
-    pub async fn request(path: &Path, req: &Request) -> Result<Value, ControlError> {
-        let stream =
-            UnixStream::connect(path)
-                .await
-                .map_err(|source| ControlError::NotRunning {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
+    /// Connects to the instance at `path`. Nobody listening (refused, or no
+    /// socket file): [`ControlError::NotRunning`]. A listener whose queue is full
+    /// (a stuck instance that stopped accepting long ago), or no connection within
+    /// `within`: [`ControlError::NotAnswering`], with no pid.
+    async fn connect(path: &Path, within: Duration) -> Result<UnixStream, ControlError> {
+        let not_answering = || ControlError::NotAnswering {
+            path: path.to_path_buf(),
+            pid: None,
+        };
+        match tokio::time::timeout(within, UnixStream::connect(path)).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => Err(not_answering()),
+            Ok(Err(source)) => Err(ControlError::NotRunning {
+                path: path.to_path_buf(),
+                source,
+            }),
+            Err(_) => Err(not_answering()),
+        }
+    }
+
+    /// The pid of the process listening at the other end (its peer credentials).
+    fn peer_pid(stream: &UnixStream) -> Option<u32> {
+        let pid = stream.peer_cred().ok()?.pid()?;
+        u32::try_from(pid).ok()
+    }
+
+    /// Writes `req` and reads the answer line.
+    async fn exchange(
+        stream: UnixStream,
+        req: &Request,
+        path: &Path,
+    ) -> Result<Value, ControlError> {
         let (read, mut write) = stream.into_split();
         let mut line =
             serde_json::to_string(req).map_err(|e| ControlError::BadAnswer(e.to_string()))?;
@@ -343,6 +435,51 @@ mod unix {
             .await
             .map_err(io(path))?;
         serde_json::from_slice(&answer).map_err(|e| ControlError::BadAnswer(e.to_string()))
+    }
+
+    /// Whether the instance at `path` answers a ping within `patience`.
+    async fn answers_ping(path: &Path, patience: Patience) -> bool {
+        let Ok(stream) = connect(path, patience.connect).await else {
+            return false;
+        };
+        let ping = exchange(stream, &Request::Ping, path);
+        matches!(tokio::time::timeout(patience.answer, ping).await, Ok(Ok(_)))
+    }
+
+    /// Sends one request to the instance listening at `path` and returns its
+    /// answer, waiting as [`Patience::DEFAULT`] says.
+    pub async fn request(path: &Path, req: &Request) -> Result<Value, ControlError> {
+        request_with(path, req, Patience::DEFAULT).await
+    }
+
+    /// [`request`], waiting as `patience` says: an answer within
+    /// [`Patience::answer`], or, for a request that may take longer
+    /// ([`Request::may_take`]), within that as long as the instance answers a
+    /// ping at each [`Patience::answer`] meanwhile. Otherwise
+    /// [`ControlError::NotAnswering`].
+    pub async fn request_with(
+        path: &Path,
+        req: &Request,
+        patience: Patience,
+    ) -> Result<Value, ControlError> {
+        let stream = connect(path, patience.connect).await?;
+        let pid = peer_pid(&stream);
+        let deadline = tokio::time::Instant::now() + patience.answer.max(req.may_take());
+        let exchange = exchange(stream, req, path);
+        tokio::pin!(exchange);
+        loop {
+            let until = (tokio::time::Instant::now() + patience.answer).min(deadline);
+            if let Ok(answer) = tokio::time::timeout_at(until, &mut exchange).await {
+                return answer;
+            }
+            // Busy with the request, or stuck? A live ChatBell answers a ping at once.
+            if tokio::time::Instant::now() >= deadline || !answers_ping(path, patience).await {
+                return Err(ControlError::NotAnswering {
+                    path: path.to_path_buf(),
+                    pid,
+                });
+            }
+        }
     }
 }
 
@@ -372,6 +509,14 @@ mod other {
     }
 
     pub async fn request(_path: &Path, _req: &Request) -> Result<Value, ControlError> {
+        Err(ControlError::Unsupported)
+    }
+
+    pub async fn request_with(
+        _path: &Path,
+        _req: &Request,
+        _patience: Patience,
+    ) -> Result<Value, ControlError> {
         Err(ControlError::Unsupported)
     }
 }

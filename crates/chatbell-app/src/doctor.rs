@@ -1,7 +1,8 @@
 //! `chatbell doctor`'s checks of the configuration and of Dynamics.
 
 use crate::config::{Config, Paths};
-use crate::control::{self, Request};
+use crate::control::{self, ControlError, Request};
+use std::path::Path;
 use std::time::Duration;
 
 /// The configuration file, and whether Dynamics answers at its URL (an
@@ -47,10 +48,15 @@ pub async fn dynamics(paths: &Paths) -> (bool, String) {
     }
 }
 
-/// Whether a ChatBell runs for this user, and how it is doing.
+/// Whether a ChatBell runs for this user, and how it is doing. One that holds
+/// its socket but does not answer is a failed check.
 pub async fn running(paths: &Paths) -> (bool, String) {
-    let socket = control::default_socket_path(&paths.data_dir);
-    match control::request(&socket, &Request::Status).await {
+    running_at(&control::default_socket_path(&paths.data_dir)).await
+}
+
+/// [`running`], for the instance whose control socket is `socket`.
+pub async fn running_at(socket: &Path) -> (bool, String) {
+    match control::request(socket, &Request::Status).await {
         Ok(v) => (
             true,
             format!(
@@ -59,6 +65,7 @@ pub async fn running(paths: &Paths) -> (bool, String) {
                 v.get("unread").and_then(|u| u.as_u64()).unwrap_or(0)
             ),
         ),
+        Err(e @ ControlError::NotAnswering { .. }) => (false, e.to_string()),
         Err(_) => (true, "not running".into()),
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::app::{App, AppError, AppOptions, Shell};
 use crate::config::Paths;
-use crate::control::{self, ControlServer};
+use crate::control::{self, ControlError, ControlServer, Request};
 use crate::view::Status;
 use chatbell_core::present::Output;
 use std::future::Future;
@@ -40,7 +40,8 @@ impl Shell for Stoppable {
 /// `shutdown` resolves or a `quit` request comes; the control socket at `socket`
 /// (default: [`control::default_socket_path`]). `started` gets the app once it
 /// runs (for a shell whose toast buttons act on it). Fails if another instance
-/// already answers there.
+/// already answers there, or holds the socket and does not answer
+/// ([`ControlError::NotAnswering`]).
 pub async fn run(
     paths: Paths,
     shell: Arc<dyn Shell>,
@@ -50,14 +51,13 @@ pub async fn run(
     started: impl FnOnce(&App),
 ) -> Result<(), AppError> {
     let socket = socket.unwrap_or_else(|| control::default_socket_path(&paths.data_dir));
-    // Another instance answering: stop before touching its data dir.
-    if control::request(&socket, &control::Request::Ping)
-        .await
-        .is_ok()
-    {
-        return Err(AppError::Invalid(
-            control::ControlError::AlreadyRunning(socket).to_string(),
-        ));
+    // Another instance answering, or holding the socket and answering nothing
+    // (stopped, stuck): stop before touching its data dir. Nobody listening (a
+    // stale socket file, or none): start.
+    match control::request(&socket, &Request::Ping).await {
+        Ok(_) => return Err(ControlError::AlreadyRunning(socket).into()),
+        Err(e @ ControlError::NotAnswering { .. }) => return Err(e.into()),
+        Err(_) => {}
     }
     let quit = Arc::new(Notify::new());
     let shell = Arc::new(Stoppable {
@@ -68,9 +68,9 @@ pub async fn run(
     started(&app);
     let server = match ControlServer::bind(&socket, Arc::new(app.clone())).await {
         Ok(s) => Some(s),
-        Err(e @ control::ControlError::AlreadyRunning(_)) => {
+        Err(e @ (ControlError::AlreadyRunning(_) | ControlError::NotAnswering { .. })) => {
             app.quit().await;
-            return Err(AppError::Invalid(e.to_string()));
+            return Err(e.into());
         }
         Err(e) => {
             // The app still runs; only the command line cannot reach it.

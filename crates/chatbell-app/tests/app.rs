@@ -375,6 +375,13 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"));
     let sock = dir.path().join("run").join("control.sock");
+    // A crashed instance left its socket file: nobody listens, the connection is
+    // refused, and this one starts.
+    #[cfg(unix)]
+    {
+        std::fs::create_dir_all(sock.parent().unwrap()).unwrap();
+        drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shell = Arc::new(Recorder::default());
     let run = tokio::spawn(chatbell_app::headless::run(

@@ -2,14 +2,17 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used)]
 
-use chatbell_app::control::{self, BoxFuture, ControlError, ControlServer, Handler, Request};
+use chatbell_app::control::{
+    self, BoxFuture, ControlError, ControlServer, Handler, Patience, Request,
+};
 use chatbell_app::view::Status;
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UnixStream;
+use tokio::net::{UnixListener, UnixStream};
 
 /// Answers like the app, and remembers what it was asked.
 #[derive(Default)]
@@ -208,4 +211,251 @@ async fn cli_commands_go_through_the_control_socket() {
     assert!(out.stderr.contains("a reason is required"), "{out:?}");
     assert_eq!(cli::run(&args(&["bogus"]), &path).await.code, 2);
     server.shutdown().await;
+}
+
+/// A ChatBell stopped with SIGSTOP, or stuck before its accept loop: it listens,
+/// the kernel queues the connections, and nobody takes them. Kept while alive.
+fn never_accepts(path: &Path) -> UnixListener {
+    UnixListener::bind(path).unwrap()
+}
+
+/// A ChatBell stuck while serving: it takes every connection and reads the
+/// requests, and never writes an answer.
+fn reads_never_writes(path: &Path) -> tokio::task::JoinHandle<()> {
+    let listener = UnixListener::bind(path).unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(_)) = lines.next_line().await {}
+            });
+        }
+    })
+}
+
+/// The message for a ChatBell with this pid (the test's own: it is the server).
+fn not_answering() -> String {
+    format!(
+        "ChatBell is running (pid {}) but not answering",
+        std::process::id()
+    )
+}
+
+/// The longest a client may wait on a stuck ChatBell with `p`: the connection,
+/// the answer, and one ping on another connection. Tests allow three times that.
+fn bound(p: Patience) -> Duration {
+    p.connect * 2 + p.answer * 2
+}
+
+/// `f`'s output, which must come within three times `limit`: a client that
+/// waits longer (or forever) fails the test.
+async fn within<T>(limit: Duration, f: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(limit * 3, f).await {
+        Ok(out) => out,
+        Err(_) => panic!("still waiting after 3 x {limit:?}"),
+    }
+}
+
+const SHORT: Patience = Patience {
+    connect: Duration::from_millis(500),
+    answer: Duration::from_millis(500),
+};
+
+fn act() -> Request {
+    Request::Act {
+        id: "chat:00000000-0000-0000-0000-000000000001".into(),
+        action: "accept".into(),
+        reason: None,
+    }
+}
+
+#[tokio::test]
+async fn a_stuck_chatbell_is_not_answering_and_named_by_its_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let stopped = dir.path().join("stopped.sock");
+    let _stopped = never_accepts(&stopped);
+    let stuck = dir.path().join("stuck.sock");
+    let _stuck = reads_never_writes(&stuck);
+    // A status is answered from memory; an action may take long, but a ChatBell
+    // at work still answers a ping, and a stuck one does not.
+    for path in [&stopped, &stuck] {
+        for req in [Request::Status, act()] {
+            let e = within(bound(SHORT), control::request_with(path, &req, SHORT))
+                .await
+                .unwrap_err();
+            match &e {
+                ControlError::NotAnswering { pid, .. } => {
+                    assert_eq!(*pid, Some(std::process::id()), "{path:?} {req:?}")
+                }
+                other => panic!("{path:?} {req:?}: expected not answering, got {other:?}"),
+            }
+            assert_eq!(e.to_string(), not_answering());
+        }
+    }
+}
+
+/// Answers pings at once, and an action once it was pinged meanwhile.
+#[derive(Default)]
+struct Busy {
+    pinged: tokio::sync::Notify,
+}
+
+impl Handler for Busy {
+    fn handle(&self, request: Request) -> BoxFuture<'_, Value> {
+        Box::pin(async move {
+            if let Request::Act { .. } = request {
+                self.pinged.notified().await;
+            } else {
+                self.pinged.notify_one();
+            }
+            control::ok()
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_busy_chatbell_that_answers_pings_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.sock");
+    let server = ControlServer::bind(&path, Arc::new(Busy::default()))
+        .await
+        .unwrap();
+    // Generous for the ping on a loaded machine.
+    let patience = Patience {
+        connect: Duration::from_secs(2),
+        answer: Duration::from_secs(2),
+    };
+    assert_eq!(
+        within(
+            patience.answer + bound(patience),
+            control::request_with(&path, &act(), patience)
+        )
+        .await
+        .unwrap(),
+        json!({"ok": true})
+    );
+    server.shutdown().await;
+}
+
+// The clock stands still while nothing happens: the command line's own bound
+// passes at once.
+#[tokio::test(start_paused = true)]
+async fn cli_gives_up_on_a_stuck_chatbell_with_its_pid() {
+    use chatbell_app::cli;
+    let dir = tempfile::tempdir().unwrap();
+    let stopped = dir.path().join("stopped.sock");
+    let _stopped = never_accepts(&stopped);
+    let stuck = dir.path().join("stuck.sock");
+    let _stuck = reads_never_writes(&stuck);
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let status = args(&["status"]);
+    let ping = args(&["ping"]);
+    let accept = args(&["act", "chat:00000000-0000-0000-0000-000000000001", "accept"]);
+    // The command line's own patience.
+    let (a, b, c) = within(bound(Patience::DEFAULT), async {
+        tokio::join!(
+            cli::run(&status, &stopped),
+            cli::run(&ping, &stuck),
+            cli::run(&accept, &stuck)
+        )
+    })
+    .await;
+    for out in [a, b, c] {
+        assert_eq!(out.code, 1, "{out:?}");
+        assert_eq!(out.stderr, format!("{}\n", not_answering()));
+        assert_eq!(out.stdout, "");
+    }
+}
+
+// The clock stands still while nothing happens: the command line's own bound
+// passes at once.
+#[tokio::test(start_paused = true)]
+async fn doctor_reports_a_stuck_chatbell_as_a_failed_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.sock");
+    let _stopped = never_accepts(&path);
+    let (ok, detail) = within(
+        bound(Patience::DEFAULT),
+        chatbell_app::doctor::running_at(&path),
+    )
+    .await;
+    assert!(!ok);
+    assert_eq!(detail, not_answering());
+    // Not running at all is no failure.
+    let (ok, detail) = chatbell_app::doctor::running_at(&dir.path().join("none.sock")).await;
+    assert!(ok);
+    assert_eq!(detail, "not running");
+}
+
+// The clock stands still while nothing happens: the command line's own bound
+// passes at once.
+#[tokio::test(start_paused = true)]
+async fn a_second_start_beside_a_stuck_chatbell_says_so_and_does_not_start() {
+    use chatbell_app::{AppError, AppOptions, Paths};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.sock");
+    let _stuck = reads_never_writes(&path);
+    let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"));
+    let options = AppOptions {
+        keychain: false,
+        autostart: false,
+        ..AppOptions::default()
+    };
+    let second = within(
+        bound(Patience::DEFAULT),
+        chatbell_app::headless::run(
+            paths,
+            Arc::new(chatbell_app::LogShell),
+            options,
+            Some(path.clone()),
+            async {},
+            |_| panic!("a second ChatBell must not start beside a stuck one"),
+        ),
+    )
+    .await;
+    match second {
+        Err(e @ AppError::Control(ControlError::NotAnswering { .. })) => {
+            assert_eq!(e.to_string(), not_answering())
+        }
+        other => panic!("expected not answering, got {other:?}"),
+    }
+    assert!(path.exists(), "the stuck one's socket is left alone");
+    assert!(
+        !dir.path().join("data").exists(),
+        "its data dir is not touched"
+    );
+}
+
+/// Linux queues one connection on a listener with a backlog of 0, and refuses
+/// the next with EAGAIN: as a stuck ChatBell's full queue does.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_full_queue_is_not_answering_and_its_socket_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.sock");
+    let socket = tokio::net::UnixSocket::new_stream().unwrap();
+    socket.bind(&path).unwrap();
+    let _listener = socket.listen(0).unwrap();
+    let _queued = UnixStream::connect(&path).await.unwrap();
+    match within(
+        bound(SHORT),
+        control::request_with(&path, &Request::Ping, SHORT),
+    )
+    .await
+    {
+        Err(e @ ControlError::NotAnswering { pid: None, .. }) => {
+            assert_eq!(e.to_string(), "ChatBell is running but not answering")
+        }
+        other => panic!("expected not answering, got {other:?}"),
+    }
+    // Not a stale socket to replace.
+    assert!(matches!(
+        within(
+            SHORT.connect,
+            ControlServer::bind(&path, Arc::new(Fake::default()))
+        )
+        .await,
+        Err(ControlError::NotAnswering { .. })
+    ));
+    assert!(path.exists());
 }
