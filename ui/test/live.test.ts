@@ -128,6 +128,31 @@ describe("live notifications", () => {
     expect(ipc.writes()).toEqual([["act", { id: "f", action: "block" }]]);
   });
 
+  it("r15_block_anyway_is_confirmed_and_says_the_owner_keeps_the_chat", async () => {
+    const tooLate = makeNotification({
+      id: "info:1",
+      kind: "action_failed",
+      title: "Too late",
+      body: "Sam Patel accepted this chat first.",
+      actions: ["open", "block_anyway", "dismiss"],
+    });
+    const { root, ipc } = await mount(makeStatus({ notifications: [tooLate] }));
+    const li = item(root, "info:1");
+    button(li, "Block anyway").click();
+    await flush();
+    expect(ipc.writes()).toEqual([]);
+    const confirm = li.querySelector('[role="alertdialog"]')!;
+    expect(confirm.textContent).toContain("Block it anyway?");
+    expect(confirm.textContent).toContain("they are told");
+    expect(document.activeElement).toBe(button(confirm, "Cancel"));
+    button(confirm, "Cancel").click();
+    expect(document.activeElement).toBe(button(li, "Block anyway"));
+    button(li, "Block anyway").click();
+    button(li.querySelector('[role="alertdialog"]')!, "Block for every agent").click();
+    await flush();
+    expect(ipc.writes()).toEqual([["act", { id: "info:1", action: "block_anyway" }]]);
+  });
+
   it("r8_blank_reject_reason_is_refused_and_nothing_is_sent", async () => {
     const { root, ipc } = await mount(makeStatus({ notifications: [request] }));
     const li = item(root, "req-7");

@@ -9,7 +9,7 @@
 //!
 //! | action | the chat (or request) must still be | refused when |
 //! |---|---|---|
-//! | Accept a new conversation (R2, R9, R10) | open, in its team's queue, accepted by nobody | another agent accepted it; it was closed or blocked |
+//! | Accept a new conversation (R2, R9, R10) | open, in a team's queue (no agent owns it) | another agent accepted it; it was closed or blocked |
 //! | Assign to me: Yes (R6) | open, owned by the idle owner, who has not replied since the offer's stretch began | the owner replied; another agent took it; it went back to the team; closed |
 //! | Accept an Assign request (R8) | the request pending and not expired; the chat open and owned by whoever owned it when I accepted | the requester withdrew it; it was answered, expired; another agent took the chat |
 //! | Accept a Discuss request, Reject a request (R8) | the request pending and not expired | withdrawn, answered, expired |
@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 /// What must still hold of the chat for an action on it to go through.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub enum ChatPrecondition {
-    /// Accept of a new conversation: open, in its team's queue, accepted by nobody.
+    /// Accept of a new conversation: open, in a team's queue (no agent owns it).
     /// (Also what a command queued by an older ChatBell, which named none, needs.)
     #[default]
     Queued,
@@ -114,10 +114,8 @@ impl ChatPrecondition {
             ChatPrecondition::Queued | ChatPrecondition::Blockable => match row.owner {
                 Owner::User(u) if u == me => Verdict::Holds,
                 Owner::User(u) => Verdict::Refused(named(u)),
-                // Owned by a team, yet accepted: someone took it and gave it back.
-                Owner::Team(_) if row.accepted_on.is_some() => {
-                    Verdict::Refused(Refusal::BackToTeam)
-                }
+                // In a team's queue: even one an agent took and gave back may
+                // be taken again.
                 Owner::Team(_) => Verdict::Holds,
             },
             ChatPrecondition::StillIdle { owner, since } => match row.owner {

@@ -1,5 +1,5 @@
 //! ChatBell under faults and races, end to end (issue: hostile input, faults and
-//! races). Two tests, each on a virtual desktop of its own:
+//! races). Three tests, each on a virtual desktop of its own:
 //!
 //! - `soak_r14_r16_kills_outage_and_throttling_lose_and_duplicate_nothing`: the
 //!   emulator's traffic simulation runs (`--simulate`: customers write, agents
@@ -20,11 +20,22 @@
 //!   idle chat (Assign to me: Yes) and the same chat's Assign request (one to
 //!   each, Accept) at the same moment: each time exactly one owns the chat in
 //!   Dynamics and the other is told who (R15).
+//! - `race_r15_an_action_moments_after_a_change_to_the_same_chat`: Dana acts
+//!   half a second after a change to the same chat that her ChatBell has not
+//!   read yet (just after one of its polls), for every ownership action (Accept,
+//!   Assign to me: Yes, accept and reject of an Assign request, Block) and every
+//!   change that can come first (the customer writes, the owner replies, the
+//!   requester writes or withdraws, another agent takes the chat). Each goes
+//!   through when what it needs is still true; otherwise nothing in Dynamics is
+//!   overwritten and Dana is told what is true now, in the panel and a toast.
+//!   A Block refused because Sam accepted the chat first offers Block anyway:
+//!   the number is then blocked, the chat stays Sam's, and Sam is told.
 //!
 //! Sizes (the short form is what `./dev test` runs; `./dev soak` runs the long
 //! one): `CHATBELL_SOAK_KILLS` (10; long 100), `CHATBELL_SOAK_OUTAGE_SECONDS`
 //! (60), `CHATBELL_SOAK_THROTTLE_SECONDS` (30), `CHATBELL_RACE_ROUNDS` rounds of
-//! each kind (5; long 100), `CHATBELL_SOAK_SEED` (the random kill moments and
+//! each kind (5; long 100), `CHATBELL_LATE_ROUNDS` times every late-action
+//! case (1; long 10), `CHATBELL_SOAK_SEED` (the random kill moments and
 //! the simulation; printed). Figures are printed at the end of each test.
 //! CHATBELL_BIN and CHATBELL_E2E_SKIP as for the rule scenarios.
 #![allow(clippy::unwrap_used)]
@@ -46,6 +57,7 @@ use uuid::Uuid;
 const TESTS: &[&str] = &[
     "soak_r14_r16_kills_outage_and_throttling_lose_and_duplicate_nothing",
     "race_r15_two_agents_answer_the_same_chat_exactly_one_wins",
+    "race_r15_an_action_moments_after_a_change_to_the_same_chat",
 ];
 
 /// The whole run may take this long before the watchdog ends it.
@@ -95,6 +107,8 @@ async fn run(name: &str) -> Result<(), String> {
     eprintln!("artefacts: {}", artefacts.root.display());
     if name.starts_with("soak") {
         soak(artefacts, &bin).await
+    } else if name.contains("moments_after") {
+        late(artefacts, &bin).await
     } else {
         race(artefacts, &bin).await
     }
@@ -875,5 +889,489 @@ async fn race_rounds(
         won.1,
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// An action moments after a change to the same chat
+
+/// Who changed the chat just before Dana's action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum By {
+    /// The customer wrote again.
+    Customer,
+    /// The chat's owner (Alex) replied.
+    Owner,
+    /// The requester (Alex) wrote in the chat.
+    RequesterWrote,
+    /// The requester (Alex) withdrew the request.
+    RequesterWithdrew,
+    /// Another agent (Sam) took the chat.
+    AnotherAgent,
+}
+
+/// What Dana does, on what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Act {
+    /// Accept a new conversation in her team's queue.
+    Accept,
+    /// Assign to me: Yes, on Alex's idle chat.
+    Yes,
+    /// Accept Alex's Assign request.
+    AcceptRequest,
+    /// Reject Alex's Assign request.
+    RejectRequest,
+    /// Block a first message from a new number.
+    Block,
+}
+
+/// One case: Dana's action, the change just before it, and what must follow:
+/// `None`, it goes through; `Some(words)`, it is refused with these words
+/// (after the other agent's name, where the words begin with one).
+struct Late {
+    act: Act,
+    by: By,
+    refused: Option<&'static str>,
+}
+
+/// Every ownership action against every change that can come just before it.
+const LATE: &[Late] = &[
+    Late {
+        act: Act::Accept,
+        by: By::Customer,
+        refused: None,
+    },
+    Late {
+        act: Act::Accept,
+        by: By::AnotherAgent,
+        refused: Some("Sam Patel accepted this chat first."),
+    },
+    Late {
+        act: Act::Yes,
+        by: By::Customer,
+        refused: None,
+    },
+    Late {
+        act: Act::Yes,
+        by: By::Owner,
+        refused: Some("Alex Rivera replied meanwhile."),
+    },
+    Late {
+        act: Act::Yes,
+        by: By::AnotherAgent,
+        refused: Some("Sam Patel already took this chat."),
+    },
+    Late {
+        act: Act::AcceptRequest,
+        by: By::Customer,
+        refused: None,
+    },
+    Late {
+        act: Act::AcceptRequest,
+        by: By::RequesterWrote,
+        refused: None,
+    },
+    Late {
+        act: Act::AcceptRequest,
+        by: By::RequesterWithdrew,
+        refused: Some("Alex Rivera withdrew the request."),
+    },
+    Late {
+        act: Act::AcceptRequest,
+        by: By::AnotherAgent,
+        refused: Some("Sam Patel already took this chat."),
+    },
+    Late {
+        act: Act::RejectRequest,
+        by: By::Customer,
+        refused: None,
+    },
+    Late {
+        act: Act::RejectRequest,
+        by: By::RequesterWithdrew,
+        refused: Some("Alex Rivera withdrew the request."),
+    },
+    Late {
+        act: Act::Block,
+        by: By::Customer,
+        refused: None,
+    },
+    Late {
+        act: Act::Block,
+        by: By::AnotherAgent,
+        refused: Some("Sam Patel accepted this chat first."),
+    },
+];
+
+/// Tries of one case before giving up: a try whose change Dana's ChatBell read
+/// before her action (a poll in between) does not show the race, and is made
+/// again on a new chat.
+const LATE_TRIES: usize = 4;
+
+async fn late(artefacts: Artefacts, bin: &Path) -> Result<(), String> {
+    let reps = env_number("CHATBELL_LATE_ROUNDS", 1) as usize;
+    let mut desk = Desktop::start(artefacts.clone()).await?;
+    let org = Org::new(desk.emulator.base_url())?;
+    // Assign to me after one idle minute on SMS.
+    org.configure(Channel::Sms, json!({"cb_idletimeoutminutes": 1}))
+        .await?;
+    let other = desk.other_session("sam").await?;
+    let mut dana = ChatBell::prepare(&desk, "dana", bin)?;
+    let mut sam = ChatBell::prepare(&desk, "sam", bin)?;
+    sam.bus_address = Some(other.address.clone());
+    dana.start_headless(&desk)?;
+    sam.start_headless(&desk)?;
+    dana.sign_in_cli(&desk, &org, DANA).await?;
+    sam.sign_in_cli(&desk, &org, SAM).await?;
+    let result = late_cases(&desk, &org, &dana, &sam, &other.bus.toasts, reps).await;
+    desk.bus
+        .toasts
+        .dump(&artefacts.root.join("dana-toasts.txt"));
+    other
+        .bus
+        .toasts
+        .dump(&artefacts.root.join("sam-toasts.txt"));
+    dana.keep_logs(&desk);
+    sam.keep_logs(&desk);
+    dana.quit(&desk).await;
+    sam.quit(&desk).await;
+    drop(other);
+    desk.stop();
+    result
+}
+
+/// The chat (and request) one try acts on, and the notification id Dana acts on.
+struct Target {
+    session: Uuid,
+    request: Option<Uuid>,
+    id: String,
+}
+
+impl Act {
+    /// The action's name on the command line.
+    fn action(self) -> &'static str {
+        match self {
+            Act::Accept | Act::AcceptRequest => "accept",
+            Act::Yes => "yes",
+            Act::RejectRequest => "reject",
+            Act::Block => "block",
+        }
+    }
+}
+
+/// A fresh chat (and request) for `act`, which Dana's ChatBell will offer her
+/// (an idle offer after the idle minute).
+async fn late_target(org: &Org, act: Act, tag: &str) -> Result<Target, String> {
+    let number = format!("+1555{:07}", rand_digits(tag));
+    let (session, request, id) = match act {
+        Act::Accept | Act::Block => {
+            let s = org
+                .new_session(Channel::Sms, &format!("Lee Late-{tag}"), &number)
+                .await?;
+            org.customer_writes(s, "Hi, is anyone there?").await?;
+            (s, None, format!("chat:{s}"))
+        }
+        Act::Yes => {
+            let s = org
+                .owned_session(Channel::Sms, &format!("Ida Late-{tag}"), &number, ALEX)
+                .await?;
+            org.customer_writes(s, "Hello? Anyone there?").await?;
+            (s, None, format!("offer:{s}"))
+        }
+        Act::AcceptRequest | Act::RejectRequest => {
+            let s = org
+                .owned_session(Channel::Sms, &format!("Ravi Late-{tag}"), &number, ALEX)
+                .await?;
+            let r = org
+                .request(ASSIGN, s, ALEX, DANA, "Please take this one", None)
+                .await?;
+            (s, Some(r), format!("request:{r}"))
+        }
+    };
+    Ok(Target {
+        session,
+        request,
+        id,
+    })
+}
+
+/// A number of seven digits from this run and `tag`, for a customer number no
+/// other case uses.
+fn rand_digits(tag: &str) -> u64 {
+    let mut h: u64 = 1469598103934665603 ^ u64::from(std::process::id());
+    for b in tag.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(1099511628211);
+    }
+    h % 10_000_000
+}
+
+/// Whether `who`'s ChatBell offers `action` on the notification `id` now.
+fn offers(who: &ChatBell, desk: &Desktop, id: &str, action: &str) -> bool {
+    who.status(desk).ok().is_some_and(|s| {
+        s["notifications"].as_array().is_some_and(|a| {
+            a.iter().any(|x| {
+                x["id"].as_str() == Some(id)
+                    && x["actions"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(action)))
+            })
+        })
+    })
+}
+
+/// Dana's requests to Dynamics so far (the emulator's count).
+async fn requests_of(org: &Org, user: Uuid) -> Result<u64, String> {
+    let stats = org.stats().await?;
+    Ok(stats
+        .get("by_user")
+        .and_then(|u| u.get(user.to_string()))
+        .and_then(Value::as_u64)
+        .unwrap_or(0))
+}
+
+/// The "Too late" Dana's ChatBell shows about `session`, if any: (id, body).
+fn too_late(
+    dana: &ChatBell,
+    desk: &Desktop,
+    session: Uuid,
+) -> Option<(String, String, Vec<String>)> {
+    let s = dana.status(desk).ok()?;
+    s["notifications"].as_array()?.iter().find_map(|x| {
+        (x["kind"].as_str() == Some("action_failed")
+            && x["session_id"].as_str() == Some(session.to_string().as_str()))
+        .then(|| {
+            (
+                x["id"].as_str().unwrap_or("").to_string(),
+                x["body"].as_str().unwrap_or("").to_string(),
+                x["actions"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )
+        })
+    })
+}
+
+async fn late_cases(
+    desk: &Desktop,
+    org: &Org,
+    dana: &ChatBell,
+    sam: &ChatBell,
+    sam_toasts: &Toasts,
+    reps: usize,
+) -> Result<(), String> {
+    let dana_id = org.user_id(DANA).await?;
+    let sam_id = org.user_id(SAM).await?;
+    let alex_id = org.user_id(ALEX).await?;
+    let started = Instant::now();
+    let (mut raced, mut retried) = (0usize, 0usize);
+    for rep in 0..reps {
+        // Every case's first chat at once, so that the idle minutes overlap.
+        let mut first = Vec::new();
+        for (n, case) in LATE.iter().enumerate() {
+            first.push(Some(
+                late_target(org, case.act, &format!("{rep}-{n}-0")).await?,
+            ));
+        }
+        for (n, case) in LATE.iter().enumerate() {
+            let what = format!("{:?} after {:?}", case.act, case.by);
+            let action = case.act.action();
+            let mut done = false;
+            for attempt in 0..LATE_TRIES {
+                let t = match first[n].take() {
+                    Some(t) => t,
+                    None => late_target(org, case.act, &format!("{rep}-{n}-{attempt}")).await?,
+                };
+                wait_until(
+                    Limit::secs(150),
+                    &format!("{what}: Dana's ChatBell offers {action} on {}", t.id),
+                    || async { offers(dana, desk, &t.id, action).then_some(()) },
+                )
+                .await?;
+                // Just after one of Dana's polls, so that the next is seconds away.
+                let before = requests_of(org, dana_id).await?;
+                wait_until(Limit::secs(30), "a poll of Dana's ChatBell", || async {
+                    (requests_of(org, dana_id).await.ok()? > before).then_some(())
+                })
+                .await?;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                match case.by {
+                    By::Customer => org
+                        .customer_writes(t.session, "Still there?")
+                        .await
+                        .map(|_| ())?,
+                    By::Owner => org
+                        .agent_replies(ALEX, t.session, "Sorry, I am here")
+                        .await
+                        .map(|_| ())?,
+                    By::RequesterWrote => org
+                        .agent_replies(ALEX, t.session, "Dana will take over")
+                        .await
+                        .map(|_| ())?,
+                    By::RequesterWithdrew => {
+                        let r = t.request.ok_or("no request")?;
+                        org.answer_request(ALEX, r, org::WITHDRAWN, Some("Solved it myself"))
+                            .await?
+                    }
+                    By::AnotherAgent => org.agent_takes(SAM, t.session).await?,
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                // Dana's ChatBell has not read the change yet: the action goes
+                // out at the version she saw.
+                if !offers(dana, desk, &t.id, action) {
+                    retried += 1;
+                    continue;
+                }
+                let mut args = vec!["act", t.id.as_str(), action];
+                if case.act == Act::RejectRequest {
+                    args.extend(["--reason", "On a call until 3 pm"]);
+                }
+                let mark = desk.bus.toasts.mark();
+                let (code, out) = dana.cli(desk, &args)?;
+                check(code == 0, || {
+                    format!(
+                        "{what}: `chatbell {}` exited with {code}: {out}",
+                        args.join(" ")
+                    )
+                })?;
+                let ids = (dana_id, sam_id, alex_id);
+                late_outcome(desk, org, (dana, sam, sam_toasts), mark, case, &t, ids)
+                    .await
+                    .map_err(|e| format!("{what}: {e}"))?;
+                raced += 1;
+                done = true;
+                break;
+            }
+            check(done, || {
+                format!(
+                    "{what}: Dana's ChatBell read the change first in each of {LATE_TRIES} tries"
+                )
+            })?;
+        }
+    }
+    println!("late-action figures:");
+    println!(
+        "  {} cases x {reps}: {raced} actions sent half a second after a change to the same chat, \
+         before Dana's ChatBell read it ({retried} tries made again: it had read it); {:.0} s",
+        LATE.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// What Dynamics and Dana's (and Sam's) ChatBell show after a late action.
+/// `mark`: Dana's toasts before her action.
+async fn late_outcome(
+    desk: &Desktop,
+    org: &Org,
+    (dana, sam, sam_toasts): (&ChatBell, &ChatBell, &Toasts),
+    mark: usize,
+    case: &Late,
+    t: &Target,
+    (dana_id, sam_id, alex_id): (Uuid, Uuid, Uuid),
+) -> Result<(), String> {
+    let row = org.row("cb_chatsessions", t.session).await?;
+    let owner = org::owner_of(&row).map(|(_, id)| id);
+    let status = org::int(&row, "statuscode");
+    let request = match t.request {
+        Some(r) => org::int(&org.row("cb_chatrequests", r).await?, "statuscode"),
+        None => None,
+    };
+    let told = too_late(dana, desk, t.session);
+    let Some(words) = case.refused else {
+        // It went through, silently.
+        check(told.is_none(), || format!("Dana was told {told:?}"))?;
+        return match case.act {
+            Act::Accept | Act::Yes | Act::AcceptRequest => {
+                check(owner == Some(dana_id), || {
+                    format!("Dana does not own it: {row}")
+                })?;
+                if case.act == Act::AcceptRequest {
+                    check(request == Some(org::ACCEPTED), || {
+                        format!("request {request:?}")
+                    })?;
+                }
+                Ok(())
+            }
+            Act::RejectRequest => {
+                check(request == Some(org::REJECTED), || {
+                    format!("request {request:?}")
+                })?;
+                check(owner == Some(alex_id), || {
+                    format!("the chat left Alex: {row}")
+                })
+            }
+            Act::Block => check(status == Some(3), || format!("not blocked: {row}")),
+        };
+    };
+    // Refused with the words of what is true now, nothing overwritten.
+    let (id, body, actions) = told.ok_or("Dana was not told")?;
+    check(body == words, || {
+        format!("Dana was told {body:?}, not {words:?}")
+    })?;
+    check(!desk.bus.toasts.matching(mark, words).is_empty(), || {
+        format!("no toast says {words:?}")
+    })?;
+    match case.by {
+        By::AnotherAgent => check(owner == Some(sam_id), || {
+            format!("the chat left Sam: {row}")
+        })?,
+        _ => check(owner == Some(alex_id), || {
+            format!("the chat left Alex: {row}")
+        })?,
+    }
+    match (case.act, case.by) {
+        (Act::AcceptRequest, By::AnotherAgent) => check(request == Some(org::PENDING), || {
+            format!("request {request:?}")
+        })?,
+        (Act::AcceptRequest | Act::RejectRequest, By::RequesterWithdrew) => {
+            check(request == Some(org::WITHDRAWN), || {
+                format!("request {request:?}")
+            })?
+        }
+        _ => {}
+    }
+    if case.act != Act::Block {
+        return Ok(());
+    }
+    // Block: nothing blocked, Sam's chat open; Block anyway is the second choice,
+    // after which the number is blocked, the chat still Sam's, and Sam is told.
+    check(status == Some(1), || {
+        format!("Sam's chat was closed: {row}")
+    })?;
+    check(actions.iter().any(|a| a == "block_anyway"), || {
+        format!("no Block anyway in {actions:?}")
+    })?;
+    let sam_mark = sam_toasts.mark();
+    let (code, out) = dana.cli(desk, &["act", &id, "block_anyway"])?;
+    check(code == 0, || {
+        format!("block_anyway exited with {code}: {out}")
+    })?;
+    let row = org.row("cb_chatsessions", t.session).await?;
+    check(org::int(&row, "statuscode") == Some(3), || {
+        format!("not blocked: {row}")
+    })?;
+    check(
+        org::owner_of(&row).map(|(_, id)| id) == Some(sam_id),
+        || format!("no longer Sam's: {row}"),
+    )?;
+    let sid = t.session.to_string();
+    wait_until(
+        Limit::secs(30),
+        "Sam is told the number was blocked",
+        || async {
+            let s = sam.status(desk).ok()?;
+            let in_panel = s["notifications"].as_array()?.iter().any(|x| {
+                x["kind"].as_str() == Some("number_blocked")
+                    && x["session_id"].as_str() == Some(&sid)
+            });
+            (in_panel && !sam_toasts.matching(sam_mark, "Number blocked").is_empty()).then_some(())
+        },
+    )
+    .await?;
     Ok(())
 }
