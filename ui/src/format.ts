@@ -1,5 +1,6 @@
 /** Wording: labels, counts, ages, the reply window (R20), truncation. */
 import type { Action, Connection, Kind, NotificationView } from "./types";
+import { ACTION_LABELS, KIND_LABELS, OPEN_LABELS } from "./kinds";
 
 /** The backend's and the panel's message for a blank reason (R8). */
 export const REASON_REQUIRED = "A reason is required: it may not be empty or blank";
@@ -16,45 +17,12 @@ export function truncate(text: string, limit: number): string {
   return chars.slice(0, limit - 1).join("").trimEnd() + "…";
 }
 
-/** The button label for `action` on notification `n`. */
-export function actionLabel(action: Action, n: Pick<NotificationView, "session_id" | "kind">): string {
-  switch (action) {
-    case "open":
-      return n.session_id !== null && n.kind !== "catch_up_summary" ? "View chat" : "Open";
-    case "accept":
-      return "Accept";
-    case "reject":
-      return "Reject…";
-    case "yes":
-      return "Yes, assign to me";
-    case "no":
-      return "No";
-    case "dismiss":
-      return "Dismiss";
-    case "block":
-      return "Block number";
-    case "block_anyway":
-      return "Block anyway";
-    default:
-      // An action this panel does not know yet still gets a readable button.
-      return stateLabel(String(action));
-  }
+/** The button label for `action` on notification `n`: the toast's own words (./kinds.ts). */
+export function actionLabel(action: Action, n: Pick<NotificationView, "kind">): string {
+  if (action === "open") return OPEN_LABELS[n.kind] ?? "Open";
+  // An action this panel does not know yet still gets a readable button.
+  return ACTION_LABELS[action] ?? stateLabel(String(action));
 }
-
-const KIND_LABELS: Record<Kind, string> = {
-  new_conversation: "New conversation",
-  new_message: "New message",
-  incoming_call: "Incoming call",
-  assign_to_me: "Assign to me?",
-  assigned_to_me: "Assigned to you",
-  assign_request: "Assign request",
-  discuss_request: "Discuss request",
-  request_outcome: "Request answered",
-  action_failed: "Action failed",
-  catch_up_summary: "While you were away",
-  reply_window_closing: "Reply window closing",
-  number_blocked: "Number blocked",
-};
 
 /** A short word for the kind, shown above the title. */
 export function kindLabel(kind: Kind): string {

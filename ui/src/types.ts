@@ -20,43 +20,10 @@
  * Event: `status-changed`, payload {@link Status}, pushed on every change.
  */
 
-/** What the agent can do with a notification (rules R2, R4–R10, R12). */
-export type Action =
-  | "open"
-  | "accept"
-  | "reject"
-  | "yes"
-  | "no"
-  | "dismiss"
-  | "block"
-  | "block_anyway";
-
-/** Every action, in the order the panel lays buttons out when it has to choose. */
-export const ACTIONS: readonly Action[] = [
-  "open",
-  "accept",
-  "reject",
-  "yes",
-  "no",
-  "dismiss",
-  "block",
-  "block_anyway",
-];
-
-/** What a notification is about. */
-export type Kind =
-  | "new_conversation"
-  | "new_message"
-  | "incoming_call"
-  | "assign_to_me"
-  | "assigned_to_me"
-  | "assign_request"
-  | "discuss_request"
-  | "request_outcome"
-  | "action_failed"
-  | "catch_up_summary"
-  | "reply_window_closing"
-  | "number_blocked";
+/** The kinds and actions, and their words, are the core's (generated: ./kinds.ts). */
+export type { Action, Kind } from "./kinds";
+export { ACTIONS } from "./kinds";
+import type { Action, Kind } from "./kinds";
 
 /** One notification, as the panel shows it. */
 export interface NotificationView {

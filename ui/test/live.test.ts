@@ -73,10 +73,10 @@ describe("live notifications", () => {
     expect(ipc.writes()).toEqual([["act", { id: "n1", action: "open" }]]);
   });
 
-  it("r12_open_without_a_session_is_labelled_open", async () => {
+  it("r12_the_summary_s_main_action_has_its_toast_s_words", async () => {
     const summary = makeNotification({ id: "sum", kind: "catch_up_summary", session_id: null, title: "7 chats need you" });
     const { root, ipc } = await mount(makeStatus({ notifications: [summary] }));
-    button(item(root, "sum"), "Open").click();
+    button(item(root, "sum"), "Show chats").click();
     await flush();
     expect(ipc.writes()).toEqual([["act", { id: "sum", action: "open" }]]);
   });

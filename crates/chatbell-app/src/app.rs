@@ -73,7 +73,7 @@ impl Shell for LogShell {
         for o in outputs {
             match o {
                 Output::Toast(n) => {
-                    tracing::info!(id = %n.key, kind = view::kind_name(n.kind), title = %n.title, body = %n.body, "toast")
+                    tracing::info!(id = %n.key, kind = n.kind.wire(), title = %n.title, body = %n.body, "toast")
                 }
                 other => tracing::info!(output = ?other, unread = status.unread, "output"),
             }

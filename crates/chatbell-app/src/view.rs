@@ -127,22 +127,71 @@ pub fn iso_system(t: std::time::SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The `kind` string of a notification kind.
-pub fn kind_name(kind: NotificationKind) -> &'static str {
-    match kind {
-        NotificationKind::NewConversation => "new_conversation",
-        NotificationKind::NewMessage => "new_message",
-        NotificationKind::IncomingCall => "incoming_call",
-        NotificationKind::AssignToMe => "assign_to_me",
-        NotificationKind::AssignedToMe => "assigned_to_me",
-        NotificationKind::AssignRequest => "assign_request",
-        NotificationKind::DiscussRequest => "discuss_request",
-        NotificationKind::RequestOutcome => "request_outcome",
-        NotificationKind::ActionFailed => "action_failed",
-        NotificationKind::CatchUpSummary => "catch_up_summary",
-        NotificationKind::ReplyWindowClosing => "reply_window_closing",
-        NotificationKind::NumberBlocked => "number_blocked",
+/// The panel's notification kinds and actions as TypeScript (`ui/src/kinds.ts`),
+/// rendered from the core's one definition of each ([`NotificationKind::info`],
+/// [`Action::label`]). The committed file is checked against it by a test
+/// (`tests/kinds.rs`), so a toast and the panel never name one thing two ways.
+pub fn panel_kinds_typescript() -> String {
+    fn quoted<'a>(names: impl Iterator<Item = &'a str>) -> String {
+        names
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
+    fn record<'a>(rows: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+        rows.map(|(k, v)| format!("  {k}: {},\n", serde_json::json!(v)))
+            .collect()
+    }
+    let kinds = NotificationKind::ALL;
+    let actions = Action::ALL;
+    let other_actions: Vec<Action> = actions.into_iter().filter(|a| *a != Action::Open).collect();
+    let mut out = String::new();
+    out.push_str(
+        "// Generated from chatbell-core's notification kinds and actions\n\
+         // (NotificationKind::info, Action::label): do not edit. After changing them,\n\
+         // CHATBELL_BLESS=1 cargo test -p chatbell-app --test kinds writes this file anew.\n\n",
+    );
+    out.push_str("/** What the agent can do with a notification. */\n");
+    out.push_str(&format!(
+        "export type Action = {};\n\n",
+        actions.map(|a| format!("\"{}\"", a.as_str())).join(" | ")
+    ));
+    out.push_str(
+        "/** Every action, in the order the panel lays buttons out when it has to choose. */\n",
+    );
+    out.push_str(&format!(
+        "export const ACTIONS: readonly Action[] = [{}];\n\n",
+        quoted(actions.iter().map(|a| a.as_str()))
+    ));
+    out.push_str("/** What a notification is about. */\n");
+    out.push_str(&format!(
+        "export type Kind = {};\n\n",
+        kinds.map(|k| format!("\"{}\"", k.wire())).join(" | ")
+    ));
+    out.push_str("/** Every kind. */\n");
+    out.push_str(&format!(
+        "export const KINDS: readonly Kind[] = [{}];\n\n",
+        quoted(kinds.iter().map(|k| k.wire()))
+    ));
+    out.push_str("/** The word above an item of each kind. */\n");
+    out.push_str("export const KIND_LABELS: Record<Kind, string> = {\n");
+    out.push_str(&record(kinds.iter().map(|k| (k.wire(), k.info().label))));
+    out.push_str("};\n\n");
+    out.push_str("/** The label of each kind's main action, \"open\". */\n");
+    out.push_str("export const OPEN_LABELS: Record<Kind, string> = {\n");
+    out.push_str(&record(
+        kinds.iter().map(|k| (k.wire(), Action::Open.label(*k))),
+    ));
+    out.push_str("};\n\n");
+    out.push_str("/** Every other action's label, the same on every kind. */\n");
+    out.push_str("export const ACTION_LABELS: Record<Exclude<Action, \"open\">, string> = {\n");
+    out.push_str(&record(other_actions.iter().map(|a| {
+        let label = a.label(NotificationKind::NewConversation);
+        debug_assert!(kinds.iter().all(|k| a.label(*k) == label), "{a:?}");
+        (a.as_str(), label)
+    })));
+    out.push_str("};\n");
+    out
 }
 
 impl NotificationView {
@@ -154,7 +203,7 @@ impl NotificationView {
         };
         NotificationView {
             id: n.key.to_string(),
-            kind: kind_name(n.kind).to_string(),
+            kind: n.kind.wire().to_string(),
             session_id: n.session.map(|s| s.to_string()),
             request_id,
             title: n.title.clone(),

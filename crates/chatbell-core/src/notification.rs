@@ -106,36 +106,133 @@ impl NotificationKey {
     }
 }
 
-/// What a notification is about.
+/// What a notification is about. Everything the app knows of a kind (its wire
+/// name, its label, what do not disturb does with it, how its main action is
+/// called) is in [`NotificationKind::info`], one row per kind: the store,
+/// `status --json`, the toasts and the panel (through its generated
+/// `ui/src/kinds.ts`) all read it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NotificationKind {
     /// A team's session nobody has taken yet has a new message (R2, R9, R10).
+    #[serde(alias = "NewConversation")]
     NewConversation,
     /// A new message in a session I own (R4): "View chat".
+    #[serde(alias = "NewMessage")]
     NewMessage,
     /// A customer is calling (R5).
+    #[serde(alias = "IncomingCall")]
     IncomingCall,
     /// The owner went idle; take the session over? (R6)
+    #[serde(alias = "AssignToMe")]
     AssignToMe,
     /// The session was assigned to me through Dynamics (R7).
+    #[serde(alias = "AssignedToMe")]
     AssignedToMe,
     /// Someone asks me to take a session over (R8).
+    #[serde(alias = "AssignRequest")]
     AssignRequest,
     /// Someone asks me to join a session (R8).
+    #[serde(alias = "DiscussRequest")]
     DiscussRequest,
     /// The answer to my request (R8).
+    #[serde(alias = "RequestOutcome")]
     RequestOutcome,
     /// One of my actions did not take effect, and why (R15).
+    #[serde(alias = "ActionFailed")]
     ActionFailed,
     /// "N chats need you" after a gap (R17).
+    #[serde(alias = "CatchUpSummary")]
     CatchUpSummary,
     /// The WhatsApp reply window of my session closes soon (R20).
+    #[serde(alias = "ReplyWindowClosing")]
     ReplyWindowClosing,
     /// Someone blocked the customer's number of a chat I own: it is closed (R15).
+    #[serde(alias = "NumberBlocked")]
     NumberBlocked,
 }
 
+/// What the whole app knows of one notification kind.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct KindInfo {
+    /// Its name on the wire: the store, `status --json`, the panel (the serde name).
+    pub wire: &'static str,
+    /// What the panel shows above an item of this kind.
+    pub label: &'static str,
+    /// Do not disturb and quiet hours still let it through, unless the agent
+    /// chose otherwise: a call or a request addressed to me (R18).
+    pub through_do_not_disturb: bool,
+    /// The label of its main action ([`Action::Open`]), in a toast and the panel.
+    pub open_label: &'static str,
+}
+
 impl NotificationKind {
+    /// Every kind, in the order the panel's generated types list them.
+    pub const ALL: [NotificationKind; 12] = [
+        NotificationKind::NewConversation,
+        NotificationKind::NewMessage,
+        NotificationKind::IncomingCall,
+        NotificationKind::AssignToMe,
+        NotificationKind::AssignedToMe,
+        NotificationKind::AssignRequest,
+        NotificationKind::DiscussRequest,
+        NotificationKind::RequestOutcome,
+        NotificationKind::ActionFailed,
+        NotificationKind::CatchUpSummary,
+        NotificationKind::ReplyWindowClosing,
+        NotificationKind::NumberBlocked,
+    ];
+
+    /// The one definition of this kind: one row per kind.
+    pub const fn info(self) -> KindInfo {
+        const fn row(
+            wire: &'static str,
+            label: &'static str,
+            through_do_not_disturb: bool,
+            open_label: &'static str,
+        ) -> KindInfo {
+            KindInfo {
+                wire,
+                label,
+                through_do_not_disturb,
+                open_label,
+            }
+        }
+        const VIEW: &str = "View chat";
+        match self {
+            NotificationKind::NewConversation => {
+                row("new_conversation", "New conversation", false, VIEW)
+            }
+            NotificationKind::NewMessage => row("new_message", "New message", false, VIEW),
+            NotificationKind::IncomingCall => row("incoming_call", "Incoming call", true, VIEW),
+            NotificationKind::AssignToMe => row("assign_to_me", "Assign to me?", false, VIEW),
+            NotificationKind::AssignedToMe => row("assigned_to_me", "Assigned to you", false, VIEW),
+            NotificationKind::AssignRequest => row("assign_request", "Assign request", true, VIEW),
+            NotificationKind::DiscussRequest => {
+                row("discuss_request", "Discuss request", true, VIEW)
+            }
+            NotificationKind::RequestOutcome => {
+                row("request_outcome", "Request answered", false, VIEW)
+            }
+            NotificationKind::ActionFailed => row("action_failed", "Action failed", false, VIEW),
+            NotificationKind::CatchUpSummary => row(
+                "catch_up_summary",
+                "While you were away",
+                false,
+                "Show chats",
+            ),
+            NotificationKind::ReplyWindowClosing => {
+                row("reply_window_closing", "Reply window closing", false, VIEW)
+            }
+            NotificationKind::NumberBlocked => row("number_blocked", "Number blocked", false, VIEW),
+        }
+    }
+
+    /// Its name on the wire (see [`KindInfo::wire`]).
+    pub const fn wire(self) -> &'static str {
+        self.info().wire
+    }
+
     /// Items that ask for a decision: R17 still delivers them one by one.
     pub fn asks_for_decision(self) -> bool {
         matches!(
@@ -171,6 +268,34 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action, in the order the panel lays buttons out when it has to choose.
+    pub const ALL: [Action; 8] = [
+        Action::Open,
+        Action::Accept,
+        Action::Reject,
+        Action::Yes,
+        Action::No,
+        Action::Dismiss,
+        Action::Block,
+        Action::BlockAnyway,
+    ];
+
+    /// Its button's label on a notification of `kind`, in a toast and the panel
+    /// alike: the one definition of every action's words.
+    pub const fn label(self, kind: NotificationKind) -> &'static str {
+        match self {
+            Action::Open => kind.info().open_label,
+            Action::Accept => "Accept",
+            Action::Reject => "Reject…",
+            Action::Yes => "Yes, assign to me",
+            Action::No => "No",
+            Action::Dismiss => "Dismiss",
+            Action::Block => "Block number",
+            Action::BlockAnyway => "Block anyway",
+        }
+    }
+
+    /// Its name on the wire (the command line, the panel, the toast's action key).
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Open => "open",
@@ -188,26 +313,29 @@ impl Action {
 impl FromStr for Action {
     type Err = BadAction;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "open" => Action::Open,
-            "accept" => Action::Accept,
-            "reject" => Action::Reject,
-            "yes" => Action::Yes,
-            "no" => Action::No,
-            "dismiss" => Action::Dismiss,
-            "block" => Action::Block,
-            "block_anyway" => Action::BlockAnyway,
-            _ => return Err(BadAction(s.chars().take(40).collect())),
-        })
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| BadAction(s.chars().take(40).collect()))
     }
 }
 
 /// An action name that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown action {0:?} (expected open, accept, reject, yes, no, dismiss, block or block_anyway)"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadAction(pub String);
+
+impl fmt::Display for BadAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown action {:?} (expected one of:", self.0)?;
+        for (i, a) in Action::ALL.iter().enumerate() {
+            let sep = if i == 0 { " " } else { ", " };
+            write!(f, "{sep}{}", a.as_str())?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl std::error::Error for BadAction {}
 
 /// Why a notification was taken back.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -309,5 +437,32 @@ impl Notification {
     }
     pub fn offers(&self, action: Action) -> bool {
         self.actions.contains(&action)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_and_action_has_one_wire_name() {
+        for kind in NotificationKind::ALL {
+            let serde = serde_json::to_value(kind).expect("a kind serialises");
+            assert_eq!(serde, serde_json::json!(kind.wire()), "{kind:?}");
+            let back: NotificationKind =
+                serde_json::from_value(serde_json::json!(format!("{kind:?}")))
+                    .expect("a cache written before kinds had wire names still reads");
+            assert_eq!(back, kind);
+        }
+        for action in Action::ALL {
+            let serde = serde_json::to_value(action).expect("an action serialises");
+            assert_eq!(serde, serde_json::json!(action.as_str()), "{action:?}");
+            assert_eq!(action.as_str().parse::<Action>(), Ok(action));
+        }
+        assert!("Block"
+            .parse::<Action>()
+            .unwrap_err()
+            .to_string()
+            .ends_with("block, block_anyway)"));
     }
 }

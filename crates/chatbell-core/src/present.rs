@@ -7,7 +7,7 @@
 
 use crate::effect::{Effect, SoundKind};
 use crate::ids::SessionId;
-use crate::notification::{Notification, NotificationKey, NotificationKind};
+use crate::notification::{Notification, NotificationKey};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -261,17 +261,6 @@ pub enum Sound {
     Request,
 }
 
-/// Whether a notification of this kind is a call or a request addressed to me,
-/// which do not disturb lets through unless the agent chose otherwise (R18).
-fn gets_through(kind: NotificationKind) -> bool {
-    matches!(
-        kind,
-        NotificationKind::IncomingCall
-            | NotificationKind::AssignRequest
-            | NotificationKind::DiscussRequest
-    )
-}
-
 /// Turns the engine's effects into what this desktop does at `at`.
 pub fn present(effects: &[Effect], presence: &Presence, at: LocalTime, out: &mut Vec<Output>) {
     let quiet = presence.dnd.active(at);
@@ -280,7 +269,10 @@ pub fn present(effects: &[Effect], presence: &Presence, at: LocalTime, out: &mut
     for e in effects {
         match e {
             Effect::Show(n) | Effect::Update(n) => {
-                if n.toast && n.is_live() && (!quiet || (through && gets_through(n.kind))) {
+                if n.toast
+                    && n.is_live()
+                    && (!quiet || (through && n.kind.info().through_do_not_disturb))
+                {
                     out.push(Output::Toast(n.clone()));
                 }
             }

@@ -43,24 +43,6 @@ pub enum ToastEvent {
     Closed { key: NotificationKey },
 }
 
-/// The label of an action's button.
-pub fn label(kind: NotificationKind, action: Action) -> &'static str {
-    match action {
-        Action::Open => match kind {
-            NotificationKind::NewMessage => "View chat",
-            NotificationKind::CatchUpSummary => "Open ChatBell",
-            _ => "Open",
-        },
-        Action::Accept => "Accept",
-        Action::Reject => "Reject…",
-        Action::Yes => "Yes, assign to me",
-        Action::No => "No",
-        Action::Dismiss => "Dismiss",
-        Action::Block => "Block number",
-        Action::BlockAnyway => "Block anyway",
-    }
-}
-
 /// Escapes what a notification server reading markup would take for it.
 pub fn escape_markup(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -260,10 +242,10 @@ impl Toasts {
             toast.body(&n.body);
         }
         // The toast's own click opens the chat (R12).
-        toast.action("default", label(n.kind, Action::Open));
+        toast.action("default", Action::Open.label(n.kind));
         if self.caps.actions {
             for a in n.actions.iter().filter(|a| **a != Action::Open) {
-                toast.action(a.as_str(), label(n.kind, *a));
+                toast.action(a.as_str(), a.label(n.kind));
             }
         }
         if n.kind.asks_for_decision() {
@@ -462,11 +444,11 @@ mod tests {
     #[test]
     fn r12_the_main_action_is_labelled_for_what_it_opens() {
         assert_eq!(
-            label(NotificationKind::NewMessage, Action::Open),
+            Action::Open.label(NotificationKind::NewMessage),
             "View chat"
         );
         assert_eq!(
-            label(NotificationKind::AssignToMe, Action::Yes),
+            Action::Yes.label(NotificationKind::AssignToMe),
             "Yes, assign to me"
         );
     }

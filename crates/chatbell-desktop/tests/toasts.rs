@@ -183,7 +183,7 @@ fn toasts_show_update_in_place_report_clicks_and_close() {
             body: "&lt;b&gt;hi&lt;/b&gt; &amp; bye".into(),
             actions: [
                 "default",
-                "Open",
+                "View chat",
                 "accept",
                 "Accept",
                 "dismiss",
