@@ -1,5 +1,5 @@
 //! The rows ChatBell reads from Dynamics (the reference schema of
-//! `dataverse-contract.md`), in the shape the engine works with.
+//! `docs/architecture.md`), in the shape the engine works with.
 
 use crate::ids::*;
 use crate::time::{Span, Ts};

@@ -1,4 +1,4 @@
-//! The notification rules (R1–R12, R14–R17 and R20 of `notification-rules.md`), each shown
+//! The notification rules (R1–R12, R14–R17 and R20 of `docs/rules.md`), each shown
 //! through the engine's public surface: events in, effects and state out.
 #![allow(clippy::unwrap_used)]
 

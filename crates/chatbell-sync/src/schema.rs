@@ -1,4 +1,4 @@
-//! The reference schema of `dataverse-contract.md`, and the mapping that lets an
+//! The reference schema of `docs/architecture.md`, and the mapping that lets an
 //! org whose add-on names its tables or columns differently use ChatBell unchanged.
 //!
 //! Everything in ChatBell speaks of the reference names (`cb_chatsession`,

@@ -1,4 +1,4 @@
-//! ChatBell end to end, rule by rule (`notification-rules.md`), on one virtual
+//! ChatBell end to end, rule by rule (`docs/rules.md`), on one virtual
 //! desktop shared by the scenarios, which run one after another. Each scenario
 //! starts from a clean desk (every session closed, every request withdrawn) and
 //! uses customers of its own.
