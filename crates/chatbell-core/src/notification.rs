@@ -100,7 +100,8 @@ impl NotificationKey {
             | NotificationKey::Call(s)
             | NotificationKey::Offer(s)
             | NotificationKey::Assigned(s)
-            | NotificationKey::ReplyWindow(s) => Some(s),
+            | NotificationKey::ReplyWindow(s)
+            | NotificationKey::Blocked(s) => Some(s),
             _ => None,
         }
     }

@@ -42,15 +42,7 @@ const USERS: [UserId; 4] = [ME, ALICE, BOB, OUTSIDER];
 const TEAMS: [TeamId; 3] = [DEFAULT_TEAM, ASSIGNED_TEAM, OTHER_TEAM];
 const SESSIONS: u8 = 4;
 const REQUESTS: u8 = 3;
-const ACTIONS: [Action; 7] = [
-    Action::Open,
-    Action::Accept,
-    Action::Reject,
-    Action::Yes,
-    Action::No,
-    Action::Dismiss,
-    Action::Block,
-];
+const ACTIONS: [Action; 8] = Action::ALL;
 
 /// One thing that happens.
 #[derive(Clone, Debug)]
@@ -547,7 +539,7 @@ proptest! {
     }
 
     #[test]
-    fn notification_ids_round_trip_through_their_text(kind in 0..9u8, id in any::<u128>()) {
+    fn notification_ids_round_trip_through_their_text(kind in 0..10u8, id in any::<u128>()) {
         let uuid = uuid::Uuid::from_u128(id);
         let key = match kind {
             0 => NotificationKey::Chat(SessionId(uuid)),
@@ -558,6 +550,7 @@ proptest! {
             5 => NotificationKey::Outcome(RequestId(uuid)),
             6 => NotificationKey::Info(CommandId(uuid)),
             7 => NotificationKey::ReplyWindow(SessionId(uuid)),
+            8 => NotificationKey::Blocked(SessionId(uuid)),
             _ => NotificationKey::CatchUp,
         };
         let text = key.to_string();

@@ -1800,6 +1800,8 @@ fn notification_ids_and_actions_round_trip_as_text() {
         NotificationKey::Outcome(rid(6)),
         NotificationKey::Info(CommandId::from_u128(7)),
         NotificationKey::CatchUp,
+        NotificationKey::ReplyWindow(sid(8)),
+        NotificationKey::Blocked(sid(9)),
     ];
     for k in keys {
         assert_eq!(k.to_string().parse::<NotificationKey>().unwrap(), k);
