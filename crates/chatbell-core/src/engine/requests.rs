@@ -1,0 +1,211 @@
+//! Assign and Discuss requests (R8): to me, and the answers to mine.
+
+use super::*;
+
+/// How old the answer to a request of mine, first seen already answered, may be
+/// and still be news (R8).
+pub(super) const FRESH_ANSWER: Span = Span::hours(1);
+
+impl Engine {
+    /// R8: requests addressed to me, and the answers to mine.
+    pub(super) fn reconcile_request(
+        &mut self,
+        rid: RequestId,
+        old: Option<&ChatRequest>,
+        now: Ts,
+        ctx: &mut Ctx,
+        out: &mut Vec<Effect>,
+    ) {
+        let key = NotificationKey::Request(rid);
+        let Some(r) = self.requests.get(&rid).cloned() else {
+            self.close_if_live(
+                key,
+                Lifecycle::Withdrawn {
+                    reason: WithdrawReason::WithdrawnByRequester,
+                },
+                out,
+            );
+            self.set_timer(TimerKey::RequestExpiry(rid), None, out);
+            return;
+        };
+        let Some(me) = self.me else {
+            return;
+        };
+        let expiry = self.request_expiry(&r);
+        let lapsed = expiry.is_some_and(|e| now >= e);
+        let pending = r.status == RequestStatus::Pending && !lapsed;
+        let session_row = self.sessions.get(&r.session).map(|e| &e.row);
+        let allowed = session_row
+            .as_ref()
+            .is_none_or(|row| self.session_eligible(row) && self.is_open(row));
+
+        if r.requested_to == me {
+            let existing = self.notifications.get(&key);
+            if pending && allowed {
+                if existing.is_none() {
+                    let from = self.name_of(r.requested_by);
+                    let customer = session_row
+                        .as_ref()
+                        .map_or("a customer".to_string(), |s| clip(&s.name, NAME_CHARS));
+                    let (kind, title) = match r.kind {
+                        RequestKind::Assign => (
+                            NotificationKind::AssignRequest,
+                            format!("{from} asks you to take over the chat with {customer}"),
+                        ),
+                        RequestKind::Discuss => (
+                            NotificationKind::DiscussRequest,
+                            format!("{from} asks you to join the chat with {customer}"),
+                        ),
+                    };
+                    let body = r
+                        .reason
+                        .as_deref()
+                        .map(|s| clip(s, PREVIEW_CHARS))
+                        .unwrap_or_default();
+                    self.show(
+                        Notification {
+                            key,
+                            kind,
+                            session: Some(r.session),
+                            title,
+                            body,
+                            actions: vec![Action::Open, Action::Accept, Action::Reject],
+                            count: 0,
+                            created_at: now,
+                            updated_at: now,
+                            state: Lifecycle::Live,
+                            toast: true,
+                            anchor: Some(r.created_on),
+                            peer: Some(r.requested_by),
+                        },
+                        out,
+                    );
+                    ctx.request_sound = true;
+                }
+                self.set_timer(TimerKey::RequestExpiry(rid), expiry, out);
+            } else {
+                if existing.is_some_and(|n| n.is_live()) {
+                    let state = match r.status {
+                        RequestStatus::Expired => Lifecycle::Expired,
+                        RequestStatus::Pending if lapsed => Lifecycle::Expired,
+                        RequestStatus::Pending => Lifecycle::Withdrawn {
+                            reason: WithdrawReason::NotEligible,
+                        },
+                        RequestStatus::Withdrawn => Lifecycle::Withdrawn {
+                            reason: WithdrawReason::WithdrawnByRequester,
+                        },
+                        RequestStatus::Accepted | RequestStatus::Rejected => Lifecycle::Withdrawn {
+                            reason: WithdrawReason::AnsweredElsewhere,
+                        },
+                    };
+                    self.close(key, state, out);
+                }
+                self.set_timer(TimerKey::RequestExpiry(rid), None, out);
+            }
+        }
+
+        if r.requested_by == me {
+            if r.status == RequestStatus::Pending {
+                self.set_timer(TimerKey::RequestExpiry(rid), expiry, out);
+            } else {
+                self.set_timer(TimerKey::RequestExpiry(rid), None, out);
+            }
+            let was_pending = old.is_some_and(|o| o.status == RequestStatus::Pending);
+            // A request made and answered between two syncs is first seen
+            // answered: still news, if the answer is recent.
+            let answered_meanwhile =
+                old.is_none() && now - r.modified_on <= FRESH_ANSWER && r.modified_on <= now;
+            let answered = matches!(
+                r.status,
+                RequestStatus::Accepted | RequestStatus::Rejected | RequestStatus::Expired
+            );
+            if (was_pending || answered_meanwhile) && answered {
+                self.show_outcome(&r, now, out);
+            }
+        }
+    }
+
+    pub(super) fn request_expiry(&self, r: &ChatRequest) -> Option<Ts> {
+        r.expires_on.or_else(|| {
+            let s = self.sessions.get(&r.session)?;
+            let c = self.configs.get(&s.row.config)?;
+            Some(r.created_on + c.request_timeout)
+        })
+    }
+
+    pub(super) fn show_outcome(&mut self, r: &ChatRequest, now: Ts, out: &mut Vec<Effect>) {
+        let key = NotificationKey::Outcome(r.id);
+        if self.notifications.contains_key(&key) {
+            return;
+        }
+        let to = self.name_of(r.requested_to);
+        let what = match r.kind {
+            RequestKind::Assign => "assign",
+            RequestKind::Discuss => "discuss",
+        };
+        let (title, body) = match r.status {
+            RequestStatus::Accepted => {
+                (format!("{to} accepted your {what} request"), String::new())
+            }
+            RequestStatus::Rejected => (
+                format!("{to} rejected your {what} request"),
+                format!(
+                    "Reason: {}",
+                    clip(r.reason.as_deref().unwrap_or(""), PREVIEW_CHARS)
+                ),
+            ),
+            _ => (
+                format!("Your {what} request to {to} expired"),
+                "No answer in time.".to_string(),
+            ),
+        };
+        self.show(
+            Notification {
+                key,
+                kind: NotificationKind::RequestOutcome,
+                session: Some(r.session),
+                title,
+                body,
+                actions: vec![Action::Open, Action::Dismiss],
+                count: 0,
+                created_at: now,
+                updated_at: now,
+                state: Lifecycle::Live,
+                toast: true,
+                anchor: None,
+                peer: None,
+            },
+            out,
+        );
+    }
+
+    pub(super) fn on_withdraw_request(
+        &mut self,
+        rid: RequestId,
+        reason: String,
+        now: Ts,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), ActionError> {
+        let me = self.me.ok_or(ActionError::NotSignedIn)?;
+        let reason = non_blank(Some(reason))?;
+        let r = self
+            .requests
+            .get(&rid)
+            .filter(|r| r.requested_by == me)
+            .ok_or(ActionError::UnknownRequest)?;
+        if r.status != RequestStatus::Pending {
+            return Err(ActionError::NoLongerPending);
+        }
+        if !self.online {
+            return Err(ActionError::Offline);
+        }
+        let op = WriteOp::WithdrawRequest {
+            request: rid,
+            etag: r.etag.clone(),
+            reason,
+        };
+        self.issue(op, None, now, out);
+        self.set_timer(TimerKey::RequestExpiry(rid), None, out);
+        Ok(())
+    }
+}
