@@ -2,33 +2,10 @@
 
 use super::*;
 
-/// `format!("Incoming call: {}", clip(&row.name, NAME_CHARS))`, in one allocation.
-pub(super) fn call_title(row: &Session) -> String {
-    let mut title = String::with_capacity(16 + row.name.len().min(NAME_CHARS * 4) + 3);
-    title.push_str("Incoming call: ");
-    clip_into(&mut title, &row.name, NAME_CHARS);
-    title
-}
-
-/// `format!("{} call from {}", channel_name(row.channel), clip(&row.number, 32))`,
-/// in one allocation.
-pub(super) fn call_body(row: &Session) -> String {
-    let channel = channel_name(row.channel);
-    let mut body = String::with_capacity(channel.len() + 11 + row.number.len().min(32 * 4) + 3);
-    body.push_str(channel);
-    body.push_str(" call from ");
-    clip_into(&mut body, &row.number, 32);
-    body
-}
-
 impl Engine {
-    /// Whether a call in this session rings on my desk (R5).
-    pub(super) fn call_reaches_me(&self, row: &Session) -> bool {
-        self.is_open(row) && self.session_eligible(row) && self.call_owner_is_me(row)
-    }
-
-    /// The owner part of [`Engine::call_reaches_me`].
-    pub(super) fn call_owner_is_me(&self, row: &Session) -> bool {
+    /// Whether a call in this session rings on my desk, the session being open
+    /// and eligible: its owner is me, or a team of mine owns it (R5).
+    fn call_owner_is_me(&self, row: &Session) -> bool {
         match row.owner {
             Owner::User(u) => Some(u) == self.me,
             Owner::Team(t) => self.my_teams.contains(&t),
@@ -36,25 +13,14 @@ impl Engine {
     }
 
     /// R5: a ringing call notifies whoever it reaches, once per call, until it stops.
-    /// `bits`: the session's notification bits (only the call's are read).
-    pub(super) fn reconcile_call(
-        &mut self,
-        row: &Session,
-        bits: Bits,
-        reaches: bool,
-        eligible: bool,
-        now: Ts,
-        out: &mut Vec<Effect>,
-    ) {
+    pub(super) fn reconcile_call(&mut self, p: &Pass<'_>, _: &mut Ctx, out: &mut Vec<Effect>) {
+        let (row, now) = (&p.row, p.now);
+        let eligible = p.facts.eligible;
+        let reaches = eligible && self.call_owner_is_me(row);
         let key = NotificationKey::Call(row.id);
         let ringing = row.call_state == CallState::Ringing;
         if ringing && reaches {
-            let existing = if bits & CALL_BIT != 0 {
-                self.notifications.get(&key)
-            } else {
-                None
-            };
-            debug_assert_eq!(existing, self.note(&key));
+            let existing = self.note(&key);
             let anchor = row.call_started_on;
             if existing.is_none_or(|n| n.anchor != anchor) {
                 if existing.is_some_and(|n| n.is_live()) {
@@ -82,8 +48,7 @@ impl Engine {
                     out.push(Effect::StartRinging(row.id));
                 }
             }
-        } else if bits & (CALL_BIT << LIVE_SHIFT) != 0 {
-            debug_assert!(self.note_live(&key));
+        } else if self.note_live(&key) {
             let reason = if ringing {
                 if eligible {
                     WithdrawReason::TakenByOther

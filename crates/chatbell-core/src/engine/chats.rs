@@ -3,49 +3,6 @@
 
 use super::*;
 
-pub(super) fn chat_title(kind: NotificationKind, row: &Session) -> String {
-    let mut title = String::with_capacity(96);
-    if kind == NotificationKind::NewConversation {
-        title.push_str("New ");
-        title.push_str(channel_name(row.channel));
-        title.push_str(" chat: ");
-        clip_into(&mut title, &row.name, NAME_CHARS);
-    } else {
-        clip_into(&mut title, &row.name, NAME_CHARS);
-        title.push_str(" (");
-        title.push_str(channel_name(row.channel));
-        title.push(')');
-    }
-    title
-}
-
-/// A chat notification's body, in `body` (cleared first).
-pub(super) fn chat_body_into(body: &mut String, count: u32, preview: &str) {
-    body.clear();
-    if count > 1 {
-        push_u32(body, count);
-        body.push_str(" new messages · ");
-    }
-    clip_into(body, preview, PREVIEW_CHARS);
-}
-
-/// `n` in decimal, as `write!(s, "{n}")` writes it, without the formatting machinery.
-pub(super) fn push_u32(s: &mut String, mut n: u32) {
-    let mut digits = [0u8; 10];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        s.push(char::from(d));
-    }
-}
-
 pub(super) fn chat_actions(kind: NotificationKind, row: &Session) -> Vec<Action> {
     match kind {
         NotificationKind::NewConversation if row.first_contact => {
@@ -60,25 +17,6 @@ impl Engine {
     /// Who a new customer message reaches on my desk (R2, R4), if it reaches me.
     pub(super) fn chat_kind(&self, row: &Session) -> Option<NotificationKind> {
         if !self.is_open(row) || !self.session_eligible(row) {
-            return None;
-        }
-        match row.owner {
-            Owner::Team(t) if row.accepted_on.is_none() && self.my_teams.contains(&t) => {
-                Some(NotificationKind::NewConversation)
-            }
-            Owner::User(u) if Some(u) == self.me => Some(NotificationKind::NewMessage),
-            _ => None,
-        }
-    }
-
-    /// [`Engine::chat_kind`], given whether the row is open and eligible.
-    pub(super) fn chat_kind_of(
-        &self,
-        row: &Session,
-        open: bool,
-        eligible: bool,
-    ) -> Option<NotificationKind> {
-        if !open || !eligible {
             return None;
         }
         match row.owner {
@@ -111,5 +49,117 @@ impl Engine {
                 entry.counted = counts;
             }
         }
+    }
+
+    /// A live chat notification that no longer fits goes (R2: someone took it;
+    /// R4: the messages were answered).
+    pub(super) fn withdraw_stale_chat(&mut self, p: &Pass<'_>, _: &mut Ctx, out: &mut Vec<Effect>) {
+        let f = &p.facts;
+        let key = NotificationKey::Chat(p.row.id);
+        let Some(n) = self.note(&key).filter(|n| n.is_live()) else {
+            return;
+        };
+        let reason = if Some(n.kind) != f.chat_kind {
+            if !f.eligible {
+                WithdrawReason::NotEligible
+            } else if f.mine {
+                WithdrawReason::Superseded
+            } else if matches!(p.row.owner, Owner::User(_)) {
+                WithdrawReason::TakenByOther
+            } else {
+                WithdrawReason::Reassigned
+            }
+        } else if p.row.unread_count == 0 {
+            WithdrawReason::Answered
+        } else {
+            return;
+        };
+        self.close(key, Lifecycle::Withdrawn { reason }, out);
+    }
+
+    /// R2, R4, R9, R10, R16: new customer messages, one notification per chat
+    /// updated in place. The row's unread count is Dynamics' own tally; messages
+    /// newer than the row add to it.
+    pub(super) fn reconcile_new_messages(
+        &mut self,
+        p: &Pass<'_>,
+        ctx: &mut Ctx,
+        out: &mut Vec<Effect>,
+    ) {
+        let (row, touch) = (&p.row, p.touch);
+        let row_advanced = row.last_customer_message_on > touch.row_last_customer
+            || row.unread_count > touch.row_unread;
+        let count = row.unread_count + touch.beyond_row;
+        let Some(kind) = p.facts.chat_kind else {
+            return;
+        };
+        if !(row_advanced || touch.beyond_row > 0) || count == 0 {
+            return;
+        }
+        // The newest text: a message newer than the row, else the row's own
+        // preview, which the add-on writes with every message and so knows which
+        // of several messages of one second came last (`createdon` has a
+        // one-second grain).
+        let preview = touch
+            .newest_body
+            .filter(|(ts, _)| {
+                Some(*ts) > row.last_customer_message_on || row.last_message_preview.is_empty()
+            })
+            .and_then(|(_, i)| p.batch.get(i))
+            .map_or(row.last_message_preview.as_str(), |m| m.body.as_str());
+        if self.dismissed.remove(&row.id) {
+            out.push(Effect::Undismiss(row.id));
+        }
+        let key = NotificationKey::Chat(row.id);
+        let body = chat_body(count, preview);
+        let live = self.note_live(&key);
+        match self.notifications.get_mut(&key).filter(|_| live) {
+            Some(n) if n.count == count && n.body == body && n.kind == kind => {}
+            Some(shared) => {
+                let n = Arc::make_mut(shared);
+                if n.kind != kind {
+                    n.kind = kind;
+                    n.title = chat_title(kind, row);
+                    n.actions = chat_actions(kind, row);
+                }
+                n.body = body;
+                n.count = count;
+                n.updated_at = p.now;
+                n.state = Lifecycle::Updated;
+                if p.mode == SyncMode::Live {
+                    n.toast = true;
+                }
+                out.push(Effect::Update(shared.clone()));
+            }
+            None => self.show(
+                Notification {
+                    key,
+                    kind,
+                    session: Some(row.id),
+                    title: chat_title(kind, row),
+                    body,
+                    actions: chat_actions(kind, row),
+                    count,
+                    created_at: p.now,
+                    updated_at: p.now,
+                    state: Lifecycle::Live,
+                    toast: p.mode == SyncMode::Live,
+                    anchor: row.last_customer_message_on,
+                    peer: None,
+                },
+                out,
+            ),
+        }
+        if p.mode == SyncMode::CatchUp && !ctx.quiet_chats.contains(&key) {
+            ctx.quiet_chats.push(key);
+        }
+        if p.facts.system_notification {
+            ctx.message_sound = true;
+        }
+    }
+
+    /// R3: the session's place in the tray's count, after the other parts.
+    pub(super) fn reconcile_count(&mut self, p: &Pass<'_>, _: &mut Ctx, _: &mut Vec<Effect>) {
+        self.refresh_unread(p.row.id);
     }
 }

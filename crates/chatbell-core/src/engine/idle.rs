@@ -27,32 +27,14 @@ impl Engine {
 
     /// R6: keep the idle timer armed while the owner leaves the customer waiting,
     /// and take back an offer that no longer applies.
-    /// `facts`: the idle start ([`Engine::idle_start`]), whether the session is
-    /// eligible, its configuration's idle timeout, and the session's notification
-    /// bits (only the offer's are read).
-    pub(super) fn reconcile_idle(
-        &mut self,
-        id: SessionId,
-        unreplied: Option<Ts>,
-        row: &Session,
-        facts: (Option<Ts>, bool, Option<Span>, Bits),
-        now: Ts,
-        out: &mut Vec<Effect>,
-    ) {
-        let _ = now;
-        let (start, eligible, idle_timeout, bits) = facts;
-        let idle_owner = match row.owner {
+    pub(super) fn reconcile_idle(&mut self, p: &Pass<'_>, _: &mut Ctx, out: &mut Vec<Effect>) {
+        let (id, start, eligible) = (p.row.id, p.facts.idle_start, p.facts.eligible);
+        let idle_owner = match p.row.owner {
             Owner::User(u) => Some(u),
             Owner::Team(_) => None,
         };
         let offer_key = NotificationKey::Offer(id);
-        let live_offer = if bits & (OFFER_BIT << LIVE_SHIFT) != 0 {
-            self.notifications.get(&offer_key)
-        } else {
-            None
-        };
-        debug_assert_eq!(live_offer.is_some(), self.note_live(&offer_key));
-        if let Some(n) = live_offer {
+        if let Some(n) = self.note(&offer_key).filter(|n| n.is_live()) {
             if start.is_none() || n.anchor != start || n.peer != idle_owner {
                 let reason = if !eligible {
                     WithdrawReason::NotEligible
@@ -61,19 +43,16 @@ impl Engine {
                 } else {
                     WithdrawReason::OwnerReplied
                 };
-                let _ = unreplied;
                 self.close(offer_key, Lifecycle::Withdrawn { reason }, out);
             }
         }
         // The offer may have been closed just above, but it still exists.
         let offered = start.is_some()
-            && bits & OFFER_BIT != 0
             && self
-                .notifications
-                .get(&offer_key)
+                .note(&offer_key)
                 .is_some_and(|n| n.anchor == start && n.peer == idle_owner);
         let deadline = match (start, offered) {
-            (Some(t), false) => idle_timeout.map(|d| t + d),
+            (Some(t), false) => p.facts.idle_timeout.map(|d| t + d),
             _ => None,
         };
         self.set_timer(TimerKey::Idle(id), deadline, out);

@@ -32,12 +32,11 @@ mod sync;
 mod text;
 
 use actions::*;
-use assigned::*;
 use bookkeeping::*;
 pub use catch_up::SUMMARY_THRESHOLD;
-use chats::*;
 pub use reply_window::REPLY_WARNING;
 use session::*;
+use sync::*;
 use text::*;
 pub use text::{clip, clip_into, NAME_CHARS, PREVIEW_CHARS};
 
@@ -105,7 +104,6 @@ pub struct Engine {
     /// Buffers reused from one sync to the next.
     scratch_touched: Touched,
     scratch_messages: Vec<Message>,
-    scratch_body: String,
 }
 
 impl Engine {
@@ -133,7 +131,6 @@ impl Engine {
             seq: 0,
             scratch_touched: Touched::default(),
             scratch_messages: Vec::new(),
-            scratch_body: String::new(),
         }
     }
 

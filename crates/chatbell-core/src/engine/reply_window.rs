@@ -56,4 +56,27 @@ impl Engine {
         };
         self.set_timer(TimerKey::ReplyWindow(id), at, out);
     }
+
+    /// R20's part in reconciling a session: the window of my own chat.
+    pub(super) fn reconcile_reply_part(
+        &mut self,
+        p: &Pass<'_>,
+        _: &mut Ctx,
+        out: &mut Vec<Effect>,
+    ) {
+        let f = &p.facts;
+        let ends = if f.mine && f.eligible {
+            reply_window_ends(p.row.channel, f.last_customer)
+        } else {
+            None
+        };
+        let gone = if !f.eligible {
+            WithdrawReason::NotEligible
+        } else if !f.mine {
+            WithdrawReason::Reassigned
+        } else {
+            WithdrawReason::CustomerWrote
+        };
+        self.reconcile_reply_window(p.row.id, ends, gone, f.bits, p.now, out);
+    }
 }

@@ -199,31 +199,6 @@ impl Touched {
     }
 }
 
-/// A stand-in for a row lent out of its entry (see `reconcile_session`); it
-/// allocates nothing.
-pub(super) fn placeholder_row(id: SessionId) -> Session {
-    Session {
-        id,
-        name: String::new(),
-        number: String::new(),
-        channel: Channel::WhatsApp,
-        config: ConfigId(uuid::Uuid::nil()),
-        owner: Owner::Team(TeamId(uuid::Uuid::nil())),
-        accepted_on: None,
-        first_contact: false,
-        last_customer_message_on: None,
-        last_agent_message_on: None,
-        last_message_preview: String::new(),
-        unread_count: 0,
-        call_state: CallState::None,
-        call_started_on: None,
-        active: false,
-        status: SessionStatus::Closed,
-        modified_on: Ts(0),
-        etag: String::new(),
-    }
-}
-
 /// `*old = new`, keeping the old row's string buffers: a text that did not change
 /// stays as it is and a changed one is copied into the old buffer when it fits, so
 /// a sync does not free (and later allocate) each string of the row it replaces.

@@ -3,6 +3,59 @@
 
 use super::*;
 
+/// What every family needs to know of an open session that a batch touched,
+/// worked out once before the families' parts run.
+pub(super) struct SessionFacts {
+    /// I may receive its chat notifications (R1).
+    pub(super) eligible: bool,
+    /// I own it.
+    pub(super) mine: bool,
+    /// What a new customer message in it is on my desk (R2, R4), if anything.
+    pub(super) chat_kind: Option<NotificationKind>,
+    /// Its configuration's "Enable System Notification" (R11).
+    pub(super) system_notification: bool,
+    pub(super) idle_timeout: Option<Span>,
+    /// Since when its owner has left the customer waiting, where R6 could offer
+    /// it to me ([`Engine::idle_start`]).
+    pub(super) idle_start: Option<Ts>,
+    /// The newest customer activity known.
+    pub(super) last_customer: Option<Ts>,
+    /// Which notifications it had, as it stood before the parts ran. Each part
+    /// changes only its own notification's bits.
+    pub(super) bits: Bits,
+}
+
+/// One session's reconciliation: its facts, its row as it is now, how it stood
+/// before the batch, and the batch.
+pub(super) struct Pass<'a> {
+    pub(super) facts: SessionFacts,
+    pub(super) row: Session,
+    pub(super) touch: &'a Touch,
+    pub(super) batch: &'a [Message],
+    pub(super) mode: SyncMode,
+    pub(super) now: Ts,
+}
+
+/// A rule family's part in reconciling an open session.
+pub(super) type Part = fn(&mut Engine, &Pass<'_>, &mut Ctx, &mut Vec<Effect>);
+
+/// Every family's part, in the order they run on an open session that changed.
+pub(super) const SESSION_FAMILIES: &[(&str, Part)] = &[
+    (
+        "chats: take back what no longer fits (R2, R4)",
+        Engine::withdraw_stale_chat,
+    ),
+    ("assigned to me (R7)", Engine::reconcile_assigned),
+    (
+        "chats: new customer messages (R2, R4, R9, R10, R16)",
+        Engine::reconcile_new_messages,
+    ),
+    ("calls (R5)", Engine::reconcile_call),
+    ("idle offers (R6)", Engine::reconcile_idle),
+    ("reply window (R20)", Engine::reconcile_reply_part),
+    ("the tray's count (R3)", Engine::reconcile_count),
+];
+
 impl Engine {
     pub(super) fn on_sync(
         &mut self,
@@ -223,6 +276,10 @@ impl Engine {
         row.is_open() && !self.is_blocked(row)
     }
 
+    /// Brings one session's notifications, timers and count in line with what is
+    /// known of it now: a closed session loses everything; an open one goes
+    /// through each family's part, in [`SESSION_FAMILIES`] order, on facts worked
+    /// out once.
     pub(super) fn reconcile_session(
         &mut self,
         touch: &Touch,
@@ -232,278 +289,50 @@ impl Engine {
         ctx: &mut Ctx,
         out: &mut Vec<Effect>,
     ) {
-        let id = touch.id;
-        let Some(entry) = self.sessions.get(&id) else {
+        let Some(entry) = self.sessions.get(&touch.id) else {
             return;
         };
-        let row = &entry.row;
-        let unreplied = entry.unreplied_since();
-        let last_customer = entry.last_customer();
-        let me = self.me;
-        // Nothing below changes the configuration, my teams, the row or the
-        // message stats: what depends on them alone is worked out once.
-        let config = self.configs.get(&row.config);
-        let eligible = config.is_some_and(|c| self.eligible(c));
-        let (system_notification, idle_timeout) = config
-            .map(|c| (c.system_notification, Some(c.idle_timeout)))
-            .unwrap_or((false, None));
-        let open = self.is_open(row);
-
-        if !open {
-            self.close_session_notifications(id, WithdrawReason::SessionClosed, out);
-            self.set_timer(TimerKey::Idle(id), None, out);
-            self.set_timer(TimerKey::ReplyWindow(id), None, out);
-            self.refresh_unread(id);
-            self.tell_owner_of_block(touch, now, out);
+        if !self.is_open(&entry.row) {
+            self.reconcile_closed(touch, now, out);
             return;
         }
-
-        let kind = self.chat_kind_of(row, open, eligible);
-        debug_assert_eq!(kind, self.chat_kind(row));
-        // `idle_start`, with the configuration in hand (the row is open here).
-        let idle_start = match (me, row.owner, config) {
-            (Some(m), Owner::User(owner), Some(c))
-                if owner != m
-                    && eligible
-                    && self
-                        .my_teams
-                        .contains(&c.assigned_team.unwrap_or(c.default_team)) =>
-            {
-                entry.idle_since()
-            }
-            _ => None,
-        };
-        debug_assert_eq!(idle_start, self.idle_start(entry));
-        let mine = me.is_some_and(|m| row.owner == Owner::User(m));
-        // Which notifications the session has, as it stood on entry. Each part
-        // below changes only its own notification's bits, so a part may read its
-        // own bits here until it changes them.
-        let bits = entry.notes;
-        let live = |bit: Bits| bits & (bit << LIVE_SHIFT) != 0;
-        // The row is lent out of the entry for the rest, and put back at the end:
-        // the parts below change notifications, timers and counts, never the
-        // session's row or stats, and read the row from here.
-        let row = match self.sessions.get_mut(&id) {
-            Some(entry) => std::mem::replace(&mut entry.row, placeholder_row(id)),
-            None => return,
-        };
-
-        // A live chat notification that no longer fits goes (R2: someone took it).
-        let chat_key = NotificationKey::Chat(id);
-        let live_chat = if live(CHAT_BIT) {
-            self.notifications.get(&chat_key)
-        } else {
-            None
-        };
-        if let Some(n) = live_chat {
-            let reason = if Some(n.kind) != kind {
-                Some(if !eligible {
-                    WithdrawReason::NotEligible
-                } else if mine {
-                    WithdrawReason::Superseded
-                } else if matches!(row.owner, Owner::User(_)) {
-                    WithdrawReason::TakenByOther
-                } else {
-                    WithdrawReason::Reassigned
-                })
-            } else if row.unread_count == 0 {
-                Some(WithdrawReason::Answered)
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                self.close(chat_key, Lifecycle::Withdrawn { reason }, out);
-            }
-        }
-
-        // R7: assigned to me through Dynamics.
-        let assigned_key = NotificationKey::Assigned(id);
-        let was_mine = me.is_some_and(|m| touch.owner == Some(Owner::User(m)));
-        // A chat first seen in a live poll, already mine and accepted moments ago,
-        // was assigned to me since the last poll (created, assigned and written
-        // to within one poll); one first seen at start or accepted long ago is not
-        // news.
-        let assigned_unseen = !touch.known
-            && mode == SyncMode::Live
-            && row
-                .accepted_on
-                .is_some_and(|t| t <= now && now - t <= FRESH_ASSIGNMENT);
-        if mine
-            && (touch.known && !was_mine || assigned_unseen)
-            && eligible
-            && !self.claimed.contains(&id)
-        {
-            let (title, body) = (
-                format!("Chat assigned to you: {}", clip(&row.name, NAME_CHARS)),
-                format!(
-                    "{} · {}",
-                    channel_name(row.channel),
-                    clip(&row.last_message_preview, PREVIEW_CHARS)
-                ),
-            );
-            self.show(
-                Notification {
-                    key: assigned_key,
-                    kind: NotificationKind::AssignedToMe,
-                    session: Some(id),
-                    title,
-                    body,
-                    actions: vec![Action::Open],
-                    count: 0,
-                    created_at: now,
-                    updated_at: now,
-                    state: Lifecycle::Live,
-                    toast: mode == SyncMode::Live,
-                    anchor: None,
-                    peer: None,
-                },
-                out,
-            );
-            if mode == SyncMode::CatchUp {
-                ctx.quiet_chats.push(assigned_key);
-            }
-        } else if (!mine || !eligible) && live(ASSIGNED_BIT) {
-            debug_assert!(self.note_live(&assigned_key));
-            self.close(
-                assigned_key,
-                Lifecycle::Withdrawn {
-                    reason: if eligible {
-                        WithdrawReason::Reassigned
-                    } else {
-                        WithdrawReason::NotEligible
-                    },
-                },
-                out,
-            );
-        }
-
-        if mine {
-            self.claimed.remove(&id);
-        }
-
-        // R2, R4, R9, R10, R16: new customer messages. The row's unread count is
-        // Dynamics' own tally; messages newer than the row add to it.
-        let row_advanced = row.last_customer_message_on > touch.row_last_customer
-            || row.unread_count > touch.row_unread;
-        let beyond_row = touch.beyond_row;
-        let count = row.unread_count + beyond_row;
-        if (row_advanced || beyond_row > 0) && count > 0 {
-            if let Some(kind) = kind {
-                // The newest text: a message newer than the row, else the row's
-                // own preview, which the add-on writes with every message and so
-                // knows which of several messages of one second came last
-                // (`createdon` has a one-second grain).
-                let preview = touch
-                    .newest_body
-                    .filter(|(ts, _)| {
-                        Some(*ts) > row.last_customer_message_on
-                            || row.last_message_preview.is_empty()
-                    })
-                    .and_then(|(_, i)| batch.get(i))
-                    .map_or(row.last_message_preview.as_str(), |m| m.body.as_str());
-                if !self.dismissed.is_empty() && self.dismissed.remove(&id) {
-                    out.push(Effect::Undismiss(id));
-                }
-                // The text is built in a reused buffer: it is only copied out when
-                // the notification is new or its text changed.
-                let mut body = std::mem::take(&mut self.scratch_body);
-                chat_body_into(&mut body, count, preview);
-                let existing = if self.note_live(&chat_key) {
-                    self.notifications.get_mut(&chat_key)
-                } else {
-                    None
-                };
-                match existing {
-                    Some(n) if n.count == count && n.body == body && n.kind == kind => {}
-                    Some(shared) => {
-                        let n = Arc::make_mut(shared);
-                        if n.kind != kind {
-                            n.kind = kind;
-                            n.title = chat_title(kind, &row);
-                            n.actions = chat_actions(kind, &row);
-                        }
-                        n.body.clone_from(&body);
-                        n.count = count;
-                        n.updated_at = now;
-                        n.state = Lifecycle::Updated;
-                        if mode == SyncMode::Live {
-                            n.toast = true;
-                        }
-                        out.push(Effect::Update(shared.clone()));
-                    }
-                    None => {
-                        self.show(
-                            Notification {
-                                key: chat_key,
-                                kind,
-                                session: Some(id),
-                                title: chat_title(kind, &row),
-                                // Room for the "N new messages · " the next
-                                // message adds, so that the update fits.
-                                body: {
-                                    let mut b = String::with_capacity(body.len() + 24);
-                                    b.push_str(&body);
-                                    b
-                                },
-                                actions: chat_actions(kind, &row),
-                                count,
-                                created_at: now,
-                                updated_at: now,
-                                state: Lifecycle::Live,
-                                toast: mode == SyncMode::Live,
-                                anchor: row.last_customer_message_on,
-                                peer: None,
-                            },
-                            out,
-                        );
-                    }
-                }
-                self.scratch_body = body;
-                if mode == SyncMode::CatchUp && !ctx.quiet_chats.contains(&chat_key) {
-                    ctx.quiet_chats.push(chat_key);
-                }
-                if system_notification {
-                    ctx.message_sound = true;
-                }
-            }
-        }
-
-        let reaches = open && eligible && self.call_owner_is_me(&row);
-        debug_assert_eq!(reaches, self.call_reaches_me(&row));
-        self.reconcile_call(&row, bits, reaches, eligible, now, out);
-        self.reconcile_idle(
-            id,
-            unreplied,
-            &row,
-            (idle_start, eligible, idle_timeout, bits),
+        let pass = Pass {
+            facts: self.facts(entry),
+            row: entry.row.clone(),
+            touch,
+            batch,
+            mode,
             now,
-            out,
-        );
-        let reply_ends = if mine && eligible {
-            reply_window_ends(row.channel, last_customer)
-        } else {
-            None
         };
-        let gone = if !eligible {
-            WithdrawReason::NotEligible
-        } else if !mine {
-            WithdrawReason::Reassigned
-        } else {
-            WithdrawReason::CustomerWrote
-        };
-        self.reconcile_reply_window(id, reply_ends, gone, bits, now, out);
-        // R3, as `refresh_unread`, with what is known already.
-        let counts = row.unread_count > 0 && kind.is_some() && !self.dismissed.contains(&row.id);
-        if let Some(entry) = self.sessions.get_mut(&id) {
-            entry.row = row;
-            if counts != entry.counted {
-                entry.counted = counts;
-                if counts {
-                    self.unread += 1;
-                } else {
-                    self.unread -= 1;
-                }
-            }
+        for (_, part) in SESSION_FAMILIES {
+            part(self, &pass, ctx, out);
+        }
+    }
+
+    /// A closed or blocked session: nothing of it stays up (R9), and its owner
+    /// is told when someone else's Block closed it (R15).
+    fn reconcile_closed(&mut self, touch: &Touch, now: Ts, out: &mut Vec<Effect>) {
+        let id = touch.id;
+        self.close_session_notifications(id, WithdrawReason::SessionClosed, out);
+        self.set_timer(TimerKey::Idle(id), None, out);
+        self.set_timer(TimerKey::ReplyWindow(id), None, out);
+        self.refresh_unread(id);
+        self.tell_owner_of_block(touch, now, out);
+    }
+
+    /// What every family needs to know of an open session.
+    fn facts(&self, entry: &SessionEntry) -> SessionFacts {
+        let row = &entry.row;
+        let config = self.configs.get(&row.config);
+        SessionFacts {
+            eligible: config.is_some_and(|c| self.eligible(c)),
+            mine: self.me.is_some_and(|m| row.owner == Owner::User(m)),
+            chat_kind: self.chat_kind(row),
+            system_notification: config.is_some_and(|c| c.system_notification),
+            idle_timeout: config.map(|c| c.idle_timeout),
+            idle_start: self.idle_start(entry),
+            last_customer: entry.last_customer(),
+            bits: entry.notes,
         }
     }
 }

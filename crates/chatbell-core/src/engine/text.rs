@@ -50,3 +50,61 @@ pub(super) fn channel_name(c: Channel) -> &'static str {
         Channel::Sms => "SMS",
     }
 }
+
+pub(super) fn chat_title(kind: NotificationKind, row: &Session) -> String {
+    let mut title = String::with_capacity(96);
+    if kind == NotificationKind::NewConversation {
+        title.push_str("New ");
+        title.push_str(channel_name(row.channel));
+        title.push_str(" chat: ");
+        clip_into(&mut title, &row.name, NAME_CHARS);
+    } else {
+        clip_into(&mut title, &row.name, NAME_CHARS);
+        title.push_str(" (");
+        title.push_str(channel_name(row.channel));
+        title.push(')');
+    }
+    title
+}
+
+/// A chat notification's body: how many messages, and the newest (R16).
+pub(super) fn chat_body(count: u32, preview: &str) -> String {
+    let preview = clip(preview, PREVIEW_CHARS);
+    if count > 1 {
+        format!("{count} new messages · {preview}")
+    } else {
+        preview
+    }
+}
+
+/// `format!("Incoming call: {}", clip(&row.name, NAME_CHARS))`, in one allocation.
+pub(super) fn call_title(row: &Session) -> String {
+    let mut title = String::with_capacity(16 + row.name.len().min(NAME_CHARS * 4) + 3);
+    title.push_str("Incoming call: ");
+    clip_into(&mut title, &row.name, NAME_CHARS);
+    title
+}
+
+/// `format!("{} call from {}", channel_name(row.channel), clip(&row.number, 32))`,
+/// in one allocation.
+pub(super) fn call_body(row: &Session) -> String {
+    let channel = channel_name(row.channel);
+    let mut body = String::with_capacity(channel.len() + 11 + row.number.len().min(32 * 4) + 3);
+    body.push_str(channel);
+    body.push_str(" call from ");
+    clip_into(&mut body, &row.number, 32);
+    body
+}
+
+/// R7's notice: "Chat assigned to you: <customer>".
+pub(super) fn assigned_title(row: &Session) -> String {
+    format!("Chat assigned to you: {}", clip(&row.name, NAME_CHARS))
+}
+
+pub(super) fn assigned_body(row: &Session) -> String {
+    format!(
+        "{} · {}",
+        channel_name(row.channel),
+        clip(&row.last_message_preview, PREVIEW_CHARS)
+    )
+}
