@@ -57,4 +57,54 @@ impl Engine {
         };
         self.set_timer(TimerKey::Idle(id), deadline, out);
     }
+
+    /// R6: the idle timeout passed: "Assign to me?" for the chat, unless the
+    /// owner replied or the deadline moved meanwhile.
+    pub(super) fn offer_after_idle(
+        &mut self,
+        sid: SessionId,
+        now: Ts,
+        ctx: &mut Ctx,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(entry) = self.sessions.get(&sid) else {
+            return;
+        };
+        let Some(start) = self.idle_start(entry) else {
+            return;
+        };
+        let Some(cfg) = self.configs.get(&entry.row.config) else {
+            return;
+        };
+        let deadline = start + cfg.idle_timeout;
+        if now < deadline {
+            self.set_timer(TimerKey::Idle(sid), Some(deadline), out);
+            return;
+        }
+        let peer = match entry.row.owner {
+            Owner::User(u) => Some(u),
+            Owner::Team(_) => None,
+        };
+        let owner = peer.map_or_else(|| "The owner".to_string(), |u| self.name_of(u));
+        let (title, body) = (offer_title(&entry.row), offer_body(&owner, now - start));
+        self.show(
+            Notification {
+                key: NotificationKey::Offer(sid),
+                kind: NotificationKind::AssignToMe,
+                session: Some(sid),
+                title,
+                body,
+                actions: vec![Action::Open, Action::Yes, Action::No],
+                count: 0,
+                created_at: now,
+                updated_at: now,
+                state: Lifecycle::Live,
+                toast: true,
+                anchor: Some(start),
+                peer,
+            },
+            out,
+        );
+        ctx.request_sound = true;
+    }
 }

@@ -79,4 +79,46 @@ impl Engine {
         };
         self.reconcile_reply_window(p.row.id, ends, gone, f.bits, p.now, out);
     }
+
+    /// R20: the warning's time came: my chat's window closes within the hour.
+    pub(super) fn warn_reply_window(
+        &mut self,
+        sid: SessionId,
+        now: Ts,
+        ctx: &mut Ctx,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(entry) = self.sessions.get(&sid) else {
+            return;
+        };
+        let ends = self.reply_window_for_me(entry);
+        let key = NotificationKey::ReplyWindow(sid);
+        if let Some(end) = ends {
+            let warned = self.note(&key).is_some_and(|n| n.anchor == ends);
+            if !warned && now >= end - REPLY_WARNING && now < end {
+                let (title, body) = (reply_window_title(&entry.row), reply_window_body(end - now));
+                self.show(
+                    Notification {
+                        key,
+                        kind: NotificationKind::ReplyWindowClosing,
+                        session: Some(sid),
+                        title,
+                        body,
+                        actions: vec![Action::Open, Action::Dismiss],
+                        count: 0,
+                        created_at: now,
+                        updated_at: now,
+                        state: Lifecycle::Live,
+                        toast: true,
+                        anchor: ends,
+                        peer: None,
+                    },
+                    out,
+                );
+                ctx.message_sound = true;
+            }
+        }
+        let bits = self.sessions.get(&sid).map_or(0, |e| e.notes);
+        self.reconcile_reply_window(sid, ends, WithdrawReason::Reassigned, bits, now, out);
+    }
 }

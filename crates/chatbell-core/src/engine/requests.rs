@@ -208,4 +208,32 @@ impl Engine {
         self.set_timer(TimerKey::RequestExpiry(rid), None, out);
         Ok(())
     }
+
+    /// R8: a pending request's time ran out. Mine is marked expired in Dynamics
+    /// and I am told; one to me is taken back.
+    pub(super) fn expire_request(
+        &mut self,
+        rid: RequestId,
+        now: Ts,
+        ctx: &mut Ctx,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(r) = self.requests.get(&rid).cloned() else {
+            return;
+        };
+        if r.status != RequestStatus::Pending {
+            return;
+        }
+        if Some(r.requested_by) == self.me {
+            let mut expired = r.clone();
+            expired.status = RequestStatus::Expired;
+            self.show_outcome(&expired, now, out);
+            let op = WriteOp::ExpireRequest {
+                request: rid,
+                etag: r.etag.clone(),
+            };
+            self.issue(op, None, now, out);
+        }
+        self.reconcile_request(rid, Some(&r), now, ctx, out);
+    }
 }

@@ -108,3 +108,24 @@ pub(super) fn assigned_body(row: &Session) -> String {
         clip(&row.last_message_preview, PREVIEW_CHARS)
     )
 }
+
+/// R6's offer: "Assign to me? <customer>".
+pub(super) fn offer_title(row: &Session) -> String {
+    format!("Assign to me? {}", clip(&row.name, NAME_CHARS))
+}
+
+/// "<owner> has not replied for <n> min.", `waiting` being how long so far.
+pub(super) fn offer_body(owner: &str, waiting: Span) -> String {
+    format!("{owner} has not replied for {} min.", waiting.0 / 60_000)
+}
+
+/// R20's warning: "Reply window closing: <customer>".
+pub(super) fn reply_window_title(row: &Session) -> String {
+    format!("Reply window closing: {}", clip(&row.name, NAME_CHARS))
+}
+
+/// How long free-form replies have left, `left` before the window closes.
+pub(super) fn reply_window_body(left: Span) -> String {
+    let minutes = left.0.div_euclid(60_000).max(1);
+    format!("Free-form WhatsApp replies end in {minutes} min; after that, only templates.")
+}
