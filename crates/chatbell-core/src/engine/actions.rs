@@ -21,16 +21,16 @@ pub(super) fn non_blank(reason: Option<String>) -> Result<String, ActionError> {
 }
 
 impl Engine {
+    /// The agent acted on a live notification: each action to its family. An
+    /// action refused here changes nothing.
     pub(super) fn on_act(
         &mut self,
         key: NotificationKey,
         action: Action,
         reason: Option<String>,
         now: Ts,
-        ctx: &mut Ctx,
         out: &mut Vec<Effect>,
     ) -> Result<(), ActionError> {
-        let _ = ctx;
         let n = self
             .notifications
             .get(&key)
@@ -43,83 +43,17 @@ impl Engine {
                 action: action.as_str(),
             });
         }
-        let kind = n.kind;
-        let session = n.session;
+        let (kind, session) = (n.kind, n.session);
         let acted = Lifecycle::ActedOn { action };
         match (kind, action) {
-            (NotificationKind::CatchUpSummary, Action::Open) => {
-                out.push(Effect::OpenPanel);
-                self.close(key, acted, out);
-            }
-            (k, Action::Open) if k.asks_for_decision() => {
-                if let Some(s) = session {
-                    out.push(Effect::OpenChat(s));
-                }
-                if let Some(n) = self.notifications.get_mut(&key) {
-                    Arc::make_mut(n).toast = false;
-                }
-                out.push(Effect::HideToast(key));
-            }
-            (_, Action::Open) => {
-                if let Some(s) = session {
-                    out.push(Effect::OpenChat(s));
-                }
-                self.close(key, acted, out);
-            }
+            (_, Action::Open) => self.act_open(key, kind, session, out),
             (NotificationKind::NewConversation, Action::Accept)
             | (NotificationKind::AssignToMe, Action::Yes) => {
-                let sid = session.ok_or(ActionError::UnknownNotification)?;
-                let me = self.me.ok_or(ActionError::NotSignedIn)?;
-                let entry = self.sessions.get(&sid).ok_or(ActionError::SessionClosed)?;
-                let row = &entry.row;
-                if !self.is_open(row) {
-                    return Err(ActionError::SessionClosed);
-                }
-                if !self.session_eligible(row) {
-                    return Err(ActionError::NotEligible);
-                }
-                if kind == NotificationKind::NewConversation {
-                    if let Owner::User(u) = row.owner {
-                        if u != me {
-                            return Err(ActionError::AlreadyTaken {
-                                by: self.name_of(u),
-                            });
-                        }
-                    }
-                }
-                if !self.online {
-                    return Err(ActionError::Offline);
-                }
-                // What must still be true if the row changed meanwhile (R15).
-                let precondition = match (kind, n.peer, n.anchor) {
-                    (NotificationKind::AssignToMe, Some(owner), Some(since)) => {
-                        ChatPrecondition::StillIdle { owner, since }
-                    }
-                    (NotificationKind::AssignToMe, _, _) => {
-                        ChatPrecondition::OwnedBy { owner: row.owner }
-                    }
-                    _ => ChatPrecondition::Queued,
-                };
-                let op = WriteOp::TakeOwnership {
-                    session: sid,
-                    etag: row.etag.clone(),
-                    me,
-                    precondition,
-                };
-                self.claimed.insert(sid);
-                self.issue(op, Some(key), now, out);
-                self.close(key, acted, out);
+                self.act_take(key, action, now, out)?
             }
-            (NotificationKind::AssignToMe, Action::No) => {
-                self.close(key, acted, out);
-            }
+            (NotificationKind::AssignToMe, Action::No) => self.close(key, acted, out),
             (NotificationKind::NewConversation, Action::Dismiss) => {
-                let sid = session.ok_or(ActionError::UnknownNotification)?;
-                self.close(key, Lifecycle::Dismissed, out);
-                if self.dismissed.insert(sid) {
-                    out.push(Effect::Dismiss(sid));
-                }
-                self.refresh_unread(sid);
+                self.dismiss_chat(key, session.ok_or(ActionError::UnknownNotification)?, out)
             }
             (
                 NotificationKind::IncomingCall
@@ -129,108 +63,135 @@ impl Engine {
                 | NotificationKind::CatchUpSummary
                 | NotificationKind::NumberBlocked,
                 Action::Dismiss,
-            ) => {
-                self.close(key, Lifecycle::Dismissed, out);
-            }
+            ) => self.close(key, Lifecycle::Dismissed, out),
             (NotificationKind::NewConversation, Action::Block) => {
-                let sid = session.ok_or(ActionError::UnknownNotification)?;
-                let row = &self
-                    .sessions
-                    .get(&sid)
-                    .ok_or(ActionError::SessionClosed)?
-                    .row;
-                if !self.online {
-                    return Err(ActionError::Offline);
-                }
-                let op = WriteOp::BlockNumber {
-                    session: sid,
-                    number: row.number.clone(),
-                    channel: row.channel,
-                    etag: Some(row.etag.clone()),
-                    anyway: false,
-                    me: self.me,
-                };
-                self.issue(op, Some(key), now, out);
-                self.close(key, acted, out);
+                self.act_block(key, action, session, now, out)?
             }
             (NotificationKind::ActionFailed, Action::BlockAnyway) => {
-                // The second, explicit choice after "X accepted this chat first"
-                // (R15): the number is blocked; the chat stays its owner's, who
-                // is told (see `reconcile_blocked_owner`).
-                let sid = session.ok_or(ActionError::UnknownNotification)?;
-                let row = &self
-                    .sessions
-                    .get(&sid)
-                    .ok_or(ActionError::SessionClosed)?
-                    .row;
-                if !self.online {
-                    return Err(ActionError::Offline);
-                }
-                let op = WriteOp::BlockNumber {
-                    session: sid,
-                    number: row.number.clone(),
-                    channel: row.channel,
-                    etag: None,
-                    anyway: true,
-                    me: self.me,
-                };
-                self.issue(op, Some(key), now, out);
-                self.close(key, acted, out);
+                self.act_block(key, action, session, now, out)?
             }
             (
                 NotificationKind::AssignRequest | NotificationKind::DiscussRequest,
                 Action::Accept | Action::Reject,
-            ) => {
-                let NotificationKey::Request(rid) = key else {
-                    return Err(ActionError::UnknownNotification);
-                };
-                let me = self.me.ok_or(ActionError::NotSignedIn)?;
-                let reason = match action {
-                    Action::Reject => Some(non_blank(reason)?),
-                    _ => None,
-                };
-                let r = self.requests.get(&rid).ok_or(ActionError::UnknownRequest)?;
-                if r.status != RequestStatus::Pending
-                    || self.request_expiry(r).is_some_and(|e| now >= e)
-                {
-                    return Err(ActionError::NoLongerPending);
-                }
-                if !self.online {
-                    return Err(ActionError::Offline);
-                }
-                let accept = action == Action::Accept;
-                let (take_session, session_owner) = if accept && r.kind == RequestKind::Assign {
-                    let row = &self
-                        .sessions
-                        .get(&r.session)
-                        .ok_or(ActionError::SessionClosed)?
-                        .row;
-                    (Some((row.id, row.etag.clone())), Some(row.owner))
-                } else {
-                    (None, None)
-                };
-                if let Some((sid, _)) = &take_session {
-                    self.claimed.insert(*sid);
-                }
-                let op = WriteOp::AnswerRequest {
-                    request: rid,
-                    etag: r.etag.clone(),
-                    accept,
-                    reason,
-                    take_session,
-                    me,
-                    session_owner,
-                };
-                self.issue(op, Some(key), now, out);
-                self.set_timer(TimerKey::RequestExpiry(rid), None, out);
-                self.close(key, acted, out);
-            }
+            ) => self.answer_request(key, action, reason, now, out)?,
             _ => {
                 return Err(ActionError::NotOffered {
                     action: action.as_str(),
                 })
             }
         }
+        Ok(())
+    }
+
+    /// The main action (R12): open the chat, or the panel for the summary. What
+    /// still asks for a decision stays in the panel, its toast taken down.
+    fn act_open(
+        &mut self,
+        key: NotificationKey,
+        kind: NotificationKind,
+        session: Option<SessionId>,
+        out: &mut Vec<Effect>,
+    ) {
+        if kind == NotificationKind::CatchUpSummary {
+            out.push(Effect::OpenPanel);
+        } else if let Some(s) = session {
+            out.push(Effect::OpenChat(s));
+        }
+        if kind.asks_for_decision() {
+            if let Some(n) = self.notifications.get_mut(&key) {
+                Arc::make_mut(n).toast = false;
+            }
+            out.push(Effect::HideToast(key));
+        } else {
+            let action = Action::Open;
+            self.close(key, Lifecycle::ActedOn { action }, out);
+        }
+    }
+
+    /// Accept of a new conversation (R2) or Yes to "Assign to me?" (R6): the chat
+    /// becomes mine, written with what must still be true (R15).
+    fn act_take(
+        &mut self,
+        key: NotificationKey,
+        action: Action,
+        now: Ts,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), ActionError> {
+        let n = self.note(&key).ok_or(ActionError::UnknownNotification)?;
+        let (kind, peer, anchor) = (n.kind, n.peer, n.anchor);
+        let sid = n.session.ok_or(ActionError::UnknownNotification)?;
+        let me = self.me.ok_or(ActionError::NotSignedIn)?;
+        let row = &self
+            .sessions
+            .get(&sid)
+            .ok_or(ActionError::SessionClosed)?
+            .row;
+        if !self.is_open(row) {
+            return Err(ActionError::SessionClosed);
+        }
+        if !self.session_eligible(row) {
+            return Err(ActionError::NotEligible);
+        }
+        if let (NotificationKind::NewConversation, Owner::User(u)) = (kind, row.owner) {
+            if u != me {
+                return Err(ActionError::AlreadyTaken {
+                    by: self.name_of(u),
+                });
+            }
+        }
+        if !self.online {
+            return Err(ActionError::Offline);
+        }
+        let precondition = match (kind, peer, anchor) {
+            (NotificationKind::AssignToMe, Some(owner), Some(since)) => {
+                ChatPrecondition::StillIdle { owner, since }
+            }
+            (NotificationKind::AssignToMe, _, _) => ChatPrecondition::OwnedBy { owner: row.owner },
+            _ => ChatPrecondition::Queued,
+        };
+        let op = WriteOp::TakeOwnership {
+            session: sid,
+            etag: row.etag.clone(),
+            me,
+            precondition,
+        };
+        self.claimed.insert(sid);
+        self.issue(op, Some(key), now, out);
+        self.close(key, Lifecycle::ActedOn { action }, out);
+        Ok(())
+    }
+
+    /// Block (R9), with the chat closed first at the version I saw (R15); or,
+    /// after "X accepted this chat first", Block anyway: the number only, the
+    /// chat left to its owner, who is told ([`Engine::tell_owner_of_block`]).
+    fn act_block(
+        &mut self,
+        key: NotificationKey,
+        action: Action,
+        session: Option<SessionId>,
+        now: Ts,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), ActionError> {
+        let sid = session.ok_or(ActionError::UnknownNotification)?;
+        let row = &self
+            .sessions
+            .get(&sid)
+            .ok_or(ActionError::SessionClosed)?
+            .row;
+        if !self.online {
+            return Err(ActionError::Offline);
+        }
+        let anyway = action == Action::BlockAnyway;
+        let op = WriteOp::BlockNumber {
+            session: sid,
+            number: row.number.clone(),
+            channel: row.channel,
+            etag: (!anyway).then(|| row.etag.clone()),
+            anyway,
+            me: self.me,
+        };
+        self.issue(op, Some(key), now, out);
+        self.close(key, Lifecycle::ActedOn { action }, out);
         Ok(())
     }
 

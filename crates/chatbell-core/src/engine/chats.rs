@@ -162,4 +162,19 @@ impl Engine {
     pub(super) fn reconcile_count(&mut self, p: &Pass<'_>, _: &mut Ctx, _: &mut Vec<Effect>) {
         self.refresh_unread(p.row.id);
     }
+
+    /// R9: Dismiss hides the chat from my panel until its next message; mine
+    /// alone, kept on this desktop, nothing written to Dynamics.
+    pub(super) fn dismiss_chat(
+        &mut self,
+        key: NotificationKey,
+        sid: SessionId,
+        out: &mut Vec<Effect>,
+    ) {
+        self.close(key, Lifecycle::Dismissed, out);
+        if self.dismissed.insert(sid) {
+            out.push(Effect::Dismiss(sid));
+        }
+        self.refresh_unread(sid);
+    }
 }

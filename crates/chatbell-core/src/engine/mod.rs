@@ -314,7 +314,7 @@ impl Engine {
                 key,
                 action,
                 reason,
-            } => self.on_act(key, action, reason, now, &mut ctx, out),
+            } => self.on_act(key, action, reason, now, out),
             Event::WithdrawRequest { request, reason } => {
                 self.on_withdraw_request(request, reason, now, out)
             }

@@ -236,4 +236,58 @@ impl Engine {
         }
         self.reconcile_request(rid, Some(&r), now, ctx, out);
     }
+
+    /// R8: Accept or Reject (with its reason) of a request to me; accepting an
+    /// Assign request takes the chat too, if it is still its owner's (R15).
+    pub(super) fn answer_request(
+        &mut self,
+        key: NotificationKey,
+        action: Action,
+        reason: Option<String>,
+        now: Ts,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), ActionError> {
+        let NotificationKey::Request(rid) = key else {
+            return Err(ActionError::UnknownNotification);
+        };
+        let me = self.me.ok_or(ActionError::NotSignedIn)?;
+        let reason = match action {
+            Action::Reject => Some(non_blank(reason)?),
+            _ => None,
+        };
+        let r = self.requests.get(&rid).ok_or(ActionError::UnknownRequest)?;
+        if r.status != RequestStatus::Pending || self.request_expiry(r).is_some_and(|e| now >= e) {
+            return Err(ActionError::NoLongerPending);
+        }
+        if !self.online {
+            return Err(ActionError::Offline);
+        }
+        let accept = action == Action::Accept;
+        let (take_session, session_owner) = if accept && r.kind == RequestKind::Assign {
+            let row = &self
+                .sessions
+                .get(&r.session)
+                .ok_or(ActionError::SessionClosed)?
+                .row;
+            (Some((row.id, row.etag.clone())), Some(row.owner))
+        } else {
+            (None, None)
+        };
+        if let Some((sid, _)) = &take_session {
+            self.claimed.insert(*sid);
+        }
+        let op = WriteOp::AnswerRequest {
+            request: rid,
+            etag: r.etag.clone(),
+            accept,
+            reason,
+            take_session,
+            me,
+            session_owner,
+        };
+        self.issue(op, Some(key), now, out);
+        self.set_timer(TimerKey::RequestExpiry(rid), None, out);
+        self.close(key, Lifecycle::ActedOn { action }, out);
+        Ok(())
+    }
 }
