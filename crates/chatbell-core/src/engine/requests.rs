@@ -7,7 +7,8 @@ use super::*;
 pub(super) const FRESH_ANSWER: Span = Span::hours(1);
 
 impl Engine {
-    /// R8: requests addressed to me, and the answers to mine.
+    /// R8: a request changed (or its chat, or my eligibility): the request to me
+    /// is shown, kept or taken back; the answer to mine is told.
     pub(super) fn reconcile_request(
         &mut self,
         rid: RequestId,
@@ -18,110 +19,115 @@ impl Engine {
     ) {
         let key = NotificationKey::Request(rid);
         let Some(r) = self.requests.get(&rid).cloned() else {
-            self.close_if_live(
-                key,
-                Lifecycle::Withdrawn {
-                    reason: WithdrawReason::WithdrawnByRequester,
-                },
-                out,
-            );
+            let reason = WithdrawReason::WithdrawnByRequester;
+            self.close_if_live(key, Lifecycle::Withdrawn { reason }, out);
             self.set_timer(TimerKey::RequestExpiry(rid), None, out);
             return;
         };
         let Some(me) = self.me else {
             return;
         };
-        let expiry = self.request_expiry(&r);
+        if r.requested_to == me {
+            self.reconcile_request_to_me(&r, now, ctx, out);
+        }
+        if r.requested_by == me {
+            self.reconcile_my_request(&r, old, now, out);
+        }
+    }
+
+    /// A request to me: shown while pending, not expired, and about a chat I may
+    /// see; taken back, with why, otherwise.
+    fn reconcile_request_to_me(
+        &mut self,
+        r: &ChatRequest,
+        now: Ts,
+        ctx: &mut Ctx,
+        out: &mut Vec<Effect>,
+    ) {
+        let key = NotificationKey::Request(r.id);
+        let expiry = self.request_expiry(r);
         let lapsed = expiry.is_some_and(|e| now >= e);
         let pending = r.status == RequestStatus::Pending && !lapsed;
         let session_row = self.sessions.get(&r.session).map(|e| &e.row);
-        let allowed = session_row
-            .as_ref()
-            .is_none_or(|row| self.session_eligible(row) && self.is_open(row));
-
-        if r.requested_to == me {
-            let existing = self.notifications.get(&key);
-            if pending && allowed {
-                if existing.is_none() {
-                    let from = self.name_of(r.requested_by);
-                    let customer = session_row
-                        .as_ref()
-                        .map_or("a customer".to_string(), |s| clip(&s.name, NAME_CHARS));
-                    let (kind, title) = match r.kind {
-                        RequestKind::Assign => (
-                            NotificationKind::AssignRequest,
-                            format!("{from} asks you to take over the chat with {customer}"),
-                        ),
-                        RequestKind::Discuss => (
-                            NotificationKind::DiscussRequest,
-                            format!("{from} asks you to join the chat with {customer}"),
-                        ),
-                    };
-                    let body = r
-                        .reason
-                        .as_deref()
-                        .map(|s| clip(s, PREVIEW_CHARS))
-                        .unwrap_or_default();
-                    self.show(
-                        Notification {
-                            key,
-                            kind,
-                            session: Some(r.session),
-                            title,
-                            body,
-                            actions: vec![Action::Open, Action::Accept, Action::Reject],
-                            count: 0,
-                            created_at: now,
-                            updated_at: now,
-                            state: Lifecycle::Live,
-                            toast: true,
-                            anchor: Some(r.created_on),
-                            peer: Some(r.requested_by),
-                        },
-                        out,
-                    );
-                    ctx.request_sound = true;
-                }
-                self.set_timer(TimerKey::RequestExpiry(rid), expiry, out);
-            } else {
-                if existing.is_some_and(|n| n.is_live()) {
-                    let state = match r.status {
-                        RequestStatus::Expired => Lifecycle::Expired,
-                        RequestStatus::Pending if lapsed => Lifecycle::Expired,
-                        RequestStatus::Pending => Lifecycle::Withdrawn {
-                            reason: WithdrawReason::NotEligible,
-                        },
-                        RequestStatus::Withdrawn => Lifecycle::Withdrawn {
-                            reason: WithdrawReason::WithdrawnByRequester,
-                        },
-                        RequestStatus::Accepted | RequestStatus::Rejected => Lifecycle::Withdrawn {
-                            reason: WithdrawReason::AnsweredElsewhere,
-                        },
-                    };
-                    self.close(key, state, out);
-                }
-                self.set_timer(TimerKey::RequestExpiry(rid), None, out);
+        let allowed = session_row.is_none_or(|row| self.session_eligible(row) && self.is_open(row));
+        let existing = self.notifications.get(&key);
+        if pending && allowed {
+            if existing.is_none() {
+                let from = self.name_of(r.requested_by);
+                let (kind, title) = request_title(r.kind, &from, session_row);
+                let body = r
+                    .reason
+                    .as_deref()
+                    .map(|s| clip(s, PREVIEW_CHARS))
+                    .unwrap_or_default();
+                self.show(
+                    Notification {
+                        key,
+                        kind,
+                        session: Some(r.session),
+                        title,
+                        body,
+                        actions: vec![Action::Open, Action::Accept, Action::Reject],
+                        count: 0,
+                        created_at: now,
+                        updated_at: now,
+                        state: Lifecycle::Live,
+                        toast: true,
+                        anchor: Some(r.created_on),
+                        peer: Some(r.requested_by),
+                    },
+                    out,
+                );
+                ctx.request_sound = true;
             }
+            self.set_timer(TimerKey::RequestExpiry(r.id), expiry, out);
+            return;
         }
+        if existing.is_some_and(|n| n.is_live()) {
+            let state = match r.status {
+                RequestStatus::Expired => Lifecycle::Expired,
+                RequestStatus::Pending if lapsed => Lifecycle::Expired,
+                RequestStatus::Pending => Lifecycle::Withdrawn {
+                    reason: WithdrawReason::NotEligible,
+                },
+                RequestStatus::Withdrawn => Lifecycle::Withdrawn {
+                    reason: WithdrawReason::WithdrawnByRequester,
+                },
+                RequestStatus::Accepted | RequestStatus::Rejected => Lifecycle::Withdrawn {
+                    reason: WithdrawReason::AnsweredElsewhere,
+                },
+            };
+            self.close(key, state, out);
+        }
+        self.set_timer(TimerKey::RequestExpiry(r.id), None, out);
+    }
 
-        if r.requested_by == me {
-            if r.status == RequestStatus::Pending {
-                self.set_timer(TimerKey::RequestExpiry(rid), expiry, out);
-            } else {
-                self.set_timer(TimerKey::RequestExpiry(rid), None, out);
-            }
-            let was_pending = old.is_some_and(|o| o.status == RequestStatus::Pending);
-            // A request made and answered between two syncs is first seen
-            // answered: still news, if the answer is recent.
-            let answered_meanwhile =
-                old.is_none() && now - r.modified_on <= FRESH_ANSWER && r.modified_on <= now;
-            let answered = matches!(
-                r.status,
-                RequestStatus::Accepted | RequestStatus::Rejected | RequestStatus::Expired
-            );
-            if (was_pending || answered_meanwhile) && answered {
-                self.show_outcome(&r, now, out);
-            }
+    /// A request I made: its expiry armed while pending, its answer told.
+    fn reconcile_my_request(
+        &mut self,
+        r: &ChatRequest,
+        old: Option<&ChatRequest>,
+        now: Ts,
+        out: &mut Vec<Effect>,
+    ) {
+        let expiry = self.request_expiry(r);
+        let pending = r.status == RequestStatus::Pending;
+        self.set_timer(
+            TimerKey::RequestExpiry(r.id),
+            expiry.filter(|_| pending),
+            out,
+        );
+        let was_pending = old.is_some_and(|o| o.status == RequestStatus::Pending);
+        // A request made and answered between two syncs is first seen
+        // answered: still news, if the answer is recent.
+        let answered_meanwhile =
+            old.is_none() && now - r.modified_on <= FRESH_ANSWER && r.modified_on <= now;
+        let answered = matches!(
+            r.status,
+            RequestStatus::Accepted | RequestStatus::Rejected | RequestStatus::Expired
+        );
+        if (was_pending || answered_meanwhile) && answered {
+            self.show_outcome(r, now, out);
         }
     }
 

@@ -129,3 +129,23 @@ pub(super) fn reply_window_body(left: Span) -> String {
     let minutes = left.0.div_euclid(60_000).max(1);
     format!("Free-form WhatsApp replies end in {minutes} min; after that, only templates.")
 }
+
+/// R8: the kind and title of a request to me, from `from`, about the chat
+/// `session` (if known).
+pub(super) fn request_title(
+    kind: RequestKind,
+    from: &str,
+    session: Option<&Session>,
+) -> (NotificationKind, String) {
+    let customer = session.map_or("a customer".to_string(), |s| clip(&s.name, NAME_CHARS));
+    match kind {
+        RequestKind::Assign => (
+            NotificationKind::AssignRequest,
+            format!("{from} asks you to take over the chat with {customer}"),
+        ),
+        RequestKind::Discuss => (
+            NotificationKind::DiscussRequest,
+            format!("{from} asks you to join the chat with {customer}"),
+        ),
+    }
+}
