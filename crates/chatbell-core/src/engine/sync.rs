@@ -57,6 +57,9 @@ pub(super) const SESSION_FAMILIES: &[(&str, Part)] = &[
 ];
 
 impl Engine {
+    /// Rows changed in Dynamics: the batch is applied, rows first and then
+    /// messages in time order, and every session and request it touched is
+    /// reconciled; a catch-up ends with its summary (R17).
     pub(super) fn on_sync(
         &mut self,
         changes: Vec<Change>,
@@ -67,11 +70,44 @@ impl Engine {
     ) {
         let mut touched = std::mem::take(&mut self.scratch_touched);
         touched.clear();
-        let mut requests: Vec<(RequestId, Option<ChatRequest>)> = Vec::new();
-        let mut everything = false;
         let mut messages = std::mem::take(&mut self.scratch_messages);
         messages.clear();
+        let (requests, everything) = self.apply_rows(changes, &mut touched, &mut messages, out);
+        messages.sort_by_key(|m| (m.created_on, m.id));
+        self.absorb_messages(&messages, &mut touched);
+        let requests = if everything {
+            self.touch_everything(&mut touched, requests)
+        } else {
+            requests
+        };
+        for t in &touched.list {
+            // (A session no longer there is skipped by `reconcile_session`.)
+            self.reconcile_session(t, &messages, mode, now, ctx, out);
+        }
+        for (rid, old) in requests {
+            self.reconcile_request(rid, old.as_ref(), now, ctx, out);
+        }
+        if mode == SyncMode::CatchUp {
+            self.summarise(now, ctx, out);
+        }
+        messages.clear();
+        self.scratch_messages = messages;
+        self.scratch_touched = touched;
+    }
 
+    /// Applies a batch's rows, noting the sessions they touch (as they stood
+    /// before), the requests with their old row, and the messages for later.
+    /// Returns those requests, and whether a change (a configuration, my teams,
+    /// an unblocked number) calls for every session to be looked at again.
+    fn apply_rows(
+        &mut self,
+        changes: Vec<Change>,
+        touched: &mut Touched,
+        messages: &mut Vec<Message>,
+        out: &mut Vec<Effect>,
+    ) -> (Vec<(RequestId, Option<ChatRequest>)>, bool) {
+        let mut requests = Vec::new();
+        let mut everything = false;
         for change in changes {
             match change {
                 Change::Message(m) => messages.push(m),
@@ -108,25 +144,7 @@ impl Engine {
                     let old = self.requests.remove(&id);
                     requests.push((id, old));
                 }
-                Change::Blocked(b) => {
-                    // The sessions of the number blocked now, and of the one this
-                    // row blocked before, if it held another (it is free again).
-                    let old = self
-                        .blocked
-                        .get(&b.id)
-                        .filter(|o| o.channel != b.channel || o.number != b.number)
-                        .map(|o| (o.channel, o.number.clone()));
-                    let new = (b.channel, b.number.clone());
-                    for (id, e) in &self.sessions {
-                        let of = |(channel, number): &(Channel, String)| {
-                            e.row.channel == *channel && e.row.number == *number
-                        };
-                        if of(&new) || old.as_ref().is_some_and(of) {
-                            touched.add(self, *id);
-                        }
-                    }
-                    self.apply_plain(Change::Blocked(b));
-                }
+                Change::Blocked(b) => self.apply_blocked(b, touched),
                 Change::Configuration(_)
                 | Change::ConfigurationRemoved(_)
                 | Change::MyTeams(_)
@@ -137,8 +155,33 @@ impl Engine {
                 other => self.apply_plain(other),
             }
         }
+        (requests, everything)
+    }
 
-        messages.sort_by_key(|m| (m.created_on, m.id));
+    /// A blocked number: the sessions of the number blocked now, and of the one
+    /// this row blocked before, if it held another (it is free again), are
+    /// looked at again.
+    fn apply_blocked(&mut self, b: BlockedNumber, touched: &mut Touched) {
+        let old = self
+            .blocked
+            .get(&b.id)
+            .filter(|o| o.channel != b.channel || o.number != b.number)
+            .map(|o| (o.channel, o.number.clone()));
+        let new = (b.channel, b.number.clone());
+        for (id, e) in &self.sessions {
+            let of = |(channel, number): &(Channel, String)| {
+                e.row.channel == *channel && e.row.number == *number
+            };
+            if of(&new) || old.as_ref().is_some_and(of) {
+                touched.add(self, *id);
+            }
+        }
+        self.apply_plain(Change::Blocked(b));
+    }
+
+    /// The batch's messages, in time order, into their sessions' stats; a new
+    /// customer message is noted on its session's touch (R16's count and text).
+    fn absorb_messages(&mut self, messages: &[Message], touched: &mut Touched) {
         for (index, m) in messages.iter().enumerate() {
             if !self.sessions.contains_key(&m.session) {
                 continue;
@@ -162,33 +205,25 @@ impl Engine {
             }
             entry.absorb_message(m);
         }
+    }
 
-        if everything {
-            let all: Vec<SessionId> = self.sessions.keys().copied().collect();
-            for id in all {
-                touched.add(self, id);
+    /// Every session and request is looked at again (a configuration, my teams
+    /// or a blocked number changed); returns the requests with the batch's own.
+    fn touch_everything(
+        &mut self,
+        touched: &mut Touched,
+        mut requests: Vec<(RequestId, Option<ChatRequest>)>,
+    ) -> Vec<(RequestId, Option<ChatRequest>)> {
+        let all: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for id in all {
+            touched.add(self, id);
+        }
+        for id in self.requests.keys() {
+            if !requests.iter().any(|(r, _)| r == id) {
+                requests.push((*id, self.requests.get(id).cloned()));
             }
-            for id in self.requests.keys() {
-                if !requests.iter().any(|(r, _)| r == id) {
-                    requests.push((*id, self.requests.get(id).cloned()));
-                }
-            }
         }
-
-        for t in &touched.list {
-            // (A session no longer there is skipped by `reconcile_session`.)
-            self.reconcile_session(t, &messages, mode, now, ctx, out);
-        }
-        for (rid, old) in requests {
-            self.reconcile_request(rid, old.as_ref(), now, ctx, out);
-        }
-
-        if mode == SyncMode::CatchUp {
-            self.summarise(now, ctx, out);
-        }
-        messages.clear();
-        self.scratch_messages = messages;
-        self.scratch_touched = touched;
+        requests
     }
 
     /// Store a row that needs no per-session reconciliation.
