@@ -1,11 +1,11 @@
 //! OData pieces of the Web API: query options, the `Prefer` header, row rendering
 //! with instance annotations, paging cookies and URL encoding.
 
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::filter::{Filter, Val};
 use crate::schema::{choice_label, ColType, Table};
 use crate::store::{Row, Store, LOOKUP_LOGICAL};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -153,10 +153,26 @@ pub struct QueryOptions {
 }
 
 fn unknown_property(table: &Table, name: &str) -> ApiError {
-    ApiError::query(format!(
-        "Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{}'.",
-        table.logical
-    ))
+    ApiError::query(property_not_found(table.logical, name))
+}
+
+fn property_not_found(type_name: &str, name: &str) -> String {
+    format!(
+        "Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{type_name}'."
+    )
+}
+
+/// An unknown property in `$select` (or `$expand`): Dataverse answers
+/// `{"error":{"code":"0x0","message":"Could not find a property named 'x' on type
+/// 'Microsoft.Dynamics.CRM.cb_chatsession'."}}`, the OData URI parser's own
+/// refusal, where an unknown property in `$filter` or `$orderby` gets
+/// `0x80060888`.
+fn unknown_selected(type_name: &str, name: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        codes::URI_PARSER,
+        property_not_found(type_name, name),
+    )
 }
 
 /// Decodes a query string into pairs (`+` and `%20` are spaces).
@@ -190,7 +206,7 @@ impl QueryOptions {
                         .collect();
                     for c in &cols {
                         if table.column(c).is_none() {
-                            return Err(unknown_property(table, c));
+                            return Err(unknown_selected(table.logical, c));
                         }
                     }
                     q.select = Some(cols);

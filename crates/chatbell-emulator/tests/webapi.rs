@@ -214,17 +214,36 @@ async fn skip_is_refused_with_dataverse_error() {
 #[tokio::test]
 async fn unknown_column_in_select_filter_or_orderby_gives_400() {
     let t = start().await;
-    for q in [
-        "$select=cb_nope",
-        "$filter=cb_nope eq 1",
-        "$orderby=cb_nope",
-        "$filter=cb_channel eq 'x'",
-        "$filter=cb_channel eq",
+    for (q, code) in [
+        ("$select=cb_nope", "0x0"),
+        ("$select=cb_name,cb_nope", "0x0"),
+        ("$filter=cb_nope eq 1", "0x80060888"),
+        ("$orderby=cb_nope", "0x80060888"),
+        ("$filter=cb_channel eq 'x'", "0x80060888"),
+        ("$filter=cb_channel eq", "0x80060888"),
     ] {
         let r = t.get(&format!("cb_chatsessions?{q}")).await;
         assert_eq!(r.status, 400, "{q}: {}", r.text);
-        assert!(r.error_code().starts_with("0x"), "{q}");
+        assert_eq!(r.error_code(), code, "{q}: {}", r.text);
         assert!(!r.json["error"]["message"].as_str().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn unknown_column_in_select_is_refused_with_dataverse_code_0x0() {
+    // Dataverse's own answer to an unknown $select column, word for word.
+    let t = start().await;
+    for path in [
+        "cb_chatsessions?$select=x".to_string(),
+        format!("{}?$select=x", session_path(1)),
+    ] {
+        let r = t.get(&path).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.text);
+        assert_eq!(
+            r.json,
+            json!({"error": {"code": "0x0", "message": "Could not find a property named 'x' on type 'Microsoft.Dynamics.CRM.cb_chatsession'."}}),
+            "{path}"
+        );
     }
 }
 
