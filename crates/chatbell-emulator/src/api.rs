@@ -589,10 +589,17 @@ fn single(req: &Req<'_>, table: &Table, id: Uuid) -> Result<Response, ApiError> 
     let row = store
         .get(table.set, id)
         .ok_or_else(|| ApiError::not_found(table.logical, id))?;
+    // "When the `Prefer: odata.include-annotations` header is included with a
+    // `GET` request, `304 Not Modified` is never returned": annotations may show
+    // related rows, whose changes an etag cannot tell (learn.microsoft.com,
+    // perform-conditional-operations-using-web-api, "Query must not include
+    // annotations").
+    let may_be_unmodified = prefer.annotations.is_none();
     if let Some(inm) = req
         .headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
+        .filter(|_| may_be_unmodified)
     {
         if inm.trim() != "null" && etag_version(inm) == Some(row.version) {
             let mut r = StatusCode::NOT_MODIFIED.into_response();

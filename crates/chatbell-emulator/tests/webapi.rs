@@ -424,6 +424,42 @@ async fn single_row_get_has_etag_header_and_honours_if_none_match() {
 }
 
 #[tokio::test]
+async fn if_none_match_never_gives_304_when_annotations_are_requested() {
+    let t = start().await;
+    let path = format!("{}?$select=cb_name,_ownerid_value", session_path(1));
+    let etag = t.get(&path).await.header("etag").unwrap();
+    for prefer in [
+        "odata.include-annotations=\"*\"",
+        "odata.include-annotations=\"OData.Community.Display.V1.FormattedValue\"",
+        "return=representation,odata.include-annotations=\"-*\"",
+    ] {
+        let r = read(
+            t.req(Method::GET, &path)
+                .header("If-None-Match", &etag)
+                .header("Prefer", prefer)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{prefer}: {}", r.text);
+        assert_eq!(r.json["cb_name"], "Maria Garcia", "{prefer}");
+        assert_eq!(r.header("etag").as_deref(), Some(etag.as_str()));
+    }
+    // Without annotations the same condition still answers 304.
+    let r = read(
+        t.req(Method::GET, &path)
+            .header("If-None-Match", &etag)
+            .header("Prefer", "odata.maxpagesize=10")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 304);
+}
+
+#[tokio::test]
 async fn missing_row_gives_404_with_0x80040217() {
     let t = start().await;
     let r = t
