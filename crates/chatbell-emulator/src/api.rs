@@ -14,10 +14,12 @@
 //! read that change tracking needs); delta results list new and updated rows and
 //! then deletions strictly in version order.
 //!
-//! Other choices where the documentation leaves room: `$top` wins over
-//! `odata.maxpagesize` (no next link with `$top`); `@odata.count` is capped at
-//! 5000 as in Dataverse; a `maxpagesize` above 5000 is ignored and not echoed in
-//! `Preference-Applied`; a lookup bound to a missing row gives 400 with
+//! `$top` with `Prefer: odata.maxpagesize` is ignored, as the paging page says:
+//! the rows come in pages of `maxpagesize` with next links.
+//!
+//! Other choices where the documentation leaves room: `@odata.count` is capped at
+//! 5000 as in Dataverse; a `maxpagesize` above 5000 (or 0) is ignored and not
+//! echoed in `Preference-Applied`, and does not make `$top` ignored; a lookup bound to a missing row gives 400 with
 //! `0x80040217`; a duplicate primary key on create gives 412 `0x80040237`; the
 //! body limit is 1 MiB (413); a missing or bad token gets Dataverse's empty-bodied
 //! 401 with its `WWW-Authenticate` challenge; navigation properties in
@@ -375,14 +377,18 @@ fn collection(
         page_no = page;
     }
     let mut applied = Vec::new();
+    let (page, honoured) = page_size(&prefer);
     let (limit, paged) = match q.top {
-        Some(top) => (top.min(MAX_PAGE), false),
-        None => {
-            let (n, honoured) = page_size(&prefer);
+        // "Don't use `$top` with the `Prefer: odata.maxpagesize` request header.
+        // If you include both, `$top` is ignored" (learn.microsoft.com,
+        // query/page-results). A maxpagesize the emulator ignores (0, above 5000)
+        // counts as not sent, so `$top` holds then.
+        Some(top) if !honoured => (top.min(MAX_PAGE), false),
+        _ => {
             if honoured {
-                applied.push(format!("odata.maxpagesize={n}"));
+                applied.push(format!("odata.maxpagesize={page}"));
             }
-            (n, true)
+            (page, true)
         }
     };
     annotations_applied(&prefer, &mut applied);

@@ -200,6 +200,57 @@ async fn top_limits_rows_and_count_adds_odata_count() {
 }
 
 #[tokio::test]
+async fn top_is_ignored_when_maxpagesize_is_sent_too() {
+    // learn.microsoft.com, query/page-results: "If you include both, $top is ignored."
+    let t = start().await;
+    let mut url = format!(
+        "{}/cb_chatsessions?$select=cb_name&$orderby=cb_name&$top=2&$count=true",
+        t.api()
+    );
+    let mut sizes = Vec::new();
+    loop {
+        let r = read(
+            t.http
+                .get(&url)
+                .bearer_auth(&t.token)
+                .header("Prefer", "odata.maxpagesize=3")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            r.header("preference-applied").as_deref(),
+            Some("odata.maxpagesize=3")
+        );
+        assert_eq!(r.json["@odata.count"], 5, "{}", r.text);
+        sizes.push(r.value().len());
+        match r.json.get("@odata.nextLink").and_then(Value::as_str) {
+            Some(next) => {
+                assert!(!next.contains("$top"), "{next}");
+                url = next.to_string();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(sizes, vec![3, 2]);
+
+    // A maxpagesize the service ignores (above 5000) leaves $top in force.
+    let r = read(
+        t.req(Method::GET, "cb_chatsessions?$select=cb_name&$top=2")
+            .header("Prefer", "odata.maxpagesize=9000")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.value().len(), 2, "{}", r.text);
+    assert!(r.json.get("@odata.nextLink").is_none());
+    assert!(r.header("preference-applied").is_none());
+}
+
+#[tokio::test]
 async fn skip_is_refused_with_dataverse_error() {
     let t = start().await;
     let r = t.get("cb_chatsessions?$skip=2").await;
