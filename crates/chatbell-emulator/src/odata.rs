@@ -150,6 +150,9 @@ pub struct QueryOptions {
     pub skiptoken: Option<String>,
     /// `$deltatoken`.
     pub deltatoken: Option<String>,
+    /// Parameter aliases (`@p1=...`) as the query string gives them, for
+    /// `$filter` and `$orderby`.
+    pub aliases: Vec<(String, String)>,
 }
 
 fn unknown_property(table: &Table, name: &str) -> ApiError {
@@ -186,8 +189,21 @@ impl QueryOptions {
     /// Parses and checks the query string against `table`.
     pub fn parse(raw: &str, table: &Table) -> Result<QueryOptions, ApiError> {
         let mut q = QueryOptions::default();
+        let pairs = query_pairs(raw);
+        // Parameter aliases first: `$filter` and `$orderby` may come before them.
+        for (k, v) in &pairs {
+            if !k.starts_with('@') {
+                continue;
+            }
+            if q.aliases.iter().any(|(a, _)| a == k) {
+                return Err(ApiError::query(format!(
+                    "The parameter alias '{k}' was specified more than once."
+                )));
+            }
+            q.aliases.push((k.clone(), v.clone()));
+        }
         let mut seen: Vec<String> = Vec::new();
-        for (k, v) in query_pairs(raw) {
+        for (k, v) in pairs {
             if !k.starts_with('$') {
                 continue;
             }
@@ -212,7 +228,7 @@ impl QueryOptions {
                     q.select = Some(cols);
                 }
                 "$filter" => {
-                    let f = Filter::parse(table, &v)?;
+                    let f = Filter::parse_with_aliases(table, &v, &q.aliases)?;
                     q.filter = Some((v, f));
                 }
                 "$orderby" => {
@@ -237,6 +253,20 @@ impl QueryOptions {
                                 "Syntax error in $orderby '{v}'."
                             )));
                         }
+                        let col = match col.strip_prefix('@') {
+                            None => col,
+                            Some(_) => q
+                                .aliases
+                                .iter()
+                                .find(|(a, _)| a == col)
+                                .map(|(_, value)| value.trim())
+                                .filter(|value| !value.is_empty())
+                                .ok_or_else(|| {
+                                    ApiError::query(format!(
+                                        "The parameter alias '{col}' in $orderby has no value: it must name a property."
+                                    ))
+                                })?,
+                        };
                         if table.column(col).is_none() {
                             return Err(unknown_property(table, col));
                         }
@@ -312,6 +342,7 @@ impl QueryOptions {
         if self.count {
             out.push(("$count".into(), "true".into()));
         }
+        out.extend(self.aliases.iter().cloned());
         out
     }
 }

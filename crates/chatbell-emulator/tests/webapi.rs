@@ -250,6 +250,75 @@ async fn top_is_ignored_when_maxpagesize_is_sent_too() {
     assert!(r.header("preference-applied").is_none());
 }
 
+// learn.microsoft.com, query/overview, "Use parameter aliases with query options".
+#[tokio::test]
+async fn parameter_aliases_in_filter_and_orderby() {
+    let t = start().await;
+    let names = |r: &common::Resp| -> Vec<String> {
+        r.value()
+            .iter()
+            .map(|v| v["cb_name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = t
+        .get("cb_chatsessions?$select=cb_name&$filter=cb_name eq @p1&@p1='Tom Becker'")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(names(&r), vec!["Tom Becker"]);
+
+    // Aliases for columns and literals, in $filter and $orderby, given after
+    // or before the options that use them; @p3 has no value, so it is null.
+    let r = t
+        .get("cb_chatsessions?@p1=cb_channel&$select=cb_name&$orderby=@p1 asc,@p2 desc&$filter=@p1 ne @p3 and contains(@p2,@p4)&@p2=cb_name&@p4='e'")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(names(&r), vec!["Tom Becker", "Chen Wei", "Lena Fischer"]);
+    let r = t
+        .get("cb_chatsessions?$select=cb_name&$filter=cb_acceptedon eq @none")
+        .await;
+    assert_eq!(r.value().len(), 2, "{}", r.text);
+
+    // Next links carry the aliases.
+    let mut url = format!(
+        "{}/cb_chatsessions?$select=cb_name&$filter=cb_channel eq @c&$orderby=@o&@c=1&@o=cb_name",
+        t.api()
+    );
+    let mut seen = Vec::new();
+    loop {
+        let r = read(
+            t.http
+                .get(&url)
+                .bearer_auth(&t.token)
+                .header("Prefer", "odata.maxpagesize=1")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        seen.extend(names(&r));
+        match r.json.get("@odata.nextLink").and_then(Value::as_str) {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec!["Chen Wei", "Maria Garcia", "Tom Becker"]);
+
+    for q in [
+        "$filter=cb_channel eq @p1&@p1='one'",
+        "$filter=cb_channel eq @p1&@p1=1 or true",
+        "$filter=@p1 eq 1&@p1=cb_nope",
+        "$filter=cb_channel eq @p1&@p1=1&@p1=2",
+        "$orderby=@p1",
+        "$orderby=@p1&@p1=cb_nope",
+    ] {
+        let r = t.get(&format!("cb_chatsessions?{q}")).await;
+        assert_eq!(r.status, 400, "{q}: {}", r.text);
+        assert!(r.error_code().starts_with("0x"), "{q}");
+        assert!(!r.json["error"]["message"].as_str().unwrap().is_empty());
+    }
+}
+
 #[tokio::test]
 async fn skip_is_refused_with_dataverse_error() {
     let t = start().await;
