@@ -31,8 +31,9 @@ use crate::auth;
 use crate::error::{codes, ApiError};
 use crate::faults::FaultAction;
 use crate::odata::{
-    build_query, cmp_keys, context, key_from_json, key_to_json, make_cookie, percent_decode,
-    read_cookie, render, sort_key, Prefer, QueryOptions, API_PREFIX, MAX_PAGE,
+    add_expanded, build_query, cmp_keys, context, context_expanded, key_from_json, key_to_json,
+    make_cookie, percent_decode, read_cookie, render, sort_key, Prefer, QueryOptions, API_PREFIX,
+    MAX_PAGE,
 };
 use crate::schema::{schema, Table};
 use crate::server::ConnInfo;
@@ -397,12 +398,22 @@ fn collection(
     let select = q.select.as_deref();
     let value: Vec<Value> = keyed
         .iter()
-        .map(|(_, r)| Value::Object(render(&store, table, r, select, &ann)))
+        .map(|(_, r)| {
+            let mut m = render(&store, table, r, select, &ann);
+            add_expanded(&mut m, &store, r, q.expands(), &ann);
+            Value::Object(m)
+        })
         .collect();
     let mut body = Map::new();
     body.insert(
         "@odata.context".into(),
-        Value::String(context(&req.sh.base_url, table.set, select, "")),
+        Value::String(context_expanded(
+            &req.sh.base_url,
+            table.set,
+            select,
+            q.expands(),
+            "",
+        )),
     );
     if q.count {
         body.insert("@odata.count".into(), Value::from(total.min(MAX_PAGE)));
@@ -458,14 +469,21 @@ fn changes(
     prefer: &Prefer,
     tracking_cookie: bool,
 ) -> Result<Response, ApiError> {
-    if q.filter.is_some() || !q.orderby.is_empty() || q.top.is_some() {
-        let which = if q.filter.is_some() {
-            "$filter"
-        } else if !q.orderby.is_empty() {
-            "$orderby"
-        } else {
-            "$top"
-        };
+    // "System query options `$filter`, `$orderby`, `$expand` and `$top` aren't
+    // supported when using the `Prefer: odata.track-changes` header"
+    // (learn.microsoft.com, use-change-tracking-synchronize-data-external-systems).
+    let which = if q.filter.is_some() {
+        Some("$filter")
+    } else if !q.orderby.is_empty() {
+        Some("$orderby")
+    } else if q.expand.is_some() {
+        Some("$expand")
+    } else if q.top.is_some() {
+        Some("$top")
+    } else {
+        None
+    };
+    if let Some(which) = which {
         return Err(ApiError::query(format!(
             "The \"{which}\" query parameter isn't supported when Change Tracking is enabled."
         )));
@@ -578,18 +596,20 @@ fn changes(
     Ok(r)
 }
 
-fn select_only(req: &Req<'_>, table: &Table) -> Result<Option<Vec<String>>, ApiError> {
+/// The query options of a request that addresses one row: `$select` and
+/// `$expand`.
+fn row_options(req: &Req<'_>, table: &Table) -> Result<QueryOptions, ApiError> {
     let q = QueryOptions::parse(req.query, table)?;
     if q.filter.is_some() || !q.orderby.is_empty() || q.top.is_some() || q.skiptoken.is_some() {
         return Err(ApiError::query(
-            "Only $select is supported when addressing a single row.",
+            "Only $select and $expand are supported when addressing a single row.",
         ));
     }
-    Ok(q.select)
+    Ok(q)
 }
 
 fn single(req: &Req<'_>, table: &Table, id: Uuid) -> Result<Response, ApiError> {
-    let select = select_only(req, table)?;
+    let q = row_options(req, table)?;
     let prefer = Prefer::from_headers(req.headers);
     let store = lock(&req.sh.store);
     let row = store
@@ -600,7 +620,9 @@ fn single(req: &Req<'_>, table: &Table, id: Uuid) -> Result<Response, ApiError> 
     // related rows, whose changes an etag cannot tell (learn.microsoft.com,
     // perform-conditional-operations-using-web-api, "Query must not include
     // annotations").
-    let may_be_unmodified = prefer.annotations.is_none();
+    // Nor with `$expand`: "If the query includes `$expand`, `304 Not Modified`
+    // is never returned" (the same page, "Query must not include $expand").
+    let may_be_unmodified = prefer.annotations.is_none() && q.expand.is_none();
     if let Some(inm) = req
         .headers
         .get(header::IF_NONE_MATCH)
@@ -618,7 +640,7 @@ fn single(req: &Req<'_>, table: &Table, id: Uuid) -> Result<Response, ApiError> 
         &store,
         table,
         row,
-        select.as_deref(),
+        &q,
         &prefer,
         StatusCode::OK,
     ))
@@ -629,14 +651,23 @@ fn row_response(
     store: &crate::store::Store,
     table: &Table,
     row: &Row,
-    select: Option<&[String]>,
+    q: &QueryOptions,
     prefer: &Prefer,
     status: StatusCode,
 ) -> Response {
-    let mut body = render(store, table, row, select, &prefer.annotation_filter());
+    let ann = prefer.annotation_filter();
+    let select = q.select.as_deref();
+    let mut body = render(store, table, row, select, &ann);
+    add_expanded(&mut body, store, row, q.expands(), &ann);
     body.insert(
         "@odata.context".into(),
-        Value::String(context(&req.sh.base_url, table.set, select, "/$entity")),
+        Value::String(context_expanded(
+            &req.sh.base_url,
+            table.set,
+            select,
+            q.expands(),
+            "/$entity",
+        )),
     );
     let mut r = json_response(status, &Value::Object(body));
     set_header(&mut r, "etag", &row.etag());
@@ -703,20 +734,12 @@ fn written(
 ) -> Result<Response, ApiError> {
     let prefer = Prefer::from_headers(req.headers);
     let mut r = if prefer.representation {
-        let select = select_only(req, table)?;
+        let q = row_options(req, table)?;
         let store = lock(&req.sh.store);
         let row = store
             .get(table.set, id)
             .ok_or_else(|| ApiError::not_found(table.logical, id))?;
-        row_response(
-            req,
-            &store,
-            table,
-            row,
-            select.as_deref(),
-            &prefer,
-            status_with_body,
-        )
+        row_response(req, &store, table, row, &q, &prefer, status_with_body)
     } else {
         StatusCode::NO_CONTENT.into_response()
     };

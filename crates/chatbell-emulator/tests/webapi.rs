@@ -319,6 +319,213 @@ async fn parameter_aliases_in_filter_and_orderby() {
     }
 }
 
+// learn.microsoft.com, query/join-tables, "Expand single-valued navigation properties".
+#[tokio::test]
+async fn expand_single_valued_navigation_properties_of_a_row() {
+    let t = start().await;
+    let path = format!(
+        "{}?$select=cb_name,_createdby_value&$expand=cb_configuration($select=cb_name,cb_channel),ownerid,createdby($select=fullname)",
+        session_path(2)
+    );
+    let r = t.get(&path).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.json["@odata.context"].as_str().unwrap().ends_with(
+            "$metadata#cb_chatsessions(cb_name,_createdby_value,cb_configuration(cb_name,cb_channel),ownerid(),createdby(fullname))/$entity"
+        ),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        r.json["cb_configuration"],
+        json!({
+            "cb_configurationid": chatbell_emulator::SeedIds::whatsapp_config().to_string(),
+            "cb_name": "WhatsApp",
+            "cb_channel": 1,
+        })
+    );
+    let demo = SeedIds::demo_agent().to_string();
+    let owner = &r.json["ownerid"];
+    assert_eq!(owner["@odata.type"], "#Microsoft.Dynamics.CRM.systemuser");
+    assert_eq!(owner["systemuserid"], demo);
+    assert_eq!(owner["ownerid"], demo);
+    assert_eq!(owner["fullname"], "Dana Demo");
+    assert!(owner.get("@odata.etag").is_none());
+    let creator = r.json["createdby"].as_object().unwrap();
+    let keys: HashSet<&str> = creator.keys().map(String::as_str).collect();
+    assert_eq!(keys, HashSet::from(["fullname", "systemuserid", "ownerid"]));
+    assert_eq!(creator["systemuserid"], r.json["_createdby_value"]);
+
+    // A team owns session 1; annotations reach into the expanded row.
+    let r = read(
+        t.req(
+            Method::GET,
+            &format!("{}?$select=cb_name&$expand=ownerid", session_path(1)),
+        )
+        .header("Prefer", "odata.include-annotations=\"*\"")
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json["ownerid"]["@odata.type"],
+        "#Microsoft.Dynamics.CRM.team"
+    );
+    assert_eq!(
+        r.json["ownerid"]["teamid"],
+        SeedIds::default_team().to_string()
+    );
+    assert_eq!(r.json["ownerid"]["name"], "Chat Agents");
+    assert_eq!(
+        r.json["ownerid"]["teamtype@OData.Community.Display.V1.FormattedValue"],
+        "Owner"
+    );
+
+    // With $expand a conditional GET is never answered 304.
+    let etag = t.get(&session_path(1)).await.header("etag").unwrap();
+    let r = read(
+        t.req(
+            Method::GET,
+            &format!(
+                "{}?$expand=cb_configuration($select=cb_name)",
+                session_path(1)
+            ),
+        )
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["cb_configuration"]["cb_name"], "WhatsApp");
+}
+
+#[tokio::test]
+async fn expand_in_collections_pages_and_null_lookups() {
+    let t = start().await;
+    // The SMS configuration has no assigned team.
+    let r = t
+        .get("cb_configurations?$select=cb_name&$orderby=cb_name&$expand=cb_assignedteam($select=name),cb_defaultteam($select=name)")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rows = r.value();
+    assert_eq!(rows[0]["cb_name"], "SMS");
+    assert_eq!(rows[0]["cb_assignedteam"], Value::Null);
+    assert_eq!(rows[0]["cb_defaultteam"]["name"], "Chat Agents");
+    assert_eq!(rows[1]["cb_assignedteam"]["name"], "Chat Escalations");
+    assert_eq!(
+        rows[1]["cb_assignedteam"]["ownerid"],
+        SeedIds::assigned_team().to_string()
+    );
+
+    // A request's users and chat; next links keep the $expand.
+    for n in [3, 4] {
+        t.create(
+            "cb_chatrequests",
+            json!({
+                "cb_kind": 1,
+                "cb_chatsession@odata.bind": format!("/{}", session_path(n)),
+                "cb_requestedto@odata.bind": format!("/systemusers({})", SeedIds::alex()),
+            }),
+        )
+        .await;
+    }
+    let mut url = format!(
+        "{}/cb_chatrequests?$select=cb_kind&$filter=_cb_requestedto_value eq {}&$expand=cb_requestedby($select=fullname),cb_requestedto($select=fullname),cb_chatsession($select=cb_name)",
+        t.api(),
+        SeedIds::alex()
+    );
+    let mut chats = Vec::new();
+    loop {
+        let r = read(
+            t.http
+                .get(&url)
+                .bearer_auth(&t.token)
+                .header("Prefer", "odata.maxpagesize=1")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for v in r.value() {
+            assert_eq!(v["cb_requestedby"]["fullname"], "Dana Demo", "{v}");
+            assert_eq!(v["cb_requestedto"]["fullname"], "Alex Rivera", "{v}");
+            chats.push(v["cb_chatsession"]["cb_name"].as_str().unwrap().to_string());
+        }
+        match r.json.get("@odata.nextLink").and_then(Value::as_str) {
+            Some(next) => {
+                assert!(next.contains("$expand="), "{next}");
+                url = next.to_string();
+            }
+            None => break,
+        }
+    }
+    chats.sort();
+    assert_eq!(chats, vec!["Chen Wei", "Priya Nair"]);
+}
+
+#[tokio::test]
+async fn expand_refuses_what_it_does_not_serve_with_dataverse_errors() {
+    let t = start().await;
+    for (path, code, says) in [
+        (
+            "cb_chatsessions?$expand=cb_nope",
+            "0x0",
+            "Could not find a property named 'cb_nope' on type 'Microsoft.Dynamics.CRM.cb_chatsession'.",
+        ),
+        (
+            "cb_chatsessions?$expand=cb_configuration($select=nope)",
+            "0x0",
+            "Could not find a property named 'nope' on type 'Microsoft.Dynamics.CRM.cb_configuration'.",
+        ),
+        (
+            "cb_chatsessions?$expand=ownerid($select=fullname)",
+            "0x0",
+            "on type 'Microsoft.Dynamics.CRM.principal'",
+        ),
+        (
+            "teams?$expand=teammembership_association",
+            "0x80060888",
+            "collection-valued",
+        ),
+        (
+            "cb_chatsessions?$expand=cb_configuration($expand=ownerid)",
+            "0x80060888",
+            "$expand",
+        ),
+        (
+            "cb_chatsessions?$expand=cb_configuration($filter=cb_channel eq 1)",
+            "0x80060888",
+            "$filter",
+        ),
+        (
+            "cb_chatsessions?$expand=cb_configuration/$ref",
+            "0x80060888",
+            "/$ref",
+        ),
+        (
+            "cb_chatsessions?$expand=cb_configuration(",
+            "0x80060888",
+            "Syntax error",
+        ),
+        (
+            "cb_chatsessions?$expand=ownerid,ownerid",
+            "0x80060888",
+            "more than once",
+        ),
+    ] {
+        let r = t.get(path).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.text);
+        assert_eq!(r.error_code(), code, "{path}: {}", r.text);
+        let message = r.json["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{path}: {message}");
+    }
+}
+
 #[tokio::test]
 async fn skip_is_refused_with_dataverse_error() {
     let t = start().await;
@@ -1086,7 +1293,12 @@ async fn garbage_requests_get_4xx_with_error_json() {
         (Method::GET, "cb_chatsessions?$top=-1".into(), None),
         (
             Method::GET,
-            "cb_chatsessions?$expand=cb_configuration".into(),
+            "cb_chatsessions?$expand=cb_nosuchlookup".into(),
+            None,
+        ),
+        (
+            Method::GET,
+            "cb_chatsessions?$expand=cb_configuration($expand=ownerid".into(),
             None,
         ),
         (Method::GET, "cb_chatsessions?$count=maybe".into(), None),
@@ -1342,7 +1554,12 @@ async fn track_changes_returns_delta_link_then_changes_and_deletions() {
 async fn track_changes_rejects_filter_orderby_and_top() {
     let t = start().await;
     let tok = t.token_for(MORGAN);
-    for q in ["$filter=statecode eq 0", "$orderby=cb_name", "$top=1"] {
+    for q in [
+        "$filter=statecode eq 0",
+        "$orderby=cb_name",
+        "$top=1",
+        "$expand=cb_configuration",
+    ] {
         let r = read(
             t.req_as(&tok, Method::GET, &format!("cb_chatsessions?{q}"))
                 .header("Prefer", "odata.track-changes")
