@@ -267,6 +267,10 @@ fn route(req: &Req<'_>, rest: &str) -> Result<Response, ApiError> {
             Method::POST => create(req, table),
             _ => Err(method_not_allowed(req.method)),
         },
+        (None, 2) if percent_decode(segs[1]).as_deref() == Some("$count") => match *req.method {
+            Method::GET => count(req, table),
+            _ => Err(method_not_allowed(req.method)),
+        },
         (Some(k), 1) => {
             let id = parse_key(table, &k)?;
             match *req.method {
@@ -432,6 +436,44 @@ fn collection(
     }
     let mut r = json_response(StatusCode::OK, &Value::Object(body));
     preference_applied(&mut r, &applied);
+    Ok(r)
+}
+
+/// `GET <set>/$count`: the number of rows (that match `$filter`) as a plain
+/// number, `text/plain` (learn.microsoft.com, query/count-rows). Capped at 5000
+/// like `@odata.count`; other query options are refused, and so is a
+/// `$deltatoken` (the count of changes Dataverse also answers there).
+fn count(req: &Req<'_>, table: &'static Table) -> Result<Response, ApiError> {
+    let q = QueryOptions::parse(req.query, table)?;
+    let other = if q.select.is_some() {
+        Some("$select")
+    } else if !q.orderby.is_empty() {
+        Some("$orderby")
+    } else if q.top.is_some() {
+        Some("$top")
+    } else if q.count {
+        Some("$count")
+    } else if q.expand.is_some() {
+        Some("$expand")
+    } else if q.skiptoken.is_some() {
+        Some("$skiptoken")
+    } else if q.deltatoken.is_some() {
+        Some("$deltatoken")
+    } else {
+        None
+    };
+    if let Some(option) = other {
+        return Err(ApiError::query(format!(
+            "The query option '{option}' is not supported with /$count by the ChatBell Dataverse emulator (only $filter is)."
+        )));
+    }
+    let n = lock(&req.sh.store)
+        .rows(table.set)
+        .filter(|(_, r)| q.filter.as_ref().is_none_or(|(_, f)| f.matches(&r.fields)))
+        .count();
+    let mut r = (StatusCode::OK, n.min(MAX_PAGE).to_string()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     Ok(r)
 }
 

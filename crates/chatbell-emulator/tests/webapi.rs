@@ -250,6 +250,60 @@ async fn top_is_ignored_when_maxpagesize_is_sent_too() {
     assert!(r.header("preference-applied").is_none());
 }
 
+// learn.microsoft.com, query/count-rows: "append /$count" for just the number.
+#[tokio::test]
+async fn count_path_answers_a_plain_number() {
+    let t = start().await;
+    let r = t.get("cb_chatsessions/$count").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.text, "5");
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    assert_eq!(r.header("odata-version").as_deref(), Some("4.0"));
+    let r = t
+        .get("cb_chatsessions/$count?$filter=cb_channel eq @c&@c=2")
+        .await;
+    assert_eq!((r.status.as_u16(), r.text.as_str()), (200, "2"));
+    assert_eq!(t.get("cb_blockednumbers/$count").await.text, "0");
+
+    for (path, code) in [
+        ("cb_chatsessions/$count?$top=1", "0x80060888"),
+        ("cb_chatsessions/$count?$filter=cb_nope eq 1", "0x80060888"),
+        ("nosuchset/$count", "0x8006088a"),
+    ] {
+        let r = t.get(path).await;
+        assert!(r.status.is_client_error(), "{path}: {}", r.text);
+        assert_eq!(r.error_code(), code, "{path}: {}", r.text);
+    }
+    let r = t
+        .send(Method::POST, "cb_chatsessions/$count", json!({}))
+        .await;
+    assert_eq!(r.status, 405, "{}", r.text);
+    assert!(r.error_code().starts_with("0x"));
+}
+
+#[tokio::test]
+async fn count_true_counts_every_matching_row_whatever_the_page_size() {
+    let t = start().await;
+    let r = read(
+        t.req(
+            Method::GET,
+            "cb_chatsessions?$select=cb_name&$filter=statecode eq 0&$count=true",
+        )
+        .header("Prefer", "odata.maxpagesize=2")
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.value().len(), 2);
+    let active = t.get("cb_chatsessions/$count?$filter=statecode eq 0").await;
+    assert_eq!(active.text, "4");
+    assert_eq!(r.json["@odata.count"], 4);
+    let next = r.json["@odata.nextLink"].as_str().unwrap();
+    assert!(next.contains("$count=true"), "{next}");
+}
+
 // learn.microsoft.com, query/overview, "Use parameter aliases with query options".
 #[tokio::test]
 async fn parameter_aliases_in_filter_and_orderby() {
@@ -1301,6 +1355,8 @@ async fn garbage_requests_get_4xx_with_error_json() {
             "cb_chatsessions?$expand=cb_configuration($expand=ownerid".into(),
             None,
         ),
+        (Method::GET, "cb_chatsessions/$count?$top=1".into(), None),
+        (Method::DELETE, "cb_chatsessions/$count".into(), None),
         (Method::GET, "cb_chatsessions?$count=maybe".into(), None),
         (
             Method::GET,
