@@ -1,31 +1,48 @@
 //! The Dataverse Web API under `/api/data/v9.2/`.
 //!
 //! Supported: the service document, `WhoAmI`/`WhoAmI()`, collection `GET` with
-//! `$select`, `$filter`, `$orderby`, `$top`, `$count` and paging
-//! (`Prefer: odata.maxpagesize`, opaque `$skiptoken` next links), change tracking
-//! (`Prefer: odata.track-changes`, `$deltatoken`), single-row `GET`, `POST`,
-//! `PATCH` (upsert, `If-Match`, `If-None-Match`), `DELETE`, lookups with
-//! `@odata.bind`, and the `teammembership_association` N:N relationship.
+//! `$select`, `$filter`, `$orderby`, `$top`, `$count`, `$expand` and paging
+//! (`Prefer: odata.maxpagesize`, opaque `$skiptoken` next links), parameter
+//! aliases in `$filter` and `$orderby`, `<set>/$count`, change tracking
+//! (`Prefer: odata.track-changes`, `$deltatoken`), single-row `GET` (with
+//! `$select` and `$expand`; `If-None-Match` answers 304 unless annotations or
+//! `$expand` are asked for), `POST`, `PATCH` (upsert, `If-Match`,
+//! `If-None-Match`), `DELETE`, lookups with `@odata.bind`, and the
+//! `teammembership_association` N:N relationship.
+//!
+//! As Dataverse documents it: an unknown column in `$select` is refused with
+//! code `0x0`, in `$filter` or `$orderby` with `0x80060888`; `$top` with
+//! `Prefer: odata.maxpagesize` is ignored (pages of `maxpagesize` with next
+//! links); `$filter`, `$orderby`, `$expand` and `$top` are refused with change
+//! tracking.
 //!
 //! Deviations from Dataverse (on purpose, to keep the emulator small): no
-//! `$expand`, `$apply`, `$batch`, `$metadata` document, property paths
-//! (`/set(id)/column`) or alternate keys; every authenticated user can read and
-//! write every row (security roles are modelled only as the organisation-level
-//! read that change tracking needs); delta results list new and updated rows and
-//! then deletions strictly in version order.
+//! `$apply`, `$batch`, `$metadata` document, property paths
+//! (`/set(id)/column`) or alternate keys; `$expand` serves single-valued
+//! navigation properties (the lookups) with `$select` only: collection-valued
+//! ones (`teammembership_association`), nested `$expand`, other options inside
+//! it and `/$ref` are refused with a 400, and `ownerid` (a `principal`) takes no
+//! `$select`; a parameter alias stands for one literal or column, not an
+//! expression; `<set>/$count` takes `$filter` only (no `$deltatoken` count of
+//! changes); every authenticated user can read and write every row (security
+//! roles are modelled only as the organisation-level read that change tracking
+//! needs); delta results list new and updated rows and then deletions strictly
+//! in version order.
 //!
-//! `$top` with `Prefer: odata.maxpagesize` is ignored, as the paging page says:
-//! the rows come in pages of `maxpagesize` with next links.
-//!
-//! Other choices where the documentation leaves room: `@odata.count` is capped at
-//! 5000 as in Dataverse; a `maxpagesize` above 5000 (or 0) is ignored and not
-//! echoed in `Preference-Applied`, and does not make `$top` ignored; a lookup bound to a missing row gives 400 with
-//! `0x80040217`; a duplicate primary key on create gives 412 `0x80040237`; the
-//! body limit is 1 MiB (413); a missing or bad token gets Dataverse's empty-bodied
-//! 401 with its `WWW-Authenticate` challenge; navigation properties in
-//! `@odata.bind` are the lower-case lookup names of ChatBell's reference schema
-//! (real custom lookups use their case-sensitive schema name: the configuration's
-//! mapping has to carry that).
+//! Other choices where the documentation leaves room: `@odata.count` and
+//! `<set>/$count` are capped at 5000 as `@odata.count` is in Dataverse; a
+//! `maxpagesize` above 5000 (or 0) is ignored and not echoed in
+//! `Preference-Applied`, and does not make `$top` ignored; an expanded row has
+//! no `@odata.etag` (as in Microsoft's examples), `ownerid` when it is a user or
+//! team, and `@odata.type` when its lookup can point to more than one table; an
+//! unknown navigation property in `$expand` gets `0x0` like one in `$select`;
+//! a lookup bound to a missing row gives 400 with `0x80040217`; a duplicate
+//! primary key on create gives 412 `0x80040237`; the body limit is 1 MiB (413);
+//! a missing or bad token gets Dataverse's empty-bodied 401 with its
+//! `WWW-Authenticate` challenge; navigation properties in `@odata.bind` and
+//! `$expand` are the lower-case lookup names of ChatBell's reference schema
+//! (real custom lookups use their case-sensitive schema name: the
+//! configuration's mapping has to carry that).
 
 use crate::auth;
 use crate::error::{codes, ApiError};
