@@ -1,5 +1,6 @@
 //! The emulator's query options: `$filter`, `$orderby`, `$select`, `$top`,
-//! `$count`, `$skiptoken` and the rest of a collection `GET`'s query string.
+//! `$count`, `$expand`, `$skiptoken`, parameter aliases (`@p1=...`) and the rest
+//! of a collection `GET`'s query string.
 //!
 //! Input: `<entity set>?<query string>` (or only a query string, for
 //! `cb_chatsessions`), as a client would put it in the URL.
@@ -51,6 +52,8 @@ pub fn run(data: &[u8]) {
             assert_eq!(again.select, q.select, "{link}");
             assert_eq!(again.orderby, q.orderby, "{link}");
             assert_eq!(again.count, q.count, "{link}");
+            assert_eq!(again.expand, q.expand, "{link}");
+            assert_eq!(again.aliases, q.aliases, "{link}");
             assert_eq!(
                 again.filter.as_ref().map(|f| &f.0),
                 q.filter.as_ref().map(|f| &f.0),

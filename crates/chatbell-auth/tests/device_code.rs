@@ -11,7 +11,7 @@ mod support;
 
 use std::time::Duration;
 
-use chatbell_auth::{AuthError, DeviceCodeFailure};
+use chatbell_auth::{AuthError, DeviceCodeFailure, DeviceCodePrompt};
 use chatbell_emulator::TokenFault;
 use support::{broken_server, Idp, DANA, DEVICE_GRANT};
 use tokio::time::Instant;
@@ -211,6 +211,40 @@ async fn device_code_bad_verification_code_is_a_typed_outcome() {
         ),
         "{e:?}"
     );
+}
+
+#[tokio::test]
+async fn a_device_code_the_server_never_issued_is_bad_verification_code() {
+    // The identity platform answers a device code it does not know with
+    // `bad_verification_code` (as the emulator does on its own, without a fault):
+    // a typed outcome, not a raw OAuth error.
+    let idp = Idp::start().await;
+    let client = idp.client(None);
+    let body = serde_json::json!({
+        "user_code": "BCDFGHJKL",
+        "device_code": "a-device-code-this-server-never-issued",
+        "verification_uri": format!("{}/devicelogin", idp.base()),
+        "expires_in": 900,
+        "interval": 1,
+    });
+    let prompt = DeviceCodePrompt::from_response(
+        200,
+        body.to_string().as_bytes(),
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    let e = client
+        .complete_device_code(&prompt, std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            AuthError::DeviceCode(DeviceCodeFailure::BadVerificationCode)
+        ),
+        "{e:?}"
+    );
+    assert_eq!(idp.polls(), 1, "no second poll after bad_verification_code");
 }
 
 #[tokio::test]

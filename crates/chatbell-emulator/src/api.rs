@@ -1,36 +1,56 @@
 //! The Dataverse Web API under `/api/data/v9.2/`.
 //!
 //! Supported: the service document, `WhoAmI`/`WhoAmI()`, collection `GET` with
-//! `$select`, `$filter`, `$orderby`, `$top`, `$count` and paging
-//! (`Prefer: odata.maxpagesize`, opaque `$skiptoken` next links), change tracking
-//! (`Prefer: odata.track-changes`, `$deltatoken`), single-row `GET`, `POST`,
-//! `PATCH` (upsert, `If-Match`, `If-None-Match`), `DELETE`, lookups with
-//! `@odata.bind`, and the `teammembership_association` N:N relationship.
+//! `$select`, `$filter`, `$orderby`, `$top`, `$count`, `$expand` and paging
+//! (`Prefer: odata.maxpagesize`, opaque `$skiptoken` next links), parameter
+//! aliases in `$filter` and `$orderby`, `<set>/$count`, change tracking
+//! (`Prefer: odata.track-changes`, `$deltatoken`), single-row `GET` (with
+//! `$select` and `$expand`; `If-None-Match` answers 304 unless annotations or
+//! `$expand` are asked for), `POST`, `PATCH` (upsert, `If-Match`,
+//! `If-None-Match`), `DELETE`, lookups with `@odata.bind`, and the
+//! `teammembership_association` N:N relationship.
+//!
+//! As Dataverse documents it: an unknown column in `$select` is refused with
+//! code `0x0`, in `$filter` or `$orderby` with `0x80060888`; `$top` with
+//! `Prefer: odata.maxpagesize` is ignored (pages of `maxpagesize` with next
+//! links); `$filter`, `$orderby`, `$expand` and `$top` are refused with change
+//! tracking.
 //!
 //! Deviations from Dataverse (on purpose, to keep the emulator small): no
-//! `$expand`, `$apply`, `$batch`, `$metadata` document, property paths
-//! (`/set(id)/column`) or alternate keys; every authenticated user can read and
-//! write every row (security roles are modelled only as the organisation-level
-//! read that change tracking needs); delta results list new and updated rows and
-//! then deletions strictly in version order.
+//! `$apply`, `$batch`, `$metadata` document, property paths
+//! (`/set(id)/column`) or alternate keys; `$expand` serves single-valued
+//! navigation properties (the lookups) with `$select` only: collection-valued
+//! ones (`teammembership_association`), nested `$expand`, other options inside
+//! it and `/$ref` are refused with a 400, and `ownerid` (a `principal`) takes no
+//! `$select`; a parameter alias stands for one literal or column, not an
+//! expression; `<set>/$count` takes `$filter` only (no `$deltatoken` count of
+//! changes); every authenticated user can read and write every row (security
+//! roles are modelled only as the organisation-level read that change tracking
+//! needs); delta results list new and updated rows and then deletions strictly
+//! in version order.
 //!
-//! Other choices where the documentation leaves room: `$top` wins over
-//! `odata.maxpagesize` (no next link with `$top`); `@odata.count` is capped at
-//! 5000 as in Dataverse; a `maxpagesize` above 5000 is ignored and not echoed in
-//! `Preference-Applied`; a lookup bound to a missing row gives 400 with
-//! `0x80040217`; a duplicate primary key on create gives 412 `0x80040237`; the
-//! body limit is 1 MiB (413); a missing or bad token gets Dataverse's empty-bodied
-//! 401 with its `WWW-Authenticate` challenge; navigation properties in
-//! `@odata.bind` are the lower-case lookup names of ChatBell's reference schema
-//! (real custom lookups use their case-sensitive schema name: the configuration's
-//! mapping has to carry that).
+//! Other choices where the documentation leaves room: `@odata.count` and
+//! `<set>/$count` are capped at 5000 as `@odata.count` is in Dataverse; a
+//! `maxpagesize` above 5000 (or 0) is ignored and not echoed in
+//! `Preference-Applied`, and does not make `$top` ignored; an expanded row has
+//! no `@odata.etag` (as in Microsoft's examples), `ownerid` when it is a user or
+//! team, and `@odata.type` when its lookup can point to more than one table; an
+//! unknown navigation property in `$expand` gets `0x0` like one in `$select`;
+//! a lookup bound to a missing row gives 400 with `0x80040217`; a duplicate
+//! primary key on create gives 412 `0x80040237`; the body limit is 1 MiB (413);
+//! a missing or bad token gets Dataverse's empty-bodied 401 with its
+//! `WWW-Authenticate` challenge; navigation properties in `@odata.bind` and
+//! `$expand` are the lower-case lookup names of ChatBell's reference schema
+//! (real custom lookups use their case-sensitive schema name: the
+//! configuration's mapping has to carry that).
 
 use crate::auth;
 use crate::error::{codes, ApiError};
 use crate::faults::FaultAction;
 use crate::odata::{
-    build_query, cmp_keys, context, key_from_json, key_to_json, make_cookie, percent_decode,
-    read_cookie, render, sort_key, Prefer, QueryOptions, API_PREFIX, MAX_PAGE,
+    add_expanded, build_query, cmp_keys, context, context_expanded, key_from_json, key_to_json,
+    make_cookie, percent_decode, read_cookie, render, sort_key, Prefer, QueryOptions, API_PREFIX,
+    MAX_PAGE,
 };
 use crate::schema::{schema, Table};
 use crate::server::ConnInfo;
@@ -264,6 +284,10 @@ fn route(req: &Req<'_>, rest: &str) -> Result<Response, ApiError> {
             Method::POST => create(req, table),
             _ => Err(method_not_allowed(req.method)),
         },
+        (None, 2) if percent_decode(segs[1]).as_deref() == Some("$count") => match *req.method {
+            Method::GET => count(req, table),
+            _ => Err(method_not_allowed(req.method)),
+        },
         (Some(k), 1) => {
             let id = parse_key(table, &k)?;
             match *req.method {
@@ -375,14 +399,18 @@ fn collection(
         page_no = page;
     }
     let mut applied = Vec::new();
+    let (page, honoured) = page_size(&prefer);
     let (limit, paged) = match q.top {
-        Some(top) => (top.min(MAX_PAGE), false),
-        None => {
-            let (n, honoured) = page_size(&prefer);
+        // "Don't use `$top` with the `Prefer: odata.maxpagesize` request header.
+        // If you include both, `$top` is ignored" (learn.microsoft.com,
+        // query/page-results). A maxpagesize the emulator ignores (0, above 5000)
+        // counts as not sent, so `$top` holds then.
+        Some(top) if !honoured => (top.min(MAX_PAGE), false),
+        _ => {
             if honoured {
-                applied.push(format!("odata.maxpagesize={n}"));
+                applied.push(format!("odata.maxpagesize={page}"));
             }
-            (n, true)
+            (page, true)
         }
     };
     annotations_applied(&prefer, &mut applied);
@@ -391,12 +419,22 @@ fn collection(
     let select = q.select.as_deref();
     let value: Vec<Value> = keyed
         .iter()
-        .map(|(_, r)| Value::Object(render(&store, table, r, select, &ann)))
+        .map(|(_, r)| {
+            let mut m = render(&store, table, r, select, &ann);
+            add_expanded(&mut m, &store, r, q.expands(), &ann);
+            Value::Object(m)
+        })
         .collect();
     let mut body = Map::new();
     body.insert(
         "@odata.context".into(),
-        Value::String(context(&req.sh.base_url, table.set, select, "")),
+        Value::String(context_expanded(
+            &req.sh.base_url,
+            table.set,
+            select,
+            q.expands(),
+            "",
+        )),
     );
     if q.count {
         body.insert("@odata.count".into(), Value::from(total.min(MAX_PAGE)));
@@ -415,6 +453,44 @@ fn collection(
     }
     let mut r = json_response(StatusCode::OK, &Value::Object(body));
     preference_applied(&mut r, &applied);
+    Ok(r)
+}
+
+/// `GET <set>/$count`: the number of rows (that match `$filter`) as a plain
+/// number, `text/plain` (learn.microsoft.com, query/count-rows). Capped at 5000
+/// like `@odata.count`; other query options are refused, and so is a
+/// `$deltatoken` (the count of changes Dataverse also answers there).
+fn count(req: &Req<'_>, table: &'static Table) -> Result<Response, ApiError> {
+    let q = QueryOptions::parse(req.query, table)?;
+    let other = if q.select.is_some() {
+        Some("$select")
+    } else if !q.orderby.is_empty() {
+        Some("$orderby")
+    } else if q.top.is_some() {
+        Some("$top")
+    } else if q.count {
+        Some("$count")
+    } else if q.expand.is_some() {
+        Some("$expand")
+    } else if q.skiptoken.is_some() {
+        Some("$skiptoken")
+    } else if q.deltatoken.is_some() {
+        Some("$deltatoken")
+    } else {
+        None
+    };
+    if let Some(option) = other {
+        return Err(ApiError::query(format!(
+            "The query option '{option}' is not supported with /$count by the ChatBell Dataverse emulator (only $filter is)."
+        )));
+    }
+    let n = lock(&req.sh.store)
+        .rows(table.set)
+        .filter(|(_, r)| q.filter.as_ref().is_none_or(|(_, f)| f.matches(&r.fields)))
+        .count();
+    let mut r = (StatusCode::OK, n.min(MAX_PAGE).to_string()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     Ok(r)
 }
 
@@ -452,14 +528,21 @@ fn changes(
     prefer: &Prefer,
     tracking_cookie: bool,
 ) -> Result<Response, ApiError> {
-    if q.filter.is_some() || !q.orderby.is_empty() || q.top.is_some() {
-        let which = if q.filter.is_some() {
-            "$filter"
-        } else if !q.orderby.is_empty() {
-            "$orderby"
-        } else {
-            "$top"
-        };
+    // "System query options `$filter`, `$orderby`, `$expand` and `$top` aren't
+    // supported when using the `Prefer: odata.track-changes` header"
+    // (learn.microsoft.com, use-change-tracking-synchronize-data-external-systems).
+    let which = if q.filter.is_some() {
+        Some("$filter")
+    } else if !q.orderby.is_empty() {
+        Some("$orderby")
+    } else if q.expand.is_some() {
+        Some("$expand")
+    } else if q.top.is_some() {
+        Some("$top")
+    } else {
+        None
+    };
+    if let Some(which) = which {
         return Err(ApiError::query(format!(
             "The \"{which}\" query parameter isn't supported when Change Tracking is enabled."
         )));
@@ -572,27 +655,38 @@ fn changes(
     Ok(r)
 }
 
-fn select_only(req: &Req<'_>, table: &Table) -> Result<Option<Vec<String>>, ApiError> {
+/// The query options of a request that addresses one row: `$select` and
+/// `$expand`.
+fn row_options(req: &Req<'_>, table: &Table) -> Result<QueryOptions, ApiError> {
     let q = QueryOptions::parse(req.query, table)?;
     if q.filter.is_some() || !q.orderby.is_empty() || q.top.is_some() || q.skiptoken.is_some() {
         return Err(ApiError::query(
-            "Only $select is supported when addressing a single row.",
+            "Only $select and $expand are supported when addressing a single row.",
         ));
     }
-    Ok(q.select)
+    Ok(q)
 }
 
 fn single(req: &Req<'_>, table: &Table, id: Uuid) -> Result<Response, ApiError> {
-    let select = select_only(req, table)?;
+    let q = row_options(req, table)?;
     let prefer = Prefer::from_headers(req.headers);
     let store = lock(&req.sh.store);
     let row = store
         .get(table.set, id)
         .ok_or_else(|| ApiError::not_found(table.logical, id))?;
+    // "When the `Prefer: odata.include-annotations` header is included with a
+    // `GET` request, `304 Not Modified` is never returned": annotations may show
+    // related rows, whose changes an etag cannot tell (learn.microsoft.com,
+    // perform-conditional-operations-using-web-api, "Query must not include
+    // annotations").
+    // Nor with `$expand`: "If the query includes `$expand`, `304 Not Modified`
+    // is never returned" (the same page, "Query must not include $expand").
+    let may_be_unmodified = prefer.annotations.is_none() && q.expand.is_none();
     if let Some(inm) = req
         .headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
+        .filter(|_| may_be_unmodified)
     {
         if inm.trim() != "null" && etag_version(inm) == Some(row.version) {
             let mut r = StatusCode::NOT_MODIFIED.into_response();
@@ -605,7 +699,7 @@ fn single(req: &Req<'_>, table: &Table, id: Uuid) -> Result<Response, ApiError> 
         &store,
         table,
         row,
-        select.as_deref(),
+        &q,
         &prefer,
         StatusCode::OK,
     ))
@@ -616,14 +710,23 @@ fn row_response(
     store: &crate::store::Store,
     table: &Table,
     row: &Row,
-    select: Option<&[String]>,
+    q: &QueryOptions,
     prefer: &Prefer,
     status: StatusCode,
 ) -> Response {
-    let mut body = render(store, table, row, select, &prefer.annotation_filter());
+    let ann = prefer.annotation_filter();
+    let select = q.select.as_deref();
+    let mut body = render(store, table, row, select, &ann);
+    add_expanded(&mut body, store, row, q.expands(), &ann);
     body.insert(
         "@odata.context".into(),
-        Value::String(context(&req.sh.base_url, table.set, select, "/$entity")),
+        Value::String(context_expanded(
+            &req.sh.base_url,
+            table.set,
+            select,
+            q.expands(),
+            "/$entity",
+        )),
     );
     let mut r = json_response(status, &Value::Object(body));
     set_header(&mut r, "etag", &row.etag());
@@ -690,20 +793,12 @@ fn written(
 ) -> Result<Response, ApiError> {
     let prefer = Prefer::from_headers(req.headers);
     let mut r = if prefer.representation {
-        let select = select_only(req, table)?;
+        let q = row_options(req, table)?;
         let store = lock(&req.sh.store);
         let row = store
             .get(table.set, id)
             .ok_or_else(|| ApiError::not_found(table.logical, id))?;
-        row_response(
-            req,
-            &store,
-            table,
-            row,
-            select.as_deref(),
-            &prefer,
-            status_with_body,
-        )
+        row_response(req, &store, table, row, &q, &prefer, status_with_body)
     } else {
         StatusCode::NO_CONTENT.into_response()
     };

@@ -4,7 +4,9 @@
 //! - `POST /{tenant}/oauth2/v2.0/devicecode` and the `device_code` grant:
 //!   `authorization_pending` until the code is approved (through
 //!   `POST /_emulator/approve` or the `/devicelogin` page), `expired_token` after
-//!   its lifetime, `authorization_declined` if declined.
+//!   its lifetime, `authorization_declined` if declined, `bad_verification_code`
+//!   for a device code it never issued, `invalid_grant` for one already redeemed
+//!   or issued to another client.
 //! - `GET /{tenant}/oauth2/v2.0/authorize` (authorization code with PKCE) on a
 //!   loopback redirect, and the `authorization_code` grant.
 //! - The `refresh_token` grant, which rotates the refresh token.
@@ -447,7 +449,18 @@ pub async fn token(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> Re
             };
             let mut auth = lock(&sh.auth);
             let Some(d) = auth.devices.get(dc).cloned() else {
-                return bad(70000, "Provided grant is invalid or malformed.");
+                // The identity platform's device code page lists
+                // `bad_verification_code` for "the device_code sent to the /token
+                // endpoint wasn't recognized" (learn.microsoft.com, "Microsoft
+                // identity platform and the OAuth 2.0 device authorization grant
+                // flow", expected errors); AADSTS70018 is BadVerificationCode.
+                return aad_error(
+                    &sh,
+                    StatusCode::BAD_REQUEST,
+                    "bad_verification_code",
+                    70018,
+                    "The device_code sent to the /token endpoint wasn't recognized.",
+                );
             };
             if d.client_id != client_id {
                 return bad(70000, "The device code was issued to another client.");

@@ -16,8 +16,12 @@ pub mod codes {
     pub const VERSION_MISMATCH: &str = "0x80060882";
     /// DuplicateRecord: creating a row whose key already exists.
     pub const DUPLICATE: &str = "0x80040237";
-    /// Query syntax and unknown properties in query options.
+    /// Query syntax and unknown properties in `$filter` and `$orderby`.
     pub const QUERY: &str = "0x80060888";
+    /// An unknown property in `$select` (or, in the emulator, an unknown
+    /// navigation property in `$expand`): Dataverse passes on the OData URI
+    /// parser's refusal without a code of its own, as `0x0`.
+    pub const URI_PARSER: &str = "0x0";
     /// Resource not found for the segment (unknown entity set or path).
     pub const SEGMENT: &str = "0x8006088a";
     /// Error identified in payload provided by the user (bad JSON, wrong types).

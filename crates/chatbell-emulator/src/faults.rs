@@ -176,6 +176,9 @@ impl TokenFault {
             "slow_down" => "The client is polling too quickly and should increase its polling interval by 5 seconds.".into(),
             "temporarily_unavailable" => "The server is temporarily too busy to handle the request. Please retry the request later.".into(),
             "invalid_grant" => "Provided grant is invalid or malformed.".into(),
+            "bad_verification_code" => {
+                "The device_code sent to the /token endpoint wasn't recognized.".into()
+            }
             other => format!("The request was refused ({other})."),
         }
     }

@@ -9,10 +9,17 @@
 //! primary := "(" expr ")"
 //!          | ("contains" | "startswith" | "endswith") "(" column "," string ")"
 //!          | operand ("eq" | "ne" | "gt" | "ge" | "lt" | "le") operand
-//! operand := column | literal
+//! operand := column | literal | alias
 //! literal := 'string' ('' escapes a quote) | integer | decimal | true | false | null
 //!          | GUID (unquoted) | datetime (unquoted, 2026-11-21T10:15:00Z)
+//! alias   := "@" name
 //! ```
+//!
+//! A parameter alias (`$filter=cb_name eq @p1&@p1='Ann'`) stands for the value
+//! the query string gives it, a literal or a column (`@p1=cb_name`); one that is
+//! given no value is `null`, as Dataverse documents (learn.microsoft.com,
+//! query/overview, "Use parameter aliases with query options"). The emulator
+//! takes one literal or column name as an alias's value, not an expression.
 //!
 //! String comparisons and functions are case-insensitive, as in Dataverse (whose
 //! SQL collation is case-insensitive). `null` compares equal only to `null`, and an
@@ -123,6 +130,7 @@ enum Tok {
     Dec(f64),
     Guid(Uuid),
     DateTime(DateTime<Utc>),
+    Alias(String),
 }
 
 fn syntax(pos: usize, src: &str) -> ApiError {
@@ -248,6 +256,17 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ApiError> {
                     let v: i64 = text.parse().map_err(|_| syntax(start, src))?;
                     out.push((start, Tok::Int(v)));
                 }
+                i = j;
+            }
+            b'@' => {
+                let mut j = i + 1;
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                    j += 1;
+                }
+                if j == i + 1 {
+                    return Err(syntax(start, src));
+                }
+                out.push((start, Tok::Alias(src[i..j].to_string())));
                 i = j;
             }
             _ if c.is_ascii_alphabetic() || c == b'_' => {
@@ -435,9 +454,47 @@ fn is_keyword(s: &str) -> bool {
     )
 }
 
-/// Parses a `$filter` value without checking it against a table.
+/// Replaces each parameter alias with the one token of its value (`null` when
+/// the query gives it none).
+fn resolve_aliases(
+    toks: Vec<(usize, Tok)>,
+    aliases: &[(String, String)],
+) -> Result<Vec<(usize, Tok)>, ApiError> {
+    let mut out = Vec::with_capacity(toks.len());
+    for (pos, t) in toks {
+        let Tok::Alias(name) = t else {
+            out.push((pos, t));
+            continue;
+        };
+        let value = aliases
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map_or("", |(_, v)| v.as_str());
+        let mut value_toks = lex(value)?;
+        let tok = match (value_toks.pop(), value_toks.is_empty()) {
+            (None, _) => Tok::Ident("null".into()),
+            (Some((_, Tok::Alias(_))), _) | (Some(_), false) => {
+                return Err(ApiError::query(format!(
+                    "The value of the parameter alias '{name}' must be one literal or property name (the ChatBell Dataverse emulator takes no expressions there)."
+                )))
+            }
+            (Some((_, t)), true) => t,
+        };
+        out.push((pos, tok));
+    }
+    Ok(out)
+}
+
+/// Parses a `$filter` value without checking it against a table (a parameter
+/// alias in it is `null`).
 pub fn parse(src: &str) -> Result<Expr, ApiError> {
-    let toks = lex(src)?;
+    parse_with_aliases(src, &[])
+}
+
+/// Parses a `$filter` value whose parameter aliases have the values of
+/// `aliases` (`("@p1", "'text'")`), without checking it against a table.
+pub fn parse_with_aliases(src: &str, aliases: &[(String, String)]) -> Result<Expr, ApiError> {
+    let toks = resolve_aliases(lex(src)?, aliases)?;
     if toks.is_empty() {
         return Err(ApiError::query(
             "The $filter query option must not be empty.".to_string(),
@@ -652,7 +709,17 @@ fn compare(op: CmpOp, a: &Val, b: &Val) -> bool {
 impl Filter {
     /// Parses `src` and checks its columns and types against `table`.
     pub fn parse(table: &Table, src: &str) -> Result<Filter, ApiError> {
-        let expr = parse(src)?;
+        Filter::parse_with_aliases(table, src, &[])
+    }
+
+    /// Parses `src` with the values of its parameter aliases and checks its
+    /// columns and types against `table`.
+    pub fn parse_with_aliases(
+        table: &Table,
+        src: &str,
+        aliases: &[(String, String)],
+    ) -> Result<Filter, ApiError> {
+        let expr = parse_with_aliases(src, aliases)?;
         check(table, &expr)?;
         let mut types = Vec::new();
         collect_types(table, &expr, &mut types);
@@ -829,6 +896,45 @@ mod tests {
         assert!(parse(&src).is_err());
         let src = format!("{}cb_channel eq 1", "not ".repeat(5000));
         assert!(parse(&src).is_err());
+    }
+
+    fn aliased(src: &str, aliases: &[(&str, &str)]) -> Result<bool, ApiError> {
+        let a: Vec<(String, String)> = aliases
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Ok(Filter::parse_with_aliases(sessions(), src, &a)?.matches(&row()))
+    }
+
+    #[test]
+    fn parameter_aliases_stand_for_literals_or_columns() {
+        assert!(aliased("cb_name eq @p1", &[("@p1", "'o''brien, ann'")]).unwrap());
+        assert!(aliased("@c eq 1 and @c ne @n", &[("@c", "cb_channel"), ("@n", "2")]).unwrap());
+        assert!(aliased("contains(@p1,'brien')", &[("@p1", "cb_name")]).unwrap());
+        assert!(aliased(
+            "_ownerid_value eq @o",
+            &[("@o", "0b5c6d7e-1111-2222-3333-444455556666")]
+        )
+        .unwrap());
+        // An alias without a value is null.
+        assert!(aliased("cb_acceptedon eq @missing", &[]).unwrap());
+        assert!(aliased("cb_acceptedon eq @empty", &[("@empty", "")]).unwrap());
+        assert!(!aliased("cb_name eq @p1", &[("@p1", "'someone else'")]).unwrap());
+    }
+
+    #[test]
+    fn parameter_aliases_are_checked_like_what_they_stand_for() {
+        for (src, aliases) in [
+            ("cb_channel eq @p1", vec![("@p1", "'one'")]),
+            ("@p1 eq 1", vec![("@p1", "cb_nope")]),
+            ("cb_channel eq @p1", vec![("@p1", "1 or true")]),
+            ("cb_channel eq @p1", vec![("@p1", "@p2"), ("@p2", "1")]),
+            ("cb_channel eq @p1", vec![("@p1", "'open")]),
+            ("cb_channel eq @", vec![]),
+        ] {
+            let e = aliased(src, &aliases).unwrap_err();
+            assert_eq!(e.status, 400, "{src} {aliases:?}");
+        }
     }
 
     #[test]

@@ -5,7 +5,36 @@
 //! organisation and a deterministic traffic simulation.
 //!
 //! It follows Microsoft's documented protocol so that a client which works
-//! against it works against a real org; each module says where it deviates.
+//! against it works against a real org; each module says where it deviates, and
+//! this is the whole list.
+//!
+//! # Deviations kept on purpose
+//!
+//! Web API ([`api`]):
+//! - no `$apply`, `$batch`, `$metadata` document, property paths
+//!   (`/set(id)/column`) or alternate keys (`$apply` and `$batch` exist in
+//!   Dataverse; ChatBell must not depend on them);
+//! - `$expand` serves single-valued navigation properties (the lookups) with a
+//!   `$select`, nothing else: a collection-valued one
+//!   (`teammembership_association`), a nested `$expand`, `$filter`/`$orderby`/
+//!   `$top` inside it and `/$ref` are refused with a 400 in Dataverse's error
+//!   JSON; `ownerid` points to a `principal` and takes no `$select`;
+//! - a parameter alias stands for one literal or column name, not an expression;
+//! - `<set>/$count` takes `$filter` only; the count of changes of a delta token
+//!   (`/$count?$deltatoken=`) is refused;
+//! - every authenticated user can read and write every row: security roles are
+//!   modelled only as the organisation-level read that change tracking needs;
+//! - delta results list new and updated rows, then deletions, strictly in version
+//!   order;
+//! - the body limit is 1 MiB; navigation property names are those of ChatBell's
+//!   reference schema (lower case), where a real org's custom lookups use their
+//!   case-sensitive schema names.
+//!
+//! Sign-in ([`auth`]): a refresh token can be redeemed once (Microsoft's stay
+//! valid a while after rotation); `authorize` requires PKCE and has no
+//! interactive page; tokens are JWT-shaped with random signatures.
+//!
+//! Where the documentation leaves room, the choices are in [`api`] and [`auth`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), chatbell_emulator::EmulatorError> {

@@ -1,11 +1,11 @@
 //! OData pieces of the Web API: query options, the `Prefer` header, row rendering
 //! with instance annotations, paging cookies and URL encoding.
 
-use crate::error::ApiError;
+use crate::error::{codes, ApiError};
 use crate::filter::{Filter, Val};
-use crate::schema::{choice_label, ColType, Table};
+use crate::schema::{choice_label, schema, ColType, Table};
 use crate::store::{Row, Store, LOOKUP_LOGICAL};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -150,13 +150,176 @@ pub struct QueryOptions {
     pub skiptoken: Option<String>,
     /// `$deltatoken`.
     pub deltatoken: Option<String>,
+    /// `$expand` (raw and parsed).
+    pub expand: Option<(String, Vec<Expand>)>,
+    /// Parameter aliases (`@p1=...`) as the query string gives them, for
+    /// `$filter` and `$orderby`.
+    pub aliases: Vec<(String, String)>,
+}
+
+/// One `$expand` item: a single-valued navigation property (a lookup) and the
+/// columns to return of the row it points to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expand {
+    /// The navigation property, e.g. `cb_configuration`.
+    pub nav: String,
+    /// Its lookup column, e.g. `_cb_configuration_value`.
+    pub column: &'static str,
+    /// The tables it may point to (logical names; more than one for `ownerid`).
+    pub targets: &'static [&'static str],
+    /// The `$select` in its parentheses (`None`: every column).
+    pub select: Option<Vec<String>>,
+}
+
+/// The collection-valued navigation properties the emulator knows of a table
+/// (it serves them as paths, not in `$expand`).
+fn collection_navs(table: &Table) -> &'static [&'static str] {
+    match table.set {
+        "teams" | "systemusers" => &["teammembership_association"],
+        _ => &[],
+    }
+}
+
+/// Splits on `sep` outside parentheses and single-quoted strings; `None` when
+/// the parentheses do not balance.
+fn split_outside(s: &str, sep: char) -> Option<Vec<&str>> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0usize, false, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth = depth.checked_sub(1)?,
+            _ if c == sep && !quoted && depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    (depth == 0 && !quoted).then(|| {
+        out.push(&s[start..]);
+        out
+    })
+}
+
+/// Parses `$expand` against `table`. The emulator serves single-valued
+/// navigation properties (its lookups) with an optional `$select`; it refuses
+/// what else Dataverse allows there (collection-valued navigation properties,
+/// nested `$expand`, `/$ref`) with a 400.
+fn parse_expand(table: &Table, v: &str) -> Result<Vec<Expand>, ApiError> {
+    let syntax = || ApiError::query(format!("Syntax error in $expand '{v}'."));
+    let mut out: Vec<Expand> = Vec::new();
+    for item in split_outside(v, ',').ok_or_else(syntax)? {
+        let item = item.trim();
+        let (nav, options) = match item.find('(') {
+            None => (item, None),
+            Some(i) => (
+                item[..i].trim(),
+                Some(item[i + 1..].strip_suffix(')').ok_or_else(syntax)?),
+            ),
+        };
+        if nav.is_empty() {
+            return Err(syntax());
+        }
+        if nav.ends_with("/$ref") {
+            return Err(ApiError::query(format!(
+                "$expand with /$ref ('{nav}') is not supported by the ChatBell Dataverse emulator."
+            )));
+        }
+        if collection_navs(table).contains(&nav) {
+            return Err(ApiError::query(format!(
+                "The ChatBell Dataverse emulator expands single-valued navigation properties only; '{nav}' is collection-valued."
+            )));
+        }
+        let col = table
+            .lookup_by_nav(nav)
+            .ok_or_else(|| unknown_selected(table.logical, nav))?;
+        let ColType::Lookup(targets) = col.ty else {
+            return Err(unknown_selected(table.logical, nav));
+        };
+        if out.iter().any(|e| e.nav == nav) {
+            return Err(ApiError::query(format!(
+                "The navigation property '{nav}' is expanded more than once in $expand '{v}'."
+            )));
+        }
+        let mut select = None;
+        for opt in split_outside(options.unwrap_or(""), ';')
+            .ok_or_else(syntax)?
+            .into_iter()
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+        {
+            let (k, val) = opt.split_once('=').ok_or_else(syntax)?;
+            match k.trim() {
+                "$select" if select.is_none() => {
+                    let cols: Vec<String> = val
+                        .split(',')
+                        .map(|c| c.trim().to_string())
+                        .filter(|c| !c.is_empty())
+                        .collect();
+                    for c in &cols {
+                        // A polymorphic lookup (ownerid) points to the base type
+                        // `principal`, which has no columns of the emulator's tables.
+                        let known = match targets {
+                            [one] => schema()
+                                .by_logical(one)
+                                .is_some_and(|t| t.column(c).is_some()),
+                            _ => false,
+                        };
+                        if !known {
+                            let on = match targets {
+                                [one] => one,
+                                _ => "principal",
+                            };
+                            return Err(unknown_selected(on, c));
+                        }
+                    }
+                    select = Some(cols);
+                }
+                "$select" => {
+                    return Err(ApiError::query(format!(
+                        "Query option '$select' was specified more than once in $expand of '{nav}'."
+                    )))
+                }
+                other => {
+                    return Err(ApiError::query(format!(
+                        "The query option '{other}' in $expand of the single-valued navigation property '{nav}' is not supported by the ChatBell Dataverse emulator (only $select is)."
+                    )))
+                }
+            }
+        }
+        out.push(Expand {
+            nav: nav.to_string(),
+            column: col.name,
+            targets,
+            select,
+        });
+    }
+    Ok(out)
 }
 
 fn unknown_property(table: &Table, name: &str) -> ApiError {
-    ApiError::query(format!(
-        "Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{}'.",
-        table.logical
-    ))
+    ApiError::query(property_not_found(table.logical, name))
+}
+
+fn property_not_found(type_name: &str, name: &str) -> String {
+    format!(
+        "Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{type_name}'."
+    )
+}
+
+/// An unknown property in `$select` (or `$expand`): Dataverse answers
+/// `{"error":{"code":"0x0","message":"Could not find a property named 'x' on type
+/// 'Microsoft.Dynamics.CRM.cb_chatsession'."}}`, the OData URI parser's own
+/// refusal, where an unknown property in `$filter` or `$orderby` gets
+/// `0x80060888`.
+fn unknown_selected(type_name: &str, name: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        codes::URI_PARSER,
+        property_not_found(type_name, name),
+    )
 }
 
 /// Decodes a query string into pairs (`+` and `%20` are spaces).
@@ -170,8 +333,21 @@ impl QueryOptions {
     /// Parses and checks the query string against `table`.
     pub fn parse(raw: &str, table: &Table) -> Result<QueryOptions, ApiError> {
         let mut q = QueryOptions::default();
+        let pairs = query_pairs(raw);
+        // Parameter aliases first: `$filter` and `$orderby` may come before them.
+        for (k, v) in &pairs {
+            if !k.starts_with('@') {
+                continue;
+            }
+            if q.aliases.iter().any(|(a, _)| a == k) {
+                return Err(ApiError::query(format!(
+                    "The parameter alias '{k}' was specified more than once."
+                )));
+            }
+            q.aliases.push((k.clone(), v.clone()));
+        }
         let mut seen: Vec<String> = Vec::new();
-        for (k, v) in query_pairs(raw) {
+        for (k, v) in pairs {
             if !k.starts_with('$') {
                 continue;
             }
@@ -190,13 +366,13 @@ impl QueryOptions {
                         .collect();
                     for c in &cols {
                         if table.column(c).is_none() {
-                            return Err(unknown_property(table, c));
+                            return Err(unknown_selected(table.logical, c));
                         }
                     }
                     q.select = Some(cols);
                 }
                 "$filter" => {
-                    let f = Filter::parse(table, &v)?;
+                    let f = Filter::parse_with_aliases(table, &v, &q.aliases)?;
                     q.filter = Some((v, f));
                 }
                 "$orderby" => {
@@ -221,6 +397,20 @@ impl QueryOptions {
                                 "Syntax error in $orderby '{v}'."
                             )));
                         }
+                        let col = match col.strip_prefix('@') {
+                            None => col,
+                            Some(_) => q
+                                .aliases
+                                .iter()
+                                .find(|(a, _)| a == col)
+                                .map(|(_, value)| value.trim())
+                                .filter(|value| !value.is_empty())
+                                .ok_or_else(|| {
+                                    ApiError::query(format!(
+                                        "The parameter alias '{col}' in $orderby has no value: it must name a property."
+                                    ))
+                                })?,
+                        };
                         if table.column(col).is_none() {
                             return Err(unknown_property(table, col));
                         }
@@ -253,9 +443,13 @@ impl QueryOptions {
                         "The query parameter $skip is not supported",
                     ))
                 }
-                "$expand" | "$apply" | "$search" | "$format" | "$compute" | "$levels" => {
-                    // Dataverse supports $expand and $apply; the emulator does not,
-                    // because ChatBell must not depend on them (see the contract).
+                "$expand" => {
+                    let e = parse_expand(table, &v)?;
+                    q.expand = Some((v, e));
+                }
+                "$apply" | "$search" | "$format" | "$compute" | "$levels" => {
+                    // Dataverse supports $apply; the emulator does not, because
+                    // ChatBell must not depend on it (see the contract).
                     return Err(ApiError::query(format!(
                         "The query parameter {k} is not supported by the ChatBell Dataverse emulator."
                     )));
@@ -293,10 +487,19 @@ impl QueryOptions {
                 .collect();
             out.push(("$orderby".into(), o.join(",")));
         }
+        if let Some((raw, _)) = &self.expand {
+            out.push(("$expand".into(), raw.clone()));
+        }
         if self.count {
             out.push(("$count".into(), "true".into()));
         }
+        out.extend(self.aliases.iter().cloned());
         out
+    }
+
+    /// The expanded navigation properties (none without `$expand`).
+    pub fn expands(&self) -> &[Expand] {
+        self.expand.as_ref().map_or(&[], |(_, e)| e.as_slice())
     }
 }
 
@@ -386,14 +589,83 @@ pub fn read_cookie(s: &str) -> Result<(u32, Value, bool), ApiError> {
 
 /// The `@odata.context` of a collection (or, with `entity`, of one row).
 pub fn context(base: &str, set: &str, select: Option<&[String]>, suffix: &str) -> String {
-    match select {
-        Some(cols) if !cols.is_empty() => {
-            format!(
-                "{base}{API_PREFIX}/$metadata#{set}({}){suffix}",
-                cols.join(",")
-            )
-        }
-        _ => format!("{base}{API_PREFIX}/$metadata#{set}{suffix}"),
+    context_expanded(base, set, select, &[], suffix)
+}
+
+/// The `@odata.context` of a collection or row with expanded navigation
+/// properties: `cb_chatsessions(cb_name,cb_configuration(cb_name))`.
+pub fn context_expanded(
+    base: &str,
+    set: &str,
+    select: Option<&[String]>,
+    expands: &[Expand],
+    suffix: &str,
+) -> String {
+    let mut parts: Vec<String> = select.unwrap_or_default().to_vec();
+    for e in expands {
+        let cols = e.select.as_deref().unwrap_or_default().join(",");
+        parts.push(format!("{}({cols})", e.nav));
+    }
+    if parts.is_empty() {
+        format!("{base}{API_PREFIX}/$metadata#{set}{suffix}")
+    } else {
+        format!(
+            "{base}{API_PREFIX}/$metadata#{set}({}){suffix}",
+            parts.join(",")
+        )
+    }
+}
+
+/// Adds the expanded navigation properties to a rendered row: each is the row
+/// its lookup points to (its selected columns, key and requested annotations,
+/// no etag, as in Dataverse's examples), or `null`. A user or team also carries
+/// `ownerid` (both inherit from `principal`), and the target of a polymorphic
+/// lookup says its type with `@odata.type` (learn.microsoft.com,
+/// query/join-tables, "Expand single-valued navigation properties").
+pub fn add_expanded(
+    out: &mut Map<String, Value>,
+    store: &Store,
+    row: &Row,
+    expands: &[Expand],
+    ann: &Annotations,
+) {
+    for e in expands {
+        let id = row
+            .fields
+            .get(e.column)
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok());
+        let logical = row
+            .fields
+            .get(&format!("{}{LOOKUP_LOGICAL}", e.column))
+            .and_then(Value::as_str);
+        let target = id.and_then(|id| {
+            e.targets
+                .iter()
+                .filter(|t| logical.is_none_or(|l| l == **t))
+                .filter_map(|t| schema().by_logical(t))
+                .find_map(|t| store.get(t.set, id).map(|r| (t, r)))
+        });
+        let value = match target {
+            None => Value::Null,
+            Some((t, r)) => {
+                let mut m = render(store, t, r, e.select.as_deref(), ann);
+                m.remove("@odata.etag");
+                if matches!(t.logical, "systemuser" | "team") {
+                    if let Some(key) = r.fields.get(t.key) {
+                        m.insert("ownerid".into(), key.clone());
+                    }
+                }
+                if e.targets.len() > 1 {
+                    m.insert(
+                        "@odata.type".into(),
+                        Value::String(format!("#Microsoft.Dynamics.CRM.{}", t.logical)),
+                    );
+                }
+                Value::Object(m)
+            }
+        };
+        out.insert(e.nav.clone(), value);
     }
 }
 

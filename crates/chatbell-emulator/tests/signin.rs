@@ -159,6 +159,34 @@ async fn device_code_can_be_declined() {
 }
 
 #[tokio::test]
+async fn unknown_device_code_is_bad_verification_code() {
+    let t = start().await;
+    for code in ["never-issued", ""] {
+        let r = poll(&t, code).await;
+        assert_aad_error(&r, "bad_verification_code", 70018);
+        assert!(r.json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("wasn't recognized"));
+    }
+    // A code it issued to another client, or one already redeemed, is known:
+    // those stay invalid_grant.
+    let dc = device_code(&t).await;
+    let code = dc["device_code"].as_str().unwrap();
+    let other = form(
+        &t,
+        "token",
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", "someone-else"),
+            ("device_code", code),
+        ],
+    )
+    .await;
+    assert_aad_error(&other, "invalid_grant", 70000);
+}
+
+#[tokio::test]
 async fn device_code_interval_and_lifetime_are_options() {
     let t = start_with(
         Options::default()

@@ -200,6 +200,387 @@ async fn top_limits_rows_and_count_adds_odata_count() {
 }
 
 #[tokio::test]
+async fn top_is_ignored_when_maxpagesize_is_sent_too() {
+    // learn.microsoft.com, query/page-results: "If you include both, $top is ignored."
+    let t = start().await;
+    let mut url = format!(
+        "{}/cb_chatsessions?$select=cb_name&$orderby=cb_name&$top=2&$count=true",
+        t.api()
+    );
+    let mut sizes = Vec::new();
+    loop {
+        let r = read(
+            t.http
+                .get(&url)
+                .bearer_auth(&t.token)
+                .header("Prefer", "odata.maxpagesize=3")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            r.header("preference-applied").as_deref(),
+            Some("odata.maxpagesize=3")
+        );
+        assert_eq!(r.json["@odata.count"], 5, "{}", r.text);
+        sizes.push(r.value().len());
+        match r.json.get("@odata.nextLink").and_then(Value::as_str) {
+            Some(next) => {
+                assert!(!next.contains("$top"), "{next}");
+                url = next.to_string();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(sizes, vec![3, 2]);
+
+    // A maxpagesize the service ignores (above 5000) leaves $top in force.
+    let r = read(
+        t.req(Method::GET, "cb_chatsessions?$select=cb_name&$top=2")
+            .header("Prefer", "odata.maxpagesize=9000")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.value().len(), 2, "{}", r.text);
+    assert!(r.json.get("@odata.nextLink").is_none());
+    assert!(r.header("preference-applied").is_none());
+}
+
+// learn.microsoft.com, query/count-rows: "append /$count" for just the number.
+#[tokio::test]
+async fn count_path_answers_a_plain_number() {
+    let t = start().await;
+    let r = t.get("cb_chatsessions/$count").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.text, "5");
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    assert_eq!(r.header("odata-version").as_deref(), Some("4.0"));
+    let r = t
+        .get("cb_chatsessions/$count?$filter=cb_channel eq @c&@c=2")
+        .await;
+    assert_eq!((r.status.as_u16(), r.text.as_str()), (200, "2"));
+    assert_eq!(t.get("cb_blockednumbers/$count").await.text, "0");
+
+    for (path, code) in [
+        ("cb_chatsessions/$count?$top=1", "0x80060888"),
+        ("cb_chatsessions/$count?$filter=cb_nope eq 1", "0x80060888"),
+        ("nosuchset/$count", "0x8006088a"),
+    ] {
+        let r = t.get(path).await;
+        assert!(r.status.is_client_error(), "{path}: {}", r.text);
+        assert_eq!(r.error_code(), code, "{path}: {}", r.text);
+    }
+    let r = t
+        .send(Method::POST, "cb_chatsessions/$count", json!({}))
+        .await;
+    assert_eq!(r.status, 405, "{}", r.text);
+    assert!(r.error_code().starts_with("0x"));
+}
+
+#[tokio::test]
+async fn count_true_counts_every_matching_row_whatever_the_page_size() {
+    let t = start().await;
+    let r = read(
+        t.req(
+            Method::GET,
+            "cb_chatsessions?$select=cb_name&$filter=statecode eq 0&$count=true",
+        )
+        .header("Prefer", "odata.maxpagesize=2")
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.value().len(), 2);
+    let active = t.get("cb_chatsessions/$count?$filter=statecode eq 0").await;
+    assert_eq!(active.text, "4");
+    assert_eq!(r.json["@odata.count"], 4);
+    let next = r.json["@odata.nextLink"].as_str().unwrap();
+    assert!(next.contains("$count=true"), "{next}");
+}
+
+// learn.microsoft.com, query/overview, "Use parameter aliases with query options".
+#[tokio::test]
+async fn parameter_aliases_in_filter_and_orderby() {
+    let t = start().await;
+    let names = |r: &common::Resp| -> Vec<String> {
+        r.value()
+            .iter()
+            .map(|v| v["cb_name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = t
+        .get("cb_chatsessions?$select=cb_name&$filter=cb_name eq @p1&@p1='Tom Becker'")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(names(&r), vec!["Tom Becker"]);
+
+    // Aliases for columns and literals, in $filter and $orderby, given after
+    // or before the options that use them; @p3 has no value, so it is null.
+    let r = t
+        .get("cb_chatsessions?@p1=cb_channel&$select=cb_name&$orderby=@p1 asc,@p2 desc&$filter=@p1 ne @p3 and contains(@p2,@p4)&@p2=cb_name&@p4='e'")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(names(&r), vec!["Tom Becker", "Chen Wei", "Lena Fischer"]);
+    let r = t
+        .get("cb_chatsessions?$select=cb_name&$filter=cb_acceptedon eq @none")
+        .await;
+    assert_eq!(r.value().len(), 2, "{}", r.text);
+
+    // Next links carry the aliases.
+    let mut url = format!(
+        "{}/cb_chatsessions?$select=cb_name&$filter=cb_channel eq @c&$orderby=@o&@c=1&@o=cb_name",
+        t.api()
+    );
+    let mut seen = Vec::new();
+    loop {
+        let r = read(
+            t.http
+                .get(&url)
+                .bearer_auth(&t.token)
+                .header("Prefer", "odata.maxpagesize=1")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        seen.extend(names(&r));
+        match r.json.get("@odata.nextLink").and_then(Value::as_str) {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec!["Chen Wei", "Maria Garcia", "Tom Becker"]);
+
+    for q in [
+        "$filter=cb_channel eq @p1&@p1='one'",
+        "$filter=cb_channel eq @p1&@p1=1 or true",
+        "$filter=@p1 eq 1&@p1=cb_nope",
+        "$filter=cb_channel eq @p1&@p1=1&@p1=2",
+        "$orderby=@p1",
+        "$orderby=@p1&@p1=cb_nope",
+    ] {
+        let r = t.get(&format!("cb_chatsessions?{q}")).await;
+        assert_eq!(r.status, 400, "{q}: {}", r.text);
+        assert!(r.error_code().starts_with("0x"), "{q}");
+        assert!(!r.json["error"]["message"].as_str().unwrap().is_empty());
+    }
+}
+
+// learn.microsoft.com, query/join-tables, "Expand single-valued navigation properties".
+#[tokio::test]
+async fn expand_single_valued_navigation_properties_of_a_row() {
+    let t = start().await;
+    let path = format!(
+        "{}?$select=cb_name,_createdby_value&$expand=cb_configuration($select=cb_name,cb_channel),ownerid,createdby($select=fullname)",
+        session_path(2)
+    );
+    let r = t.get(&path).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.json["@odata.context"].as_str().unwrap().ends_with(
+            "$metadata#cb_chatsessions(cb_name,_createdby_value,cb_configuration(cb_name,cb_channel),ownerid(),createdby(fullname))/$entity"
+        ),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        r.json["cb_configuration"],
+        json!({
+            "cb_configurationid": chatbell_emulator::SeedIds::whatsapp_config().to_string(),
+            "cb_name": "WhatsApp",
+            "cb_channel": 1,
+        })
+    );
+    let demo = SeedIds::demo_agent().to_string();
+    let owner = &r.json["ownerid"];
+    assert_eq!(owner["@odata.type"], "#Microsoft.Dynamics.CRM.systemuser");
+    assert_eq!(owner["systemuserid"], demo);
+    assert_eq!(owner["ownerid"], demo);
+    assert_eq!(owner["fullname"], "Dana Demo");
+    assert!(owner.get("@odata.etag").is_none());
+    let creator = r.json["createdby"].as_object().unwrap();
+    let keys: HashSet<&str> = creator.keys().map(String::as_str).collect();
+    assert_eq!(keys, HashSet::from(["fullname", "systemuserid", "ownerid"]));
+    assert_eq!(creator["systemuserid"], r.json["_createdby_value"]);
+
+    // A team owns session 1; annotations reach into the expanded row.
+    let r = read(
+        t.req(
+            Method::GET,
+            &format!("{}?$select=cb_name&$expand=ownerid", session_path(1)),
+        )
+        .header("Prefer", "odata.include-annotations=\"*\"")
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json["ownerid"]["@odata.type"],
+        "#Microsoft.Dynamics.CRM.team"
+    );
+    assert_eq!(
+        r.json["ownerid"]["teamid"],
+        SeedIds::default_team().to_string()
+    );
+    assert_eq!(r.json["ownerid"]["name"], "Chat Agents");
+    assert_eq!(
+        r.json["ownerid"]["teamtype@OData.Community.Display.V1.FormattedValue"],
+        "Owner"
+    );
+
+    // With $expand a conditional GET is never answered 304.
+    let etag = t.get(&session_path(1)).await.header("etag").unwrap();
+    let r = read(
+        t.req(
+            Method::GET,
+            &format!(
+                "{}?$expand=cb_configuration($select=cb_name)",
+                session_path(1)
+            ),
+        )
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["cb_configuration"]["cb_name"], "WhatsApp");
+}
+
+#[tokio::test]
+async fn expand_in_collections_pages_and_null_lookups() {
+    let t = start().await;
+    // The SMS configuration has no assigned team.
+    let r = t
+        .get("cb_configurations?$select=cb_name&$orderby=cb_name&$expand=cb_assignedteam($select=name),cb_defaultteam($select=name)")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rows = r.value();
+    assert_eq!(rows[0]["cb_name"], "SMS");
+    assert_eq!(rows[0]["cb_assignedteam"], Value::Null);
+    assert_eq!(rows[0]["cb_defaultteam"]["name"], "Chat Agents");
+    assert_eq!(rows[1]["cb_assignedteam"]["name"], "Chat Escalations");
+    assert_eq!(
+        rows[1]["cb_assignedteam"]["ownerid"],
+        SeedIds::assigned_team().to_string()
+    );
+
+    // A request's users and chat; next links keep the $expand.
+    for n in [3, 4] {
+        t.create(
+            "cb_chatrequests",
+            json!({
+                "cb_kind": 1,
+                "cb_chatsession@odata.bind": format!("/{}", session_path(n)),
+                "cb_requestedto@odata.bind": format!("/systemusers({})", SeedIds::alex()),
+            }),
+        )
+        .await;
+    }
+    let mut url = format!(
+        "{}/cb_chatrequests?$select=cb_kind&$filter=_cb_requestedto_value eq {}&$expand=cb_requestedby($select=fullname),cb_requestedto($select=fullname),cb_chatsession($select=cb_name)",
+        t.api(),
+        SeedIds::alex()
+    );
+    let mut chats = Vec::new();
+    loop {
+        let r = read(
+            t.http
+                .get(&url)
+                .bearer_auth(&t.token)
+                .header("Prefer", "odata.maxpagesize=1")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for v in r.value() {
+            assert_eq!(v["cb_requestedby"]["fullname"], "Dana Demo", "{v}");
+            assert_eq!(v["cb_requestedto"]["fullname"], "Alex Rivera", "{v}");
+            chats.push(v["cb_chatsession"]["cb_name"].as_str().unwrap().to_string());
+        }
+        match r.json.get("@odata.nextLink").and_then(Value::as_str) {
+            Some(next) => {
+                assert!(next.contains("$expand="), "{next}");
+                url = next.to_string();
+            }
+            None => break,
+        }
+    }
+    chats.sort();
+    assert_eq!(chats, vec!["Chen Wei", "Priya Nair"]);
+}
+
+#[tokio::test]
+async fn expand_refuses_what_it_does_not_serve_with_dataverse_errors() {
+    let t = start().await;
+    for (path, code, says) in [
+        (
+            "cb_chatsessions?$expand=cb_nope",
+            "0x0",
+            "Could not find a property named 'cb_nope' on type 'Microsoft.Dynamics.CRM.cb_chatsession'.",
+        ),
+        (
+            "cb_chatsessions?$expand=cb_configuration($select=nope)",
+            "0x0",
+            "Could not find a property named 'nope' on type 'Microsoft.Dynamics.CRM.cb_configuration'.",
+        ),
+        (
+            "cb_chatsessions?$expand=ownerid($select=fullname)",
+            "0x0",
+            "on type 'Microsoft.Dynamics.CRM.principal'",
+        ),
+        (
+            "teams?$expand=teammembership_association",
+            "0x80060888",
+            "collection-valued",
+        ),
+        (
+            "cb_chatsessions?$expand=cb_configuration($expand=ownerid)",
+            "0x80060888",
+            "$expand",
+        ),
+        (
+            "cb_chatsessions?$expand=cb_configuration($filter=cb_channel eq 1)",
+            "0x80060888",
+            "$filter",
+        ),
+        (
+            "cb_chatsessions?$expand=cb_configuration/$ref",
+            "0x80060888",
+            "/$ref",
+        ),
+        (
+            "cb_chatsessions?$expand=cb_configuration(",
+            "0x80060888",
+            "Syntax error",
+        ),
+        (
+            "cb_chatsessions?$expand=ownerid,ownerid",
+            "0x80060888",
+            "more than once",
+        ),
+    ] {
+        let r = t.get(path).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.text);
+        assert_eq!(r.error_code(), code, "{path}: {}", r.text);
+        let message = r.json["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{path}: {message}");
+    }
+}
+
+#[tokio::test]
 async fn skip_is_refused_with_dataverse_error() {
     let t = start().await;
     let r = t.get("cb_chatsessions?$skip=2").await;
@@ -214,17 +595,36 @@ async fn skip_is_refused_with_dataverse_error() {
 #[tokio::test]
 async fn unknown_column_in_select_filter_or_orderby_gives_400() {
     let t = start().await;
-    for q in [
-        "$select=cb_nope",
-        "$filter=cb_nope eq 1",
-        "$orderby=cb_nope",
-        "$filter=cb_channel eq 'x'",
-        "$filter=cb_channel eq",
+    for (q, code) in [
+        ("$select=cb_nope", "0x0"),
+        ("$select=cb_name,cb_nope", "0x0"),
+        ("$filter=cb_nope eq 1", "0x80060888"),
+        ("$orderby=cb_nope", "0x80060888"),
+        ("$filter=cb_channel eq 'x'", "0x80060888"),
+        ("$filter=cb_channel eq", "0x80060888"),
     ] {
         let r = t.get(&format!("cb_chatsessions?{q}")).await;
         assert_eq!(r.status, 400, "{q}: {}", r.text);
-        assert!(r.error_code().starts_with("0x"), "{q}");
+        assert_eq!(r.error_code(), code, "{q}: {}", r.text);
         assert!(!r.json["error"]["message"].as_str().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn unknown_column_in_select_is_refused_with_dataverse_code_0x0() {
+    // Dataverse's own answer to an unknown $select column, word for word.
+    let t = start().await;
+    for path in [
+        "cb_chatsessions?$select=x".to_string(),
+        format!("{}?$select=x", session_path(1)),
+    ] {
+        let r = t.get(&path).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.text);
+        assert_eq!(
+            r.json,
+            json!({"error": {"code": "0x0", "message": "Could not find a property named 'x' on type 'Microsoft.Dynamics.CRM.cb_chatsession'."}}),
+            "{path}"
+        );
     }
 }
 
@@ -402,6 +802,42 @@ async fn single_row_get_has_etag_header_and_honours_if_none_match() {
     )
     .await;
     assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn if_none_match_never_gives_304_when_annotations_are_requested() {
+    let t = start().await;
+    let path = format!("{}?$select=cb_name,_ownerid_value", session_path(1));
+    let etag = t.get(&path).await.header("etag").unwrap();
+    for prefer in [
+        "odata.include-annotations=\"*\"",
+        "odata.include-annotations=\"OData.Community.Display.V1.FormattedValue\"",
+        "return=representation,odata.include-annotations=\"-*\"",
+    ] {
+        let r = read(
+            t.req(Method::GET, &path)
+                .header("If-None-Match", &etag)
+                .header("Prefer", prefer)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{prefer}: {}", r.text);
+        assert_eq!(r.json["cb_name"], "Maria Garcia", "{prefer}");
+        assert_eq!(r.header("etag").as_deref(), Some(etag.as_str()));
+    }
+    // Without annotations the same condition still answers 304.
+    let r = read(
+        t.req(Method::GET, &path)
+            .header("If-None-Match", &etag)
+            .header("Prefer", "odata.maxpagesize=10")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 304);
 }
 
 #[tokio::test]
@@ -911,9 +1347,16 @@ async fn garbage_requests_get_4xx_with_error_json() {
         (Method::GET, "cb_chatsessions?$top=-1".into(), None),
         (
             Method::GET,
-            "cb_chatsessions?$expand=cb_configuration".into(),
+            "cb_chatsessions?$expand=cb_nosuchlookup".into(),
             None,
         ),
+        (
+            Method::GET,
+            "cb_chatsessions?$expand=cb_configuration($expand=ownerid".into(),
+            None,
+        ),
+        (Method::GET, "cb_chatsessions/$count?$top=1".into(), None),
+        (Method::DELETE, "cb_chatsessions/$count".into(), None),
         (Method::GET, "cb_chatsessions?$count=maybe".into(), None),
         (
             Method::GET,
@@ -1167,7 +1610,12 @@ async fn track_changes_returns_delta_link_then_changes_and_deletions() {
 async fn track_changes_rejects_filter_orderby_and_top() {
     let t = start().await;
     let tok = t.token_for(MORGAN);
-    for q in ["$filter=statecode eq 0", "$orderby=cb_name", "$top=1"] {
+    for q in [
+        "$filter=statecode eq 0",
+        "$orderby=cb_name",
+        "$top=1",
+        "$expand=cb_configuration",
+    ] {
         let r = read(
             t.req_as(&tok, Method::GET, &format!("cb_chatsessions?{q}"))
                 .header("Prefer", "odata.track-changes")
