@@ -270,7 +270,7 @@ impl Engine {
                     actions.push(Action::BlockAnyway);
                 }
                 actions.push(Action::Dismiss);
-                self.show_info(&command, "Too late", body, actions, now, out);
+                self.show_info(&command, TOO_LATE, body, actions, now, out);
                 // A request refused for its chat's sake is still pending: it
                 // stays in the panel (the refusal's toast says enough).
                 if attempt == Attempt::AnswerRequest && refusal.leaves_request_pending() {
@@ -283,7 +283,7 @@ impl Engine {
                 }
                 self.show_info(
                     &command,
-                    "Could not do that",
+                    COULD_NOT,
                     clip(&message, PREVIEW_CHARS),
                     vec![Action::Open, Action::Dismiss],
                     now,
@@ -374,15 +374,14 @@ impl Engine {
         if !mine || !touch.was_open || row.status != SessionStatus::Blocked || my_block {
             return;
         }
-        let name = clip(&row.name, NAME_CHARS);
+        let (title, body) = blocked_text(row);
         self.show(
             Notification {
                 key: NotificationKey::Blocked(touch.id),
                 kind: NotificationKind::NumberBlocked,
                 session: Some(touch.id),
-                title: format!("Number blocked: {name}"),
-                body: "The customer's number was blocked, so this chat of yours is closed."
-                    .to_string(),
+                title,
+                body,
                 actions: vec![Action::Open, Action::Dismiss],
                 count: 0,
                 created_at: now,

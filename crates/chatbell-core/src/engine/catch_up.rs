@@ -46,8 +46,7 @@ impl Engine {
         }
         if quiet.len() >= SUMMARY_THRESHOLD {
             let key = NotificationKey::CatchUp;
-            let title = format!("{} chats need you", quiet.len());
-            let body = "Missed while ChatBell was away. Open the panel to see them.".to_string();
+            let (title, body) = summary_text(quiet.len());
             if let Some(shared) = self.notifications.get_mut(&key).filter(|n| n.is_live()) {
                 let n = Arc::make_mut(shared);
                 n.title = title;

@@ -144,27 +144,7 @@ impl Engine {
         if self.notifications.contains_key(&key) {
             return;
         }
-        let to = self.name_of(r.requested_to);
-        let what = match r.kind {
-            RequestKind::Assign => "assign",
-            RequestKind::Discuss => "discuss",
-        };
-        let (title, body) = match r.status {
-            RequestStatus::Accepted => {
-                (format!("{to} accepted your {what} request"), String::new())
-            }
-            RequestStatus::Rejected => (
-                format!("{to} rejected your {what} request"),
-                format!(
-                    "Reason: {}",
-                    clip(r.reason.as_deref().unwrap_or(""), PREVIEW_CHARS)
-                ),
-            ),
-            _ => (
-                format!("Your {what} request to {to} expired"),
-                "No answer in time.".to_string(),
-            ),
-        };
+        let (title, body) = outcome_text(r, &self.name_of(r.requested_to));
         self.show(
             Notification {
                 key,

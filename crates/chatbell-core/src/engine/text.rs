@@ -149,3 +149,47 @@ pub(super) fn request_title(
         ),
     }
 }
+
+/// R8: the answer to my request, told to me: (title, body).
+pub(super) fn outcome_text(r: &ChatRequest, to: &str) -> (String, String) {
+    let what = match r.kind {
+        RequestKind::Assign => "assign",
+        RequestKind::Discuss => "discuss",
+    };
+    match r.status {
+        RequestStatus::Accepted => (format!("{to} accepted your {what} request"), String::new()),
+        RequestStatus::Rejected => (
+            format!("{to} rejected your {what} request"),
+            format!(
+                "Reason: {}",
+                clip(r.reason.as_deref().unwrap_or(""), PREVIEW_CHARS)
+            ),
+        ),
+        _ => (
+            format!("Your {what} request to {to} expired"),
+            "No answer in time.".to_string(),
+        ),
+    }
+}
+
+/// R17: the catch-up summary for `chats` chats: (title, body).
+pub(super) fn summary_text(chats: usize) -> (String, String) {
+    (
+        format!("{chats} chats need you"),
+        "Missed while ChatBell was away. Open the panel to see them.".to_string(),
+    )
+}
+
+/// R15: the owner told that someone else's Block closed their chat.
+pub(super) fn blocked_text(row: &Session) -> (String, String) {
+    (
+        format!("Number blocked: {}", clip(&row.name, NAME_CHARS)),
+        "The customer's number was blocked, so this chat of yours is closed.".to_string(),
+    )
+}
+
+/// R15: the title of an action that did not go through, for what is true now
+/// ([`crate::ownership::Refusal::words`] gives its body).
+pub(super) const TOO_LATE: &str = "Too late";
+/// The title of an action Dynamics refused or that could not be sent.
+pub(super) const COULD_NOT: &str = "Could not do that";
