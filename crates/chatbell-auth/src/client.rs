@@ -7,7 +7,8 @@ use reqwest::Url;
 
 use crate::config::AuthConfig;
 use crate::error::{AuthError, OAuthError};
-use crate::tokens::{malformed, Clock, RefreshToken, SystemClock, Tokens};
+use crate::tokens::{malformed, wall, RefreshToken, Tokens};
+use chatbell_core::{Clock, SystemClock};
 
 /// How long one request to the identity platform may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -52,6 +53,11 @@ impl OAuthClient {
         self
     }
 
+    /// The wall-clock time of this client's clock.
+    pub(crate) fn now(&self) -> SystemTime {
+        wall(self.clock.now())
+    }
+
     /// The configuration this client signs in with.
     pub fn config(&self) -> &AuthConfig {
         &self.config
@@ -74,7 +80,7 @@ impl OAuthClient {
     pub(crate) async fn token_request(&self, form: &[(&str, &str)]) -> Result<Tokens, AuthError> {
         let url = self.config.endpoint("token")?;
         let (status, body) = self.post_form(url, form).await?;
-        token_response(status, &body, self.clock.now())
+        token_response(status, &body, self.now())
     }
 
     /// POSTs `application/x-www-form-urlencoded` and returns status and body.

@@ -121,7 +121,7 @@ impl OAuthClient {
                 &[("client_id", self.config.client_id()), ("scope", &scope)],
             )
             .await?;
-        DeviceCodePrompt::from_response(status, &body, self.clock.now())
+        DeviceCodePrompt::from_response(status, &body, self.now())
     }
 
     /// Polls the token endpoint until the user has signed in, declined, or the code

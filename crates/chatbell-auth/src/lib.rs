@@ -87,6 +87,4 @@ pub use store::{
     FileKey, InMemoryKeyProvider, KeyError, KeyProvider, KeyringKeyProvider, StorageMode,
     StoredSignIn, TokenStore, FILE_NAME, KEYCHAIN_TIMEOUT,
 };
-pub use tokens::{
-    AccessToken, Account, Clock, ManualClock, RefreshToken, Secret, SystemClock, Tokens,
-};
+pub use tokens::{AccessToken, Account, RefreshToken, Secret, Tokens};

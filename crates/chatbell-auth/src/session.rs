@@ -143,7 +143,7 @@ impl Session {
     /// refused it (the stored sign-in is then deleted).
     pub async fn access_token(&self) -> Result<AccessToken, AuthError> {
         let mut st = self.state.lock().await;
-        let now = self.client.clock.now();
+        let now = self.client.now();
         if let Some(at) = st.access.as_ref().filter(|at| at.is_fresh(now, self.skew)) {
             return Ok(at.clone());
         }
@@ -151,7 +151,7 @@ impl Session {
             Ok(at) => Ok(at),
             // A failed early refresh (network) still leaves a usable token.
             Err(e) if !e.is_sign_in_required() => match st.access.as_ref() {
-                Some(at) if !at.is_expired(self.client.clock.now()) => {
+                Some(at) if !at.is_expired(self.client.now()) => {
                     tracing::warn!("early token refresh failed, using the current token: {e}");
                     Ok(at.clone())
                 }
@@ -169,7 +169,7 @@ impl Session {
     /// A network failure stays [`AuthError::Network`] (signing in again would not help).
     pub async fn on_unauthorized(&self, rejected: &AccessToken) -> Result<AccessToken, AuthError> {
         let mut st = self.state.lock().await;
-        let now = self.client.clock.now();
+        let now = self.client.now();
         if let Some(cur) = st
             .access
             .as_ref()

@@ -6,7 +6,6 @@
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 use zeroize::Zeroizing;
 
@@ -242,45 +241,11 @@ impl Tokens {
     }
 }
 
-/// The time source for token expiry. Wall-clock time (not a monotonic clock)
-/// because a laptop's monotonic clock stops while it sleeps, while tokens keep
-/// expiring.
-pub trait Clock: Send + Sync + 'static {
-    /// The current time.
-    fn now(&self) -> SystemTime;
-}
-
-/// The system's wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
-
-/// A clock that moves only when told: for tests of expiry and refresh.
-#[derive(Debug)]
-pub struct ManualClock(Mutex<SystemTime>);
-
-impl ManualClock {
-    /// A clock showing `start`.
-    pub fn new(start: SystemTime) -> Self {
-        ManualClock(Mutex::new(start))
-    }
-
-    /// Moves the clock forward.
-    pub fn advance(&self, by: Duration) {
-        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *t += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
+/// A time of the project's clock ([`chatbell_core::Clock`], wall-clock time: a
+/// laptop's monotonic clock stops while it sleeps, while tokens keep expiring)
+/// as the `SystemTime` token expiry is kept in.
+pub(crate) fn wall(t: chatbell_core::Ts) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(t.0).unwrap_or(0))
 }
 
 /// Maps a token-response parse failure to the crate error.
@@ -358,17 +323,19 @@ mod tests {
 
     #[test]
     fn freshness_respects_the_skew() {
-        let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(10_000));
-        let t = AccessToken::new("x".into(), clock.now() + Duration::from_secs(3600));
+        use chatbell_core::{Clock, ManualClock, Span, Ts};
+        let clock = ManualClock::new(Ts(10_000_000));
+        let now = || wall(clock.now());
+        let t = AccessToken::new("x".into(), now() + Duration::from_secs(3600));
         let skew = Duration::from_secs(300);
-        assert!(t.is_fresh(clock.now(), skew));
-        clock.advance(Duration::from_secs(3600 - 301));
-        assert!(t.is_fresh(clock.now(), skew));
-        clock.advance(Duration::from_secs(1));
-        assert!(!t.is_fresh(clock.now(), skew), "inside the skew window");
-        assert!(!t.is_expired(clock.now()));
-        clock.advance(Duration::from_secs(300));
-        assert!(t.is_expired(clock.now()));
+        assert!(t.is_fresh(now(), skew));
+        clock.advance(Span::seconds(3600 - 301));
+        assert!(t.is_fresh(now(), skew));
+        clock.advance(Span::seconds(1));
+        assert!(!t.is_fresh(now(), skew), "inside the skew window");
+        assert!(!t.is_expired(now()));
+        clock.advance(Span::seconds(300));
+        assert!(t.is_expired(now()));
     }
 
     #[test]

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatbell_auth::{
-    AccessToken, AuthError, Clock, InMemoryKeyProvider, KeyProvider, ManualClock, Session,
-    StorageMode, TokenStore,
+    AccessToken, AuthError, InMemoryKeyProvider, KeyProvider, Session, StorageMode, TokenStore,
 };
+use chatbell_core::{Clock, ManualClock};
 use chatbell_emulator::TokenFault;
 use support::{Idp, ALEX, DANA};
 
@@ -58,14 +58,17 @@ impl Rig {
     async fn ttl(&self, s: &Session) -> u64 {
         let at = s.access_token().await.unwrap();
         at.expires_at()
-            .duration_since(self.clock.now())
+            .duration_since(
+                std::time::UNIX_EPOCH + Duration::from_millis(self.clock.now().0 as u64),
+            )
             .unwrap()
             .as_secs()
     }
 
     /// Moves both clocks (ChatBell's and the emulator's).
     async fn advance(&self, secs: u64) {
-        self.clock.advance(Duration::from_secs(secs));
+        self.clock
+            .advance(chatbell_core::Span::seconds(secs as i64));
         self.idp.advance(secs).await;
     }
 }

@@ -8,7 +8,8 @@ pub mod broken_server;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chatbell_auth::{AuthConfig, Clock, ManualClock, OAuthClient};
+use chatbell_auth::{AuthConfig, OAuthClient};
+use chatbell_core::{Clock, ManualClock, Ts};
 use chatbell_emulator::{Emulator, Options, RunningEmulator, Seed, TokenFault};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -148,9 +149,7 @@ impl Idp {
 
 /// A manual clock at a fixed, arbitrary wall time.
 pub fn manual_clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::new(
-        std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-    ))
+    Arc::new(ManualClock::new(Ts(1_800_000_000_000)))
 }
 
 /// Polls `cond` every 10 ms (real time) until it holds; panics after 10 s.
