@@ -70,7 +70,7 @@ pub enum AuthError {
 
     /// The token store failed.
     #[error(transparent)]
-    Storage(#[from] StoreError),
+    Storage(#[from] TokenStoreError),
 
     /// The configuration is not usable (a bad URL, an empty client id, ...).
     #[error("invalid sign-in configuration: {0}")]
@@ -186,7 +186,7 @@ impl std::error::Error for OAuthError {}
 
 /// Failures of the encrypted token file and of the key in the OS keychain.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum TokenStoreError {
     /// Reading or writing the token file failed.
     #[error("token file {op} failed: {source}")]
     Io {

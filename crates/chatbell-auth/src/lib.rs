@@ -79,7 +79,7 @@ mod tokens;
 pub use client::{error_response, token_response, OAuthClient};
 pub use config::AuthConfig;
 pub use device::DeviceCodePrompt;
-pub use error::{AuthError, DeviceCodeFailure, OAuthError, StoreError};
+pub use error::{AuthError, DeviceCodeFailure, OAuthError, TokenStoreError};
 pub use loopback::{redirect_request, BrowserOpener, BrowserSignIn};
 pub use pkce::{random_state, s256_challenge, Pkce};
 pub use session::{Session, DEFAULT_REFRESH_SKEW};

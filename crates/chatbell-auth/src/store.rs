@@ -23,7 +23,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::error::StoreError;
+use crate::error::TokenStoreError;
 use crate::pkce::random_bytes;
 use crate::tokens::{Account, RefreshToken};
 
@@ -340,8 +340,8 @@ impl TokenStore {
 
     /// Reads the stored sign-in. `Ok(None)`: nothing stored (or memory-only).
     /// An unreadable file (corrupt, tampered, wrong or missing key) is deleted and
-    /// reported as [`StoreError::Unreadable`]: the user signs in afresh.
-    pub async fn load(&self) -> Result<Option<StoredSignIn>, StoreError> {
+    /// reported as [`TokenStoreError::Unreadable`]: the user signs in afresh.
+    pub async fn load(&self) -> Result<Option<StoredSignIn>, TokenStoreError> {
         let Some(fs) = &self.file else {
             return Ok(None);
         };
@@ -349,10 +349,10 @@ impl TokenStore {
         let sealed = match blocking(move || std::fs::read(&path)).await {
             Ok(bytes) => Zeroizing::new(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StoreError::Io { op: "read", source }),
+            Err(source) => return Err(TokenStoreError::Io { op: "read", source }),
         };
         let outcome = match fs.current_key().await? {
-            None => Err(StoreError::Unreadable(
+            None => Err(TokenStoreError::Unreadable(
                 "its key is missing from the keychain",
             )),
             Some(key) => open_sealed(&key, &sealed),
@@ -368,7 +368,7 @@ impl TokenStore {
 
     /// Seals and writes `signin` atomically, creating the keychain key on first use.
     /// Memory-only: does nothing.
-    pub async fn save(&self, signin: &StoredSignIn) -> Result<(), StoreError> {
+    pub async fn save(&self, signin: &StoredSignIn) -> Result<(), TokenStoreError> {
         let Some(fs) = &self.file else {
             return Ok(());
         };
@@ -380,7 +380,7 @@ impl TokenStore {
                 let k = *key;
                 keychain(fs.timeout, move || keys.save_key(&k))
                     .await
-                    .map_err(|e| StoreError::Keychain(e.to_string()))?;
+                    .map_err(|e| TokenStoreError::Keychain(e.to_string()))?;
                 *fs.key.lock().unwrap_or_else(|p| p.into_inner()) = Some(key.clone());
                 key
             }
@@ -389,21 +389,21 @@ impl TokenStore {
         let path = fs.path.clone();
         blocking(move || write_atomically(&path, &sealed))
             .await
-            .map_err(|source| StoreError::Io {
+            .map_err(|source| TokenStoreError::Io {
                 op: "write",
                 source,
             })
     }
 
     /// Deletes the file and the keychain key (sign-out).
-    pub async fn clear(&self) -> Result<(), StoreError> {
+    pub async fn clear(&self) -> Result<(), TokenStoreError> {
         let Some(fs) = &self.file else {
             return Ok(());
         };
         let path = fs.path.clone();
         blocking(move || remove_if_exists(&path))
             .await
-            .map_err(|source| StoreError::Io {
+            .map_err(|source| TokenStoreError::Io {
                 op: "delete",
                 source,
             })?;
@@ -411,20 +411,20 @@ impl TokenStore {
         let keys = fs.keys.clone();
         keychain(fs.timeout, move || keys.delete_key())
             .await
-            .map_err(|e| StoreError::Keychain(e.to_string()))
+            .map_err(|e| TokenStoreError::Keychain(e.to_string()))
     }
 }
 
 impl FileStore {
     /// The cached key, else asks the provider (once it has one, it is cached).
-    async fn current_key(&self) -> Result<Option<FileKey>, StoreError> {
+    async fn current_key(&self) -> Result<Option<FileKey>, TokenStoreError> {
         if let Some(k) = self.key.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             return Ok(Some(k.clone()));
         }
         let keys = self.keys.clone();
         let k = keychain(self.timeout, move || keys.load_key())
             .await
-            .map_err(|e| StoreError::Keychain(e.to_string()))?;
+            .map_err(|e| TokenStoreError::Keychain(e.to_string()))?;
         if let Some(k) = &k {
             *self.key.lock().unwrap_or_else(|p| p.into_inner()) = Some(k.clone());
         }
@@ -451,9 +451,9 @@ impl From<std::io::Error> for KeyError {
 }
 
 /// `MAGIC | VERSION | nonce (24) | ciphertext+tag`, header as associated data.
-pub(crate) fn seal(key: &[u8; 32], signin: &StoredSignIn) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn seal(key: &[u8; 32], signin: &StoredSignIn) -> Result<Vec<u8>, TokenStoreError> {
     let plain = Zeroizing::new(
-        serde_json::to_vec(signin).map_err(|_| StoreError::Unreadable("cannot encode"))?,
+        serde_json::to_vec(signin).map_err(|_| TokenStoreError::Unreadable("cannot encode"))?,
     );
     let cipher = XChaCha20Poly1305::new(key.into());
     let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
@@ -467,20 +467,20 @@ pub(crate) fn seal(key: &[u8; 32], signin: &StoredSignIn) -> Result<Vec<u8>, Sto
                 aad: &header,
             },
         )
-        .map_err(|_| StoreError::Unreadable("encryption failed"))?;
+        .map_err(|_| TokenStoreError::Unreadable("encryption failed"))?;
     let mut out = header;
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&ct);
     Ok(out)
 }
 
-/// Inverse of [`seal`]; any damage is [`StoreError::Unreadable`].
-pub(crate) fn open_sealed(key: &[u8; 32], sealed: &[u8]) -> Result<StoredSignIn, StoreError> {
+/// Inverse of [`seal`]; any damage is [`TokenStoreError::Unreadable`].
+pub(crate) fn open_sealed(key: &[u8; 32], sealed: &[u8]) -> Result<StoredSignIn, TokenStoreError> {
     if sealed.len() < HEADER_LEN + NONCE_LEN + 16 || &sealed[..MAGIC.len()] != MAGIC {
-        return Err(StoreError::Unreadable("not a ChatBell sign-in file"));
+        return Err(TokenStoreError::Unreadable("not a ChatBell sign-in file"));
     }
     if sealed[MAGIC.len()] != VERSION {
-        return Err(StoreError::Unreadable("unknown file version"));
+        return Err(TokenStoreError::Unreadable("unknown file version"));
     }
     let (header, rest) = sealed.split_at(HEADER_LEN);
     let (nonce, ct) = rest.split_at(NONCE_LEN);
@@ -494,9 +494,11 @@ pub(crate) fn open_sealed(key: &[u8; 32], sealed: &[u8]) -> Result<StoredSignIn,
                     aad: header,
                 },
             )
-            .map_err(|_| StoreError::Unreadable("it was altered or sealed with another key"))?,
+            .map_err(|_| {
+                TokenStoreError::Unreadable("it was altered or sealed with another key")
+            })?,
     );
-    serde_json::from_slice(&plain).map_err(|_| StoreError::Unreadable("unexpected contents"))
+    serde_json::from_slice(&plain).map_err(|_| TokenStoreError::Unreadable("unexpected contents"))
 }
 
 fn remove_if_exists(path: &Path) -> std::io::Result<()> {
@@ -603,7 +605,7 @@ mod tests {
             let mut bad = sealed.clone();
             bad[i] ^= 0x01;
             assert!(
-                matches!(open_sealed(&key, &bad), Err(StoreError::Unreadable(_))),
+                matches!(open_sealed(&key, &bad), Err(TokenStoreError::Unreadable(_))),
                 "flip at {i}"
             );
         }

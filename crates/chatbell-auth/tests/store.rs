@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use chatbell_auth::{
-    Account, InMemoryKeyProvider, KeyProvider, RefreshToken, StorageMode, StoreError, StoredSignIn,
-    TokenStore, FILE_NAME,
+    Account, InMemoryKeyProvider, KeyProvider, RefreshToken, StorageMode, StoredSignIn, TokenStore,
+    TokenStoreError, FILE_NAME,
 };
 
 fn signin(rt: &str) -> StoredSignIn {
@@ -99,7 +99,7 @@ async fn corrupt_file_means_a_fresh_sign_in_not_a_panic() {
     ] {
         std::fs::write(&path, &damage).unwrap();
         let e = store.load().await.unwrap_err();
-        assert!(matches!(e, StoreError::Unreadable(_)), "{e:?}");
+        assert!(matches!(e, TokenStoreError::Unreadable(_)), "{e:?}");
         assert!(e.to_string().contains("sign in again"));
         assert!(!path.exists(), "the damaged file is discarded");
         assert_eq!(store.load().await.unwrap(), None);
@@ -117,7 +117,10 @@ async fn tampered_file_is_detected_and_discarded() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x80;
     std::fs::write(&path, &bytes).unwrap();
-    assert!(matches!(store.load().await, Err(StoreError::Unreadable(_))));
+    assert!(matches!(
+        store.load().await,
+        Err(TokenStoreError::Unreadable(_))
+    ));
     assert!(!path.exists());
 }
 
@@ -134,7 +137,7 @@ async fn file_whose_key_was_replaced_or_lost_is_discarded() {
 
     keys.set(Some([9u8; 32]));
     let e = open(dir.path(), &keys).await.load().await.unwrap_err();
-    assert!(matches!(e, StoreError::Unreadable(_)), "{e:?}");
+    assert!(matches!(e, TokenStoreError::Unreadable(_)), "{e:?}");
     assert!(!path.exists());
 
     open(dir.path(), &keys)
@@ -144,7 +147,7 @@ async fn file_whose_key_was_replaced_or_lost_is_discarded() {
         .unwrap();
     keys.set(None);
     let e = open(dir.path(), &keys).await.load().await.unwrap_err();
-    assert!(matches!(e, StoreError::Unreadable(_)), "{e:?}");
+    assert!(matches!(e, TokenStoreError::Unreadable(_)), "{e:?}");
     assert!(!path.exists());
 }
 

@@ -707,7 +707,7 @@ fn single(req: &Req<'_>, table: &Table, id: Uuid) -> Result<Response, ApiError> 
 
 fn row_response(
     req: &Req<'_>,
-    store: &crate::store::Store,
+    store: &crate::store::OrgData,
     table: &Table,
     row: &Row,
     q: &QueryOptions,

@@ -23,17 +23,17 @@ enum Mode {
 
 /// A shared, cloneable clock.
 #[derive(Debug, Clone)]
-pub struct Clock {
+pub struct OrgClock {
     inner: Arc<Mutex<Mode>>,
 }
 
-impl Default for Clock {
+impl Default for OrgClock {
     fn default() -> Self {
         Self::system()
     }
 }
 
-impl Clock {
+impl OrgClock {
     /// The system clock.
     pub fn system() -> Self {
         Self::system_scaled(1.0)
@@ -58,7 +58,7 @@ impl Clock {
     }
 
     /// A manual clock that starts at `start` and moves only through
-    /// [`Clock::advance`] and [`Clock::set`].
+    /// [`OrgClock::advance`] and [`OrgClock::set`].
     pub fn manual(start: DateTime<Utc>) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Mode::Manual { now: start })),
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn manual_clock_moves_only_when_told() {
-        let c = Clock::manual_default();
+        let c = OrgClock::manual_default();
         let a = c.now();
         c.advance(90);
         assert_eq!((c.now() - a).num_seconds(), 90);

@@ -38,8 +38,8 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), chatbell_emulator::EmulatorError> {
-//! use chatbell_emulator::{Clock, Emulator, Options, Seed};
-//! let emu = Emulator::start(Options::default().seed(Seed::Demo).clock(Clock::manual_default())).await?;
+//! use chatbell_emulator::{OrgClock, Emulator, Options, Seed};
+//! let emu = Emulator::start(Options::default().seed(Seed::Demo).clock(OrgClock::manual_default())).await?;
 //! let token = emu.mint_token(chatbell_emulator::seed::DEMO_AGENT_EMAIL)?;
 //! println!("{} {}", emu.api_url(), token);
 //! emu.advance_clock(60); // one minute later, without sleeping
@@ -65,7 +65,7 @@ pub mod state;
 pub mod stats;
 pub mod store;
 
-pub use clock::Clock;
+pub use clock::OrgClock;
 pub use error::{ApiError, EmulatorError};
 pub use faults::{FaultSettings, TokenFault};
 pub use seed::{Seed, SeedIds, DEMO_AGENT_EMAIL};
@@ -112,7 +112,7 @@ pub struct Options {
     pub delta_token_max_age: Duration,
     /// The clock; `None` = the system clock (scaled by `simulate_speed` when
     /// simulating).
-    pub clock: Option<Clock>,
+    pub clock: Option<OrgClock>,
     /// The tenant id.
     pub tenant_id: Uuid,
 }
@@ -145,7 +145,7 @@ impl Options {
         self
     }
     /// Sets the clock.
-    pub fn clock(mut self, clock: Clock) -> Self {
+    pub fn clock(mut self, clock: OrgClock) -> Self {
         self.clock = Some(clock);
         self
     }
@@ -206,14 +206,14 @@ impl Emulator {
     pub async fn start(opts: Options) -> Result<RunningEmulator, EmulatorError> {
         let clock = match &opts.clock {
             Some(c) => c.clone(),
-            None if opts.simulate => Clock::system_scaled(opts.simulate_speed),
-            None => Clock::system(),
+            None if opts.simulate => OrgClock::system_scaled(opts.simulate_speed),
+            None => OrgClock::system(),
         };
         let listener = tokio::net::TcpListener::bind(opts.listen).await?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
 
-        let mut store = store::Store::new();
+        let mut store = store::OrgData::new();
         let mut writer = None;
         if let Some(path) = &opts.state_file {
             let pool = persist::open(path, &mut store).await?;
@@ -264,8 +264,8 @@ impl Emulator {
 
 fn shared_state(
     opts: &Options,
-    clock: Clock,
-    store: store::Store,
+    clock: OrgClock,
+    store: store::OrgData,
     base_url: String,
 ) -> Arc<Shared> {
     let sim = opts
@@ -358,8 +358,8 @@ impl std::fmt::Debug for InProcess {
 impl InProcess {
     /// Seeds an emulator per `opts`.
     pub fn new(opts: Options) -> Result<InProcess, EmulatorError> {
-        let clock = opts.clock.clone().unwrap_or_else(Clock::manual_default);
-        let mut store = store::Store::new();
+        let clock = opts.clock.clone().unwrap_or_else(OrgClock::manual_default);
+        let mut store = store::OrgData::new();
         seed::apply(&mut store, opts.seed, clock.now())
             .map_err(|e| EmulatorError::InvalidOption(format!("seeding failed: {e}")))?;
         let opts = Options {
@@ -414,7 +414,7 @@ impl RunningEmulator {
         self.addr
     }
     /// The emulator's clock (shared: moving it moves the emulator's time).
-    pub fn clock(&self) -> &Clock {
+    pub fn clock(&self) -> &OrgClock {
         &self.shared.clock
     }
     /// Moves the clock by `seconds` and runs the simulation's due events.
@@ -487,7 +487,7 @@ impl RunningEmulator {
         lock(&self.shared.stats).clone()
     }
     /// Runs `f` on the data (for tests that need to look inside).
-    pub fn with_store<T>(&self, f: impl FnOnce(&mut store::Store) -> T) -> T {
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut store::OrgData) -> T) -> T {
         f(&mut lock(&self.shared.store))
     }
     /// Stops serving, stops the simulation and flushes the state file.

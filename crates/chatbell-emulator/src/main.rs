@@ -4,7 +4,7 @@
 //! `http://127.0.0.1:41234`), so that scripts and tests can read it.
 
 use anyhow::{bail, Context, Result};
-use chatbell_emulator::{Clock, Emulator, Options, Seed};
+use chatbell_emulator::{Emulator, Options, OrgClock, Seed};
 use std::io::Write;
 use std::time::Duration;
 
@@ -68,8 +68,8 @@ fn parse_args() -> Result<Options> {
                     _ => None,
                 };
                 o.clock = Some(match start {
-                    Some(t) => Clock::manual(t),
-                    None => Clock::manual_default(),
+                    Some(t) => OrgClock::manual(t),
+                    None => OrgClock::manual_default(),
                 });
             }
             "-h" | "--help" => {

@@ -4,7 +4,7 @@
 use crate::error::{codes, ApiError};
 use crate::filter::{Filter, Val};
 use crate::schema::{choice_label, schema, ColType, Table};
-use crate::store::{Row, Store, LOOKUP_LOGICAL};
+use crate::store::{OrgData, Row, LOOKUP_LOGICAL};
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -624,7 +624,7 @@ pub fn context_expanded(
 /// query/join-tables, "Expand single-valued navigation properties").
 pub fn add_expanded(
     out: &mut Map<String, Value>,
-    store: &Store,
+    store: &OrgData,
     row: &Row,
     expands: &[Expand],
     ann: &Annotations,
@@ -677,7 +677,7 @@ fn formatted_time(s: &str) -> Option<String> {
 /// Renders a row for a client: etag, selected columns (all when `select` is
 /// `None`; the primary key always) and the requested annotations.
 pub fn render(
-    store: &Store,
+    store: &OrgData,
     table: &Table,
     row: &Row,
     select: Option<&[String]>,

@@ -10,7 +10,7 @@
 //! sessions were revoked.
 
 use crate::error::EmulatorError;
-use crate::store::{Store, UserFlags};
+use crate::store::{OrgData, UserFlags};
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row as _, SqlitePool};
@@ -82,7 +82,7 @@ fn uuid(s: &str) -> Result<Uuid, EmulatorError> {
 }
 
 /// Opens (creating if needed) the state file and loads it into `store`.
-pub async fn open(path: &Path, store: &mut Store) -> Result<SqlitePool, EmulatorError> {
+pub async fn open(path: &Path, store: &mut OrgData) -> Result<SqlitePool, EmulatorError> {
     let opts = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)

@@ -19,7 +19,7 @@
 
 use crate::error::{codes, ApiError};
 use crate::schema::{schema, Table};
-use crate::store::{Change, Store, WriteCtx, LOOKUP_LOGICAL};
+use crate::store::{Change, OrgData, WriteCtx, LOOKUP_LOGICAL};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -46,7 +46,7 @@ fn plugin_error(message: impl Into<String>) -> ApiError {
 }
 
 /// Whether `number` is blocked on `channel`.
-pub fn is_blocked(store: &Store, number: &str, channel: Option<i64>) -> bool {
+pub fn is_blocked(store: &OrgData, number: &str, channel: Option<i64>) -> bool {
     store.rows("cb_blockednumbers").any(|(_, r)| {
         r.int("statecode").unwrap_or(0) == 0
             && r.str("cb_number")
@@ -59,7 +59,7 @@ pub fn is_blocked(store: &Store, number: &str, channel: Option<i64>) -> bool {
 }
 
 pub(crate) fn pre_create(
-    store: &mut Store,
+    store: &mut OrgData,
     table: &Table,
     fields: &mut Map<String, Value>,
     changes: &[Change],
@@ -158,7 +158,7 @@ pub(crate) fn pre_create(
     Ok(())
 }
 
-pub(crate) fn post_create(store: &mut Store, table: &Table, id: Uuid, ctx: WriteCtx) {
+pub(crate) fn post_create(store: &mut OrgData, table: &Table, id: Uuid, ctx: WriteCtx) {
     let sessions = match schema().by_set("cb_chatsessions") {
         Some(t) => t,
         None => return,

@@ -14,7 +14,7 @@
 //! Ids are name-based (UUID v5), so they are the same on every run: see [`SeedIds`].
 
 use crate::error::ApiError;
-use crate::store::{Store, UserFlags, WriteCtx};
+use crate::store::{OrgData, UserFlags, WriteCtx};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -116,7 +116,7 @@ fn obj(v: Value) -> Map<String, Value> {
 }
 
 /// Creates the SYSTEM user (every store has it: it is the default writer).
-pub fn ensure_system_user(store: &mut Store, now: DateTime<Utc>) -> Result<(), ApiError> {
+pub fn ensure_system_user(store: &mut OrgData, now: DateTime<Utc>) -> Result<(), ApiError> {
     let id = SeedIds::system();
     if store.get("systemusers", id).is_none() {
         let ctx = WriteCtx { actor: id, now };
@@ -137,7 +137,7 @@ pub fn ensure_system_user(store: &mut Store, now: DateTime<Utc>) -> Result<(), A
 }
 
 /// Fills `store` with `seed` as of `now`.
-pub fn apply(store: &mut Store, seed: Seed, now: DateTime<Utc>) -> Result<(), ApiError> {
+pub fn apply(store: &mut OrgData, seed: Seed, now: DateTime<Utc>) -> Result<(), ApiError> {
     ensure_system_user(store, now)?;
     if seed == Seed::Empty {
         return Ok(());
@@ -314,7 +314,7 @@ pub fn apply(store: &mut Store, seed: Seed, now: DateTime<Utc>) -> Result<(), Ap
         )?;
     }
     let mut count = 0;
-    let mut msg = |store: &mut Store, n: u32, dir: i64, text: &str, ctx: WriteCtx| {
+    let mut msg = |store: &mut OrgData, n: u32, dir: i64, text: &str, ctx: WriteCtx| {
         count += 1;
         store
             .create(

@@ -19,7 +19,7 @@
 
 use crate::clock::format_ts;
 use crate::seed::SeedIds;
-use crate::store::{Store, WriteCtx};
+use crate::store::{OrgData, WriteCtx};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -198,7 +198,7 @@ impl Simulator {
     }
 
     /// Runs every event due at or before `now`, in time order.
-    pub fn run_until(&mut self, store: &mut Store, now: DateTime<Utc>) {
+    pub fn run_until(&mut self, store: &mut OrgData, now: DateTime<Utc>) {
         let mut ran = 0;
         loop {
             let follow = self.queue.keys().next().copied();
@@ -233,7 +233,7 @@ impl Simulator {
         expire_requests(store, now);
     }
 
-    fn agents(&self, store: &Store) -> Vec<Uuid> {
+    fn agents(&self, store: &OrgData) -> Vec<Uuid> {
         let team = SeedIds::default_team();
         store
             .members_of(team)
@@ -242,14 +242,14 @@ impl Simulator {
             .collect()
     }
 
-    fn active_agents(&self, store: &Store) -> Vec<Uuid> {
+    fn active_agents(&self, store: &OrgData) -> Vec<Uuid> {
         self.agents(store)
             .into_iter()
             .filter(|a| !self.idle.contains(a))
             .collect()
     }
 
-    fn random_event(&mut self, store: &mut Store, at: DateTime<Utc>) {
+    fn random_event(&mut self, store: &mut OrgData, at: DateTime<Utc>) {
         let roll = self.rng.below(100);
         let done = match roll {
             0..=19 => self.new_conversation(store, at),
@@ -266,7 +266,7 @@ impl Simulator {
         }
     }
 
-    fn sessions_where(&self, store: &Store, f: impl Fn(&crate::store::Row) -> bool) -> Vec<Uuid> {
+    fn sessions_where(&self, store: &OrgData, f: impl Fn(&crate::store::Row) -> bool) -> Vec<Uuid> {
         store
             .rows("cb_chatsessions")
             .filter(|(_, r)| r.int("statecode") == Some(0) && f(r))
@@ -274,7 +274,7 @@ impl Simulator {
             .collect()
     }
 
-    fn new_conversation(&mut self, store: &mut Store, at: DateTime<Utc>) -> bool {
+    fn new_conversation(&mut self, store: &mut OrgData, at: DateTime<Utc>) -> bool {
         let sys = WriteCtx {
             actor: SeedIds::system(),
             now: at,
@@ -318,7 +318,7 @@ impl Simulator {
 
     fn write_message(
         &mut self,
-        store: &mut Store,
+        store: &mut OrgData,
         session: Uuid,
         direction: i64,
         actor: Uuid,
@@ -347,7 +347,7 @@ impl Simulator {
             .is_ok()
     }
 
-    fn customer_message(&mut self, store: &mut Store, at: DateTime<Utc>) -> bool {
+    fn customer_message(&mut self, store: &mut OrgData, at: DateTime<Utc>) -> bool {
         let candidates = self.sessions_where(store, |_| true);
         let Some(s) = self.rng.pick(&candidates).copied() else {
             return false;
@@ -355,7 +355,7 @@ impl Simulator {
         self.write_message(store, s, 1, SeedIds::system(), at)
     }
 
-    fn accept(&mut self, store: &mut Store, at: DateTime<Utc>) -> bool {
+    fn accept(&mut self, store: &mut OrgData, at: DateTime<Utc>) -> bool {
         let team = SeedIds::default_team().to_string();
         let candidates = self.sessions_where(store, |r| {
             r.str("_ownerid_value") == Some(team.as_str())
@@ -377,7 +377,7 @@ impl Simulator {
             .is_ok()
     }
 
-    fn owned_by_others(&self, store: &Store, active_only: bool) -> Vec<(Uuid, Uuid)> {
+    fn owned_by_others(&self, store: &OrgData, active_only: bool) -> Vec<(Uuid, Uuid)> {
         let agents: Vec<Uuid> = if active_only {
             self.active_agents(store)
         } else {
@@ -393,7 +393,7 @@ impl Simulator {
             .collect()
     }
 
-    fn agent_reply(&mut self, store: &mut Store, at: DateTime<Utc>) -> bool {
+    fn agent_reply(&mut self, store: &mut OrgData, at: DateTime<Utc>) -> bool {
         let candidates: Vec<(Uuid, Uuid)> = self
             .owned_by_others(store, true)
             .into_iter()
@@ -411,7 +411,7 @@ impl Simulator {
         self.write_message(store, s, 2, agent, at)
     }
 
-    fn ring(&mut self, store: &mut Store, at: DateTime<Utc>) -> bool {
+    fn ring(&mut self, store: &mut OrgData, at: DateTime<Utc>) -> bool {
         let candidates = self.sessions_where(store, |r| {
             r.int("cb_channel") == Some(1) && r.int("cb_callstate") == Some(0)
         });
@@ -442,7 +442,7 @@ impl Simulator {
         ok
     }
 
-    fn request(&mut self, store: &mut Store, at: DateTime<Utc>) -> bool {
+    fn request(&mut self, store: &mut OrgData, at: DateTime<Utc>) -> bool {
         let candidates = self.owned_by_others(store, false);
         let Some((s, agent)) = self.rng.pick(&candidates).copied() else {
             return false;
@@ -478,7 +478,7 @@ impl Simulator {
         ok
     }
 
-    fn close(&mut self, store: &mut Store, at: DateTime<Utc>) -> bool {
+    fn close(&mut self, store: &mut OrgData, at: DateTime<Utc>) -> bool {
         let candidates = self.owned_by_others(store, true);
         let Some((s, agent)) = self.rng.pick(&candidates).copied() else {
             return false;
@@ -496,7 +496,7 @@ impl Simulator {
             .is_ok()
     }
 
-    fn toggle_idle(&mut self, store: &Store) -> bool {
+    fn toggle_idle(&mut self, store: &OrgData) -> bool {
         let agents = self.agents(store);
         let Some(a) = self.rng.pick(&agents).copied() else {
             return false;
@@ -507,12 +507,12 @@ impl Simulator {
         true
     }
 
-    fn follow_up(&mut self, store: &mut Store, f: FollowUp, at: DateTime<Utc>) {
+    fn follow_up(&mut self, store: &mut OrgData, f: FollowUp, at: DateTime<Utc>) {
         let sys = WriteCtx {
             actor: SeedIds::system(),
             now: at,
         };
-        let still = |store: &Store, s: Uuid, state: i64| {
+        let still = |store: &OrgData, s: Uuid, state: i64| {
             store
                 .get("cb_chatsessions", s)
                 .is_some_and(|r| r.int("cb_callstate") == Some(state))
@@ -547,7 +547,7 @@ impl Simulator {
 }
 
 /// The add-on's timer job: pending requests past `cb_expireson` expire.
-pub fn expire_requests(store: &mut Store, now: DateTime<Utc>) {
+pub fn expire_requests(store: &mut OrgData, now: DateTime<Utc>) {
     let due: Vec<Uuid> = store
         .rows("cb_chatrequests")
         .filter(|(_, r)| {

@@ -1,11 +1,11 @@
 //! The state shared by every request handler and background task.
 
 use crate::auth::AuthState;
-use crate::clock::Clock;
+use crate::clock::OrgClock;
 use crate::faults::Faults;
 use crate::sim::Simulator;
 use crate::stats::Stats;
-use crate::store::Store;
+use crate::store::OrgData;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
@@ -35,11 +35,11 @@ pub struct Config {
 #[derive(Debug)]
 pub struct Shared {
     /// Rows and relationships.
-    pub store: Mutex<Store>,
+    pub store: Mutex<OrgData>,
     /// Tokens, device codes, authorization codes.
     pub auth: Mutex<AuthState>,
     /// The emulator's clock.
-    pub clock: Clock,
+    pub clock: OrgClock,
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     /// Fixed settings.

@@ -1,8 +1,8 @@
 //! The emulator's data: rows, versions, deletions, team membership, per-user
 //! privileges, and the one write path that every change goes through.
 //!
-//! Both the Web API and the simulation write through [`Store::create`],
-//! [`Store::update`] and [`Store::delete`], so the add-on's server-side behaviour
+//! Both the Web API and the simulation write through [`OrgData::create`],
+//! [`OrgData::update`] and [`OrgData::delete`], so the add-on's server-side behaviour
 //! (see [`crate::plugins`]) and the etags are the same whoever writes.
 //!
 //! Rows are JSON objects keyed by column name. A lookup is stored as `_x_value`
@@ -128,7 +128,7 @@ impl Delta {
 
 /// The emulator's data.
 #[derive(Debug, Default)]
-pub struct Store {
+pub struct OrgData {
     tables: HashMap<&'static str, BTreeMap<Uuid, Row>>,
     tombstones: HashMap<&'static str, Vec<Tombstone>>,
     memberships: BTreeSet<(Uuid, Uuid)>,
@@ -157,7 +157,7 @@ pub fn parse_entity_ref(s: &str) -> Option<(&'static Table, Uuid)> {
     Some((schema().by_set(set)?, id))
 }
 
-impl Store {
+impl OrgData {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
@@ -759,7 +759,7 @@ fn check_value(table: &Table, col: &Column, v: &Value) -> Result<Value, ApiError
     }
 }
 
-impl Store {
+impl OrgData {
     /// Detaches the persistence sink (so the writer can finish).
     pub(crate) fn take_sink(&mut self) -> Option<Sink> {
         self.sink.take()

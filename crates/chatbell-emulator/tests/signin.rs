@@ -5,7 +5,7 @@
 mod common;
 
 use base64::Engine as _;
-use chatbell_emulator::{Clock, Options, Seed, SeedIds, TokenFault, DEMO_AGENT_EMAIL};
+use chatbell_emulator::{Options, OrgClock, Seed, SeedIds, TokenFault, DEMO_AGENT_EMAIL};
 use common::{read, start, start_with, Resp, T};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -191,7 +191,7 @@ async fn device_code_interval_and_lifetime_are_options() {
     let t = start_with(
         Options::default()
             .seed(Seed::Demo)
-            .clock(Clock::manual_default())
+            .clock(OrgClock::manual_default())
             .device_code_interval(Duration::from_secs(1))
             .device_code_lifetime(Duration::from_secs(60)),
     )
@@ -287,7 +287,7 @@ async fn access_token_expires_after_the_configured_lifetime() {
     let t = start_with(
         Options::default()
             .seed(Seed::Demo)
-            .clock(Clock::manual_default())
+            .clock(OrgClock::manual_default())
             .access_token_lifetime(Duration::from_secs(120)),
     )
     .await;

@@ -6,7 +6,7 @@ mod common;
 
 use chatbell_emulator::schema::schema;
 use chatbell_emulator::{
-    Clock, Emulator, Options, RunningEmulator, Seed, SeedIds, DEMO_AGENT_EMAIL,
+    Emulator, Options, OrgClock, RunningEmulator, Seed, SeedIds, DEMO_AGENT_EMAIL,
 };
 use common::{read, start, start_with};
 use reqwest::Method;
@@ -77,7 +77,7 @@ async fn demo_seed_has_an_eligible_demo_agent_and_both_configurations() {
 fn sim_options(seed: u64) -> Options {
     let mut o = Options::default()
         .seed(Seed::Demo)
-        .clock(Clock::manual_default())
+        .clock(OrgClock::manual_default())
         .simulate(seed);
     o.simulate_rate = 60.0;
     o
@@ -182,7 +182,7 @@ async fn state_file_keeps_rows_across_a_restart() {
     let opts = || {
         Options::default()
             .seed(Seed::Demo)
-            .clock(Clock::manual_default())
+            .clock(OrgClock::manual_default())
             .state_file(&path)
     };
     let t = start_with(opts()).await;

@@ -26,7 +26,7 @@ use std::time::Duration;
 const BUDGET: f64 = 10_000.0;
 const SHIFT_HOURS: f64 = 8.0;
 
-struct EmuClock(chatbell_emulator::Clock);
+struct EmuClock(chatbell_emulator::OrgClock);
 
 impl Clock for EmuClock {
     fn now(&self) -> Ts {
@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hours = env("CHATBELL_SHIFT_HOURS", SHIFT_HOURS);
     let speed = env("CHATBELL_SHIFT_SPEED", 240.0);
     let rate = env("CHATBELL_SHIFT_RATE", 60.0);
-    let clock = chatbell_emulator::Clock::system_scaled(speed);
+    let clock = chatbell_emulator::OrgClock::system_scaled(speed);
     let mut opts = Options::default()
         .seed(Seed::Demo)
         .simulate(7)

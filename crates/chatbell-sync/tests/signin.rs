@@ -22,7 +22,7 @@ use support::*;
 async fn device_code_sign_in_then_sync_and_a_refused_token_is_refreshed_once() {
     let mut opts = Options::default()
         .seed(Seed::Demo)
-        .clock(chatbell_emulator::Clock::manual_default())
+        .clock(chatbell_emulator::OrgClock::manual_default())
         .access_token_lifetime(Duration::from_secs(3600))
         .device_code_interval(Duration::from_secs(1));
     opts.refresh_token_lifetime = Duration::from_secs(90 * 86_400);

@@ -34,7 +34,7 @@ pub struct Idp {
 pub fn options(interval: Duration) -> Options {
     Options::default()
         .seed(Seed::Demo)
-        .clock(chatbell_emulator::Clock::manual_default())
+        .clock(chatbell_emulator::OrgClock::manual_default())
         .device_code_interval(interval)
 }
 

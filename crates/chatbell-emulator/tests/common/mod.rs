@@ -1,7 +1,7 @@
 //! Shared helpers: an in-process emulator with a manual clock and a reqwest client.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use chatbell_emulator::{Clock, Emulator, Options, RunningEmulator, Seed, DEMO_AGENT_EMAIL};
+use chatbell_emulator::{Emulator, Options, OrgClock, RunningEmulator, Seed, DEMO_AGENT_EMAIL};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -26,7 +26,7 @@ pub async fn start() -> T {
     start_with(
         Options::default()
             .seed(Seed::Demo)
-            .clock(Clock::manual_default()),
+            .clock(OrgClock::manual_default()),
     )
     .await
 }

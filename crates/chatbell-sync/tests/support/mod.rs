@@ -19,7 +19,7 @@ pub const MORGAN: &str = "morgan.lee@chatbell.example";
 pub const SYSTEM: &str = "system@chatbell.example";
 
 /// The emulator's clock, as the desk's clock: one time for both sides.
-pub struct EmuClock(pub chatbell_emulator::Clock);
+pub struct EmuClock(pub chatbell_emulator::OrgClock);
 
 impl Clock for EmuClock {
     fn now(&self) -> Ts {
@@ -69,7 +69,7 @@ impl Recorder {
 #[derive(Default)]
 pub struct RecordedPauses(
     pub Mutex<Vec<Duration>>,
-    pub Option<chatbell_emulator::Clock>,
+    pub Option<chatbell_emulator::OrgClock>,
 );
 
 impl Pause for RecordedPauses {
@@ -87,7 +87,7 @@ pub async fn org() -> RunningEmulator {
     Emulator::start(
         Options::default()
             .seed(Seed::Demo)
-            .clock(chatbell_emulator::Clock::manual_default()),
+            .clock(chatbell_emulator::OrgClock::manual_default()),
     )
     .await
     .unwrap()
