@@ -433,6 +433,33 @@ pub struct Notification {
 }
 
 impl Notification {
+    /// A new live notification raised at `now`, with a toast, no message count,
+    /// no anchor and no peer (set those with struct update syntax).
+    pub fn new(
+        key: NotificationKey,
+        kind: NotificationKind,
+        session: Option<SessionId>,
+        (title, body): (String, String),
+        actions: Vec<Action>,
+        now: Ts,
+    ) -> Notification {
+        Notification {
+            key,
+            kind,
+            session,
+            title,
+            body,
+            actions,
+            count: 0,
+            created_at: now,
+            updated_at: now,
+            state: Lifecycle::Live,
+            toast: true,
+            anchor: None,
+            peer: None,
+        }
+    }
+
     pub fn is_live(&self) -> bool {
         self.state.is_live()
     }

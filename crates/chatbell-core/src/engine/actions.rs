@@ -339,21 +339,14 @@ impl Engine {
             }
         };
         self.show(
-            Notification {
-                key: NotificationKey::Info(command.id),
-                kind: NotificationKind::ActionFailed,
+            Notification::new(
+                NotificationKey::Info(command.id),
+                NotificationKind::ActionFailed,
                 session,
-                title: title.to_string(),
-                body,
+                (title.to_string(), body),
                 actions,
-                count: 0,
-                created_at: now,
-                updated_at: now,
-                state: Lifecycle::Live,
-                toast: true,
-                anchor: None,
-                peer: None,
-            },
+                now,
+            ),
             out,
         );
     }
@@ -376,21 +369,14 @@ impl Engine {
         }
         let (title, body) = blocked_text(row);
         self.show(
-            Notification {
-                key: NotificationKey::Blocked(touch.id),
-                kind: NotificationKind::NumberBlocked,
-                session: Some(touch.id),
-                title,
-                body,
-                actions: vec![Action::Open, Action::Dismiss],
-                count: 0,
-                created_at: now,
-                updated_at: now,
-                state: Lifecycle::Live,
-                toast: true,
-                anchor: None,
-                peer: None,
-            },
+            Notification::new(
+                NotificationKey::Blocked(touch.id),
+                NotificationKind::NumberBlocked,
+                Some(touch.id),
+                (title, body),
+                vec![Action::Open, Action::Dismiss],
+                now,
+            ),
             out,
         );
     }

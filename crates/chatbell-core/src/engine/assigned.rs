@@ -35,19 +35,15 @@ impl Engine {
         {
             self.show(
                 Notification {
-                    key,
-                    kind: NotificationKind::AssignedToMe,
-                    session: Some(id),
-                    title: assigned_title(row),
-                    body: assigned_body(row),
-                    actions: vec![Action::Open],
-                    count: 0,
-                    created_at: p.now,
-                    updated_at: p.now,
-                    state: Lifecycle::Live,
                     toast: p.mode == SyncMode::Live,
-                    anchor: None,
-                    peer: None,
+                    ..Notification::new(
+                        key,
+                        NotificationKind::AssignedToMe,
+                        Some(id),
+                        (assigned_title(row), assigned_body(row)),
+                        vec![Action::Open],
+                        p.now,
+                    )
                 },
                 out,
             );

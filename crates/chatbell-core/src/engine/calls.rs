@@ -28,19 +28,15 @@ impl Engine {
                 }
                 self.show(
                     Notification {
-                        key,
-                        kind: NotificationKind::IncomingCall,
-                        session: Some(row.id),
-                        title: call_title(row),
-                        body: call_body(row),
-                        actions: vec![Action::Open, Action::Dismiss],
-                        count: 0,
-                        created_at: now,
-                        updated_at: now,
-                        state: Lifecycle::Live,
-                        toast: true,
                         anchor,
-                        peer: None,
+                        ..Notification::new(
+                            key,
+                            NotificationKind::IncomingCall,
+                            Some(row.id),
+                            (call_title(row), call_body(row)),
+                            vec![Action::Open, Action::Dismiss],
+                            now,
+                        )
                     },
                     out,
                 );

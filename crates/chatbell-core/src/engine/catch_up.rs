@@ -58,19 +58,15 @@ impl Engine {
             } else {
                 self.show(
                     Notification {
-                        key,
-                        kind: NotificationKind::CatchUpSummary,
-                        session: None,
-                        title,
-                        body,
-                        actions: vec![Action::Open, Action::Dismiss],
                         count: quiet.len() as u32,
-                        created_at: now,
-                        updated_at: now,
-                        state: Lifecycle::Live,
-                        toast: true,
-                        anchor: None,
-                        peer: None,
+                        ..Notification::new(
+                            key,
+                            NotificationKind::CatchUpSummary,
+                            None,
+                            (title, body),
+                            vec![Action::Open, Action::Dismiss],
+                            now,
+                        )
                     },
                     out,
                 );

@@ -133,19 +133,17 @@ impl Engine {
             }
             None => self.show(
                 Notification {
-                    key,
-                    kind,
-                    session: Some(row.id),
-                    title: chat_title(kind, row),
-                    body,
-                    actions: chat_actions(kind, row),
                     count,
-                    created_at: p.now,
-                    updated_at: p.now,
-                    state: Lifecycle::Live,
                     toast: p.mode == SyncMode::Live,
                     anchor: row.last_customer_message_on,
-                    peer: None,
+                    ..Notification::new(
+                        key,
+                        kind,
+                        Some(row.id),
+                        (chat_title(kind, row), body),
+                        chat_actions(kind, row),
+                        p.now,
+                    )
                 },
                 out,
             ),

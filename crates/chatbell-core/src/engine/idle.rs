@@ -89,19 +89,16 @@ impl Engine {
         let (title, body) = (offer_title(&entry.row), offer_body(&owner, now - start));
         self.show(
             Notification {
-                key: NotificationKey::Offer(sid),
-                kind: NotificationKind::AssignToMe,
-                session: Some(sid),
-                title,
-                body,
-                actions: vec![Action::Open, Action::Yes, Action::No],
-                count: 0,
-                created_at: now,
-                updated_at: now,
-                state: Lifecycle::Live,
-                toast: true,
                 anchor: Some(start),
                 peer,
+                ..Notification::new(
+                    NotificationKey::Offer(sid),
+                    NotificationKind::AssignToMe,
+                    Some(sid),
+                    (title, body),
+                    vec![Action::Open, Action::Yes, Action::No],
+                    now,
+                )
             },
             out,
         );

@@ -99,19 +99,15 @@ impl Engine {
                 let (title, body) = (reply_window_title(&entry.row), reply_window_body(end - now));
                 self.show(
                     Notification {
-                        key,
-                        kind: NotificationKind::ReplyWindowClosing,
-                        session: Some(sid),
-                        title,
-                        body,
-                        actions: vec![Action::Open, Action::Dismiss],
-                        count: 0,
-                        created_at: now,
-                        updated_at: now,
-                        state: Lifecycle::Live,
-                        toast: true,
                         anchor: ends,
-                        peer: None,
+                        ..Notification::new(
+                            key,
+                            NotificationKind::ReplyWindowClosing,
+                            Some(sid),
+                            (title, body),
+                            vec![Action::Open, Action::Dismiss],
+                            now,
+                        )
                     },
                     out,
                 );

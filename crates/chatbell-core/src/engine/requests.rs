@@ -62,19 +62,16 @@ impl Engine {
                     .unwrap_or_default();
                 self.show(
                     Notification {
-                        key,
-                        kind,
-                        session: Some(r.session),
-                        title,
-                        body,
-                        actions: vec![Action::Open, Action::Accept, Action::Reject],
-                        count: 0,
-                        created_at: now,
-                        updated_at: now,
-                        state: Lifecycle::Live,
-                        toast: true,
                         anchor: Some(r.created_on),
                         peer: Some(r.requested_by),
+                        ..Notification::new(
+                            key,
+                            kind,
+                            Some(r.session),
+                            (title, body),
+                            vec![Action::Open, Action::Accept, Action::Reject],
+                            now,
+                        )
                     },
                     out,
                 );
@@ -146,21 +143,14 @@ impl Engine {
         }
         let (title, body) = outcome_text(r, &self.name_of(r.requested_to));
         self.show(
-            Notification {
+            Notification::new(
                 key,
-                kind: NotificationKind::RequestOutcome,
-                session: Some(r.session),
-                title,
-                body,
-                actions: vec![Action::Open, Action::Dismiss],
-                count: 0,
-                created_at: now,
-                updated_at: now,
-                state: Lifecycle::Live,
-                toast: true,
-                anchor: None,
-                peer: None,
-            },
+                NotificationKind::RequestOutcome,
+                Some(r.session),
+                (title, body),
+                vec![Action::Open, Action::Dismiss],
+                now,
+            ),
             out,
         );
     }
