@@ -21,7 +21,7 @@
 //! Every call talks D-Bus synchronously: call it from a thread that may block
 //! (not from an async task).
 
-use chatbell_core::{Action, Notification, NotificationKey, NotificationKind};
+use chatbell_core::{Action, Notification, NotificationKey};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
@@ -413,6 +413,7 @@ fn close_by_id(id: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chatbell_core::NotificationKind;
 
     #[test]
     fn hostile_text_is_escaped_for_markup_servers() {
