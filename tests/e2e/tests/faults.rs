@@ -676,35 +676,60 @@ struct Round {
 /// What a loser's "Too late" says, whatever the race.
 const LOST: [&str; 2] = ["already took this chat", "accepted this chat first"];
 
+/// Dana's and Sam's ChatBells on one virtual desktop, each with a notification
+/// server of its own (separate D-Bus sessions) and signed in to one emulated org
+/// whose SMS chats are offered after one idle minute.
+struct TwoAgents {
+    desk: Desktop,
+    org: Org,
+    other: chatbell_e2e::desktop::OtherSession,
+    dana: ChatBell,
+    sam: ChatBell,
+}
+
+impl TwoAgents {
+    async fn start(artefacts: &Artefacts, bin: &Path) -> Result<TwoAgents, String> {
+        let mut desk = Desktop::start(artefacts.clone()).await?;
+        let org = Org::new(desk.emulator.base_url())?;
+        org.configure(Channel::Sms, json!({"cb_idletimeoutminutes": 1}))
+            .await?;
+        let other = desk.other_session("sam").await?;
+        let mut dana = ChatBell::prepare(&desk, "dana", bin)?;
+        let mut sam = ChatBell::prepare(&desk, "sam", bin)?;
+        sam.bus_address = Some(other.address.clone());
+        dana.start_headless(&desk)?;
+        sam.start_headless(&desk)?;
+        dana.sign_in_cli(&desk, &org, DANA).await?;
+        sam.sign_in_cli(&desk, &org, SAM).await?;
+        Ok(TwoAgents {
+            desk,
+            org,
+            other,
+            dana,
+            sam,
+        })
+    }
+
+    /// Keeps both agents' toasts and logs, and stops everything.
+    async fn finish(mut self, artefacts: &Artefacts) {
+        let toasts = |name: &str| artefacts.root.join(name);
+        self.desk.bus.toasts.dump(&toasts("dana-toasts.txt"));
+        self.other.bus.toasts.dump(&toasts("sam-toasts.txt"));
+        self.dana.keep_logs(&self.desk);
+        self.sam.keep_logs(&self.desk);
+        self.dana.quit(&self.desk).await;
+        self.sam.quit(&self.desk).await;
+        drop(self.other);
+        self.desk.stop();
+    }
+}
+
 async fn race(artefacts: Artefacts, bin: &Path) -> Result<(), String> {
     let rounds = env_number("CHATBELL_RACE_ROUNDS", 5) as usize;
-    let mut desk = Desktop::start(artefacts.clone()).await?;
-    let org = Org::new(desk.emulator.base_url())?;
-    // Assign to me after one idle minute on SMS.
-    org.configure(Channel::Sms, json!({"cb_idletimeoutminutes": 1}))
-        .await?;
-    let other = desk.other_session("sam").await?;
-    let mut dana = ChatBell::prepare(&desk, "dana", bin)?;
-    let mut sam = ChatBell::prepare(&desk, "sam", bin)?;
-    sam.bus_address = Some(other.address.clone());
-    dana.start_headless(&desk)?;
-    sam.start_headless(&desk)?;
-    dana.sign_in_cli(&desk, &org, DANA).await?;
-    sam.sign_in_cli(&desk, &org, SAM).await?;
-    let result = race_rounds(&desk, &org, &dana, &sam, &other.bus.toasts, rounds).await;
-    desk.bus
-        .toasts
-        .dump(&artefacts.root.join("dana-toasts.txt"));
-    other
-        .bus
-        .toasts
-        .dump(&artefacts.root.join("sam-toasts.txt"));
-    dana.keep_logs(&desk);
-    sam.keep_logs(&desk);
-    dana.quit(&desk).await;
-    sam.quit(&desk).await;
-    drop(other);
-    desk.stop();
+    let t = TwoAgents::start(&artefacts, bin).await?;
+    let sam_toasts = &t.other.bus.toasts;
+    let result = race_rounds(&t.desk, &t.org, &t.dana, &t.sam, sam_toasts, rounds).await;
+    t.finish(&artefacts).await;
     result
 }
 
@@ -1010,33 +1035,10 @@ const LATE_TRIES: usize = 4;
 
 async fn late(artefacts: Artefacts, bin: &Path) -> Result<(), String> {
     let reps = env_number("CHATBELL_LATE_ROUNDS", 1) as usize;
-    let mut desk = Desktop::start(artefacts.clone()).await?;
-    let org = Org::new(desk.emulator.base_url())?;
-    // Assign to me after one idle minute on SMS.
-    org.configure(Channel::Sms, json!({"cb_idletimeoutminutes": 1}))
-        .await?;
-    let other = desk.other_session("sam").await?;
-    let mut dana = ChatBell::prepare(&desk, "dana", bin)?;
-    let mut sam = ChatBell::prepare(&desk, "sam", bin)?;
-    sam.bus_address = Some(other.address.clone());
-    dana.start_headless(&desk)?;
-    sam.start_headless(&desk)?;
-    dana.sign_in_cli(&desk, &org, DANA).await?;
-    sam.sign_in_cli(&desk, &org, SAM).await?;
-    let result = late_cases(&desk, &org, &dana, &sam, &other.bus.toasts, reps).await;
-    desk.bus
-        .toasts
-        .dump(&artefacts.root.join("dana-toasts.txt"));
-    other
-        .bus
-        .toasts
-        .dump(&artefacts.root.join("sam-toasts.txt"));
-    dana.keep_logs(&desk);
-    sam.keep_logs(&desk);
-    dana.quit(&desk).await;
-    sam.quit(&desk).await;
-    drop(other);
-    desk.stop();
+    let t = TwoAgents::start(&artefacts, bin).await?;
+    let sam_toasts = &t.other.bus.toasts;
+    let result = late_cases(&t.desk, &t.org, &t.dana, &t.sam, sam_toasts, reps).await;
+    t.finish(&artefacts).await;
     result
 }
 
