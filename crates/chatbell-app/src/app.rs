@@ -11,19 +11,25 @@
 use crate::config::{self, Config, ConfigError, Paths};
 use crate::control::{self, BoxFuture, Handler, Request};
 use crate::demo::{DemoError, DemoOrg};
+use crate::lifecycle::{
+    DeskReport, Effect, Event, Kit, Lifecycle, LifecycleError, Signer, Ticket, Wanted, Way,
+};
 use crate::prefs::{DynamicsPrefs, PanelPrefs, Prefs, PrefsError};
 use crate::view::{self, AccountView, Connection, NotificationView, SignInPrompt, Status, Storage};
 use chatbell_auth::{
-    AuthConfig, BrowserOpener, BrowserSignIn, DeviceCodePrompt, OAuthClient, Session, StorageMode,
-    TokenStore,
+    Account, AuthConfig, AuthError, BrowserOpener, BrowserSignIn, DeviceCodePrompt, OAuthClient,
+    Session, StorageMode, TokenStore,
 };
 use chatbell_core::present::{present, LocalTime, Output, Presence, Weekday};
 use chatbell_core::{
-    Action, ActionError, Effect, Engine, NotificationKey, RequestId, SessionId, SystemClock,
+    Action, ActionError, Engine, NotificationKey, RequestId, SessionId, SystemClock,
 };
 use chatbell_store::Store;
 use chatbell_sync::signin::SignedIn;
-use chatbell_sync::{Dataverse, Desk, DeskConfig, DeskError, Desktop, Input, RetryPolicy, Schema};
+use chatbell_sync::{
+    Dataverse, DataverseError, Desk, DeskConfig, DeskError, Desktop, Input, RetryPolicy, Schema,
+};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -130,6 +136,21 @@ pub enum AppError {
         path: String,
         source: std::io::Error,
     },
+    /// Not possible in ChatBell's present state (see [`Lifecycle`]).
+    #[error(transparent)]
+    Lifecycle(LifecycleError),
+}
+
+impl From<LifecycleError> for AppError {
+    fn from(e: LifecycleError) -> Self {
+        match e {
+            LifecycleError::Stopped | LifecycleError::DeskStopped => AppError::Stopped,
+            LifecycleError::NotConfigured(why) => AppError::NotConfigured(why),
+            LifecycleError::NotSignedIn => AppError::NotSignedIn,
+            LifecycleError::AlreadySignedIn => AppError::SignIn("already signed in".into()),
+            other => AppError::Lifecycle(other),
+        }
+    }
 }
 
 /// How the app runs (tests change these).
@@ -172,30 +193,41 @@ struct Inner {
     shell: Arc<dyn Shell>,
     status: watch::Sender<Status>,
     prefs: RwLock<Prefs>,
-    /// Bumped whenever the running desk is replaced: a stale desk's reports are ignored.
-    generation: AtomicU64,
+    /// Names each sign-in and desk (the next [`Ticket`]).
+    tickets: AtomicU64,
+    /// The ticket of the running desk, whose outputs reach the shell (0: none):
+    /// the lifecycle's, read again after each of its transitions.
+    live_desk: AtomicU64,
+    /// What the desks report, applied to the lifecycle in order by
+    /// [`apply_desk_reports`].
+    reports: mpsc::UnboundedSender<(Ticket, DeskReport)>,
     state: tokio::sync::Mutex<State>,
     /// This is the user's first run of ChatBell.
     first_run: bool,
 }
 
-#[derive(Default)]
 struct State {
     config: Config,
-    config_error: Option<String>,
-    session: Option<Arc<Session>>,
-    demo: Option<Arc<DemoOrg>>,
-    desk: Option<DeskHandle>,
-    signin_cancel: Option<oneshot::Sender<()>>,
-    store: Option<Store>,
-    stopped: bool,
-    /// First run: offer to connect an org while the demo runs.
-    welcome: bool,
+    life: Lifecycle<Live>,
 }
 
+/// What the app's lifecycle holds: the real things.
+#[derive(Debug)]
+struct Live;
+
+impl Kit for Live {
+    type Org = Arc<DemoOrg>;
+    type Session = Arc<Session>;
+    type Desk = DeskHandle;
+    type Cancel = oneshot::Sender<()>;
+}
+
+/// A desk running on its task, with its local cache.
+#[derive(Debug)]
 struct DeskHandle {
     tx: mpsc::Sender<Input>,
     task: tokio::task::JoinHandle<()>,
+    store: Store,
 }
 
 /// Checks quiet hours at the start of every minute, while the app lives.
@@ -256,6 +288,26 @@ fn storage_of(mode: &StorageMode) -> (Storage, Option<String>) {
     }
 }
 
+/// Whether this is the user's first run (no configuration file of theirs, and
+/// no marker left by an earlier run); leaves the marker.
+fn mark_first_run(paths: &Paths) -> bool {
+    let marker = paths.first_run_marker();
+    let first_run = !paths.config_file.exists() && !marker.exists();
+    if first_run {
+        if let Err(e) = crate::fsutil::write_atomically(&marker, b"") {
+            tracing::warn!("{}: {e}", marker.display());
+        }
+    }
+    first_run
+}
+
+fn account_view(a: Account) -> AccountView {
+    AccountView {
+        name: a.name.clone().or(a.username.clone()).unwrap_or_default(),
+        username: a.username.unwrap_or_default(),
+    }
+}
+
 impl App {
     /// Starts ChatBell: reads the configuration and the preferences, then signs in
     /// (demo mode: at once; Dynamics: with the stored sign-in, if any) and runs
@@ -271,23 +323,20 @@ impl App {
             source,
         })?;
         let prefs = Prefs::load(&paths.prefs_file());
-        // The first run for this user: no configuration file of theirs, and no
-        // marker left by an earlier run.
-        let marker = paths.first_run_marker();
-        let first_run = !paths.config_file.exists() && !marker.exists();
-        if first_run {
-            if let Err(e) = crate::fsutil::write_atomically(&marker, b"") {
-                tracing::warn!("{}: {e}", marker.display());
-            }
-        }
-        let (config, config_error) = match Config::load_for(&paths) {
+        let first_run = mark_first_run(&paths);
+        let (config, load_error) = match Config::load_for(&paths) {
             Ok(c) => (c, None),
             Err(e) => {
                 tracing::error!("{e}");
                 (Config::default(), Some(e.to_string()))
             }
         };
+        let wanted = match (&load_error, config.is_demo()) {
+            (None, true) => Wanted::Demo { welcome: first_run },
+            _ => Wanted::Dynamics,
+        };
         let (status, _) = watch::channel(Status::default());
+        let (reports, desk_reports) = mpsc::unbounded_channel();
         let app = App {
             inner: Arc::new(Inner {
                 paths,
@@ -295,19 +344,21 @@ impl App {
                 shell,
                 status,
                 prefs: RwLock::new(prefs),
-                generation: AtomicU64::new(0),
+                tickets: AtomicU64::new(1),
+                live_desk: AtomicU64::new(0),
+                reports,
                 state: tokio::sync::Mutex::new(State {
                     config,
-                    config_error,
-                    welcome: first_run,
-                    ..State::default()
+                    life: Lifecycle::Activating { wanted },
                 }),
                 first_run,
             }),
         };
+        tokio::spawn(apply_desk_reports(Arc::downgrade(&app.inner), desk_reports));
         {
             let mut st = app.inner.state.lock().await;
-            app.activate(&mut st).await;
+            app.publish(&st.life);
+            app.activate(&mut st, load_error).await;
         }
         tokio::spawn(watch_quiet_hours(Arc::downgrade(&app.inner)));
         Ok(app)
@@ -355,7 +406,8 @@ impl App {
 
     /// Why the configuration file could not be used, if it could not.
     pub async fn config_error(&self) -> Option<String> {
-        self.inner.state.lock().await.config_error.clone()
+        let st = self.inner.state.lock().await;
+        st.life.config_error().map(str::to_string)
     }
 
     /// The Dynamics link that opens `session` (R12); `None` in demo mode (open
@@ -458,9 +510,8 @@ impl App {
     async fn send(&self, input: Input) -> Result<(), AppError> {
         let tx = {
             let st = self.inner.state.lock().await;
-            st.desk.as_ref().map(|d| d.tx.clone())
+            st.life.desk_for_input().map(|d| d.tx.clone())?
         };
-        let tx = tx.ok_or(AppError::NotSignedIn)?;
         tx.send(input).await.map_err(|_| {
             // The desk stopped on its own: the sign-in was lost, or it could not open.
             match self.inner.status.borrow().connection {
@@ -484,7 +535,10 @@ impl App {
 
     /// The newest notifications, live or not, newest first (at most 500).
     pub async fn history(&self, limit: u32) -> Result<Vec<NotificationView>, AppError> {
-        let store = self.inner.state.lock().await.store.clone();
+        let store = {
+            let st = self.inner.state.lock().await;
+            st.life.desk().map(|d| d.store.clone())
+        };
         let Some(store) = store else {
             return Ok(Vec::new());
         };
@@ -559,92 +613,43 @@ impl App {
         Ok(())
     }
 
-    /// The session a new sign-in goes into, once the usual checks pass (not
-    /// stopped, configured, not already signed in); a sign-in still waiting is
-    /// cancelled. Caller holds the state lock.
-    fn sign_in_session(&self, st: &mut State) -> Result<Arc<Session>, AppError> {
-        if st.stopped {
-            return Err(AppError::Stopped);
-        }
-        if let Some(e) = &st.config_error {
-            return Err(AppError::NotConfigured(e.clone()));
-        }
-        if st.desk.as_ref().is_some_and(|d| !d.task.is_finished()) {
-            return Err(AppError::SignIn("already signed in".into()));
-        }
-        if let Some(cancel) = st.signin_cancel.take() {
-            let _ = cancel.send(());
-        }
-        match &st.session {
-            Some(s) => Ok(s.clone()),
-            None => match (&st.demo, &st.config.dynamics) {
-                (Some(org), _) => {
-                    let s = org.new_session()?;
-                    st.session = Some(s.clone());
-                    Ok(s)
-                }
-                _ => Err(AppError::NotConfigured(
-                    "no Dynamics sign-in is configured (dynamics.client_id)".into(),
-                )),
-            },
-        }
-    }
-
-    /// After a sign-in flow ended: opens the desk, or says why not.
-    async fn finish_sign_in(
-        &self,
-        gen: u64,
-        session: Arc<Session>,
-        done: Result<chatbell_auth::Account, chatbell_auth::AuthError>,
-    ) {
-        let mut st = self.inner.state.lock().await;
-        if self.inner.generation.load(Ordering::SeqCst) != gen || st.stopped {
-            return;
-        }
-        st.signin_cancel = None;
-        match done {
-            Ok(account) => {
-                tracing::info!(account = ?account.display(), "signed in");
-                self.update_status(|s| {
-                    s.signin = None;
-                    s.browser_signin = false;
-                });
-                self.open_desk(&mut st, session).await;
-            }
-            Err(e) => {
-                tracing::warn!("sign-in did not complete: {e}");
-                self.update_status(|s| {
-                    s.signin = None;
-                    s.browser_signin = false;
-                    s.connection = Connection::SignedOut;
-                });
-            }
+    /// The session a new sign-in goes into (a demo signed out of gets a new
+    /// one), or why none can start. Caller holds the state lock.
+    fn sign_in_session(&self, st: &State) -> Result<Arc<Session>, AppError> {
+        match st.life.signer()? {
+            Signer::Session(session) => Ok(session),
+            Signer::NewDemoSession(org) => Ok(org.new_session()?),
         }
     }
 
     /// Starts a device code sign-in: the code and URL to show. In demo mode the
-    /// code is approved at once for the demo agent.
+    /// code is approved at once for the demo agent. A sign-in still waiting is
+    /// cancelled.
     pub async fn start_sign_in(&self) -> Result<SignInPrompt, AppError> {
         let mut st = self.inner.state.lock().await;
-        let session = self.sign_in_session(&mut st)?;
+        let session = self.sign_in_session(&st)?;
         let prompt = session
             .start_device_code()
             .await
             .map_err(|e| AppError::SignIn(e.to_string()))?;
         let view = prompt_view(&prompt);
         let (cancel, cancelled) = oneshot::channel::<()>();
-        st.signin_cancel = Some(cancel);
-        let v = view.clone();
-        self.update_status(|s| {
-            s.signin = Some(v);
-            s.browser_signin = false;
-            s.connection = Connection::SignedOut;
-        });
+        let ticket = self.ticket();
+        let way = Way::DeviceCode {
+            prompt: view.clone(),
+            cancel,
+        };
+        let started = Event::SignInStarted {
+            ticket,
+            session: session.clone(),
+            way,
+        };
+        self.apply(&mut st, started).await?;
+        let demo = st.life.demo_org().cloned();
+        drop(st);
         let app = self.clone();
-        let demo = st.demo.clone();
-        let gen = self.inner.generation.load(Ordering::SeqCst);
         tokio::spawn(async move {
-            if let Some(org) = &demo {
+            if let Some(org) = demo {
                 if let Err(e) = org.approve(&prompt).await {
                     tracing::warn!("{e}");
                 }
@@ -654,7 +659,7 @@ impl App {
                     let _ = cancelled.await;
                 })
                 .await;
-            app.finish_sign_in(gen, session, done).await;
+            app.sign_in_ended(ticket, done).await;
         });
         Ok(view)
     }
@@ -667,80 +672,76 @@ impl App {
     pub async fn start_browser_sign_in(&self) -> Result<(), AppError> {
         let opener = ShellOpener(self.inner.shell.clone());
         let mut st = self.inner.state.lock().await;
-        let session = self.sign_in_session(&mut st)?;
+        let session = self.sign_in_session(&st)?;
         let (cancel, cancelled) = oneshot::channel::<()>();
-        st.signin_cancel = Some(cancel);
-        self.update_status(|s| {
-            s.signin = None;
-            s.browser_signin = true;
-            s.connection = Connection::SignedOut;
-        });
+        let ticket = self.ticket();
+        let started = Event::SignInStarted {
+            ticket,
+            session: session.clone(),
+            way: Way::Browser { cancel },
+        };
+        self.apply(&mut st, started).await?;
         let options = BrowserSignIn {
             login_hint: st
-                .demo
-                .as_ref()
+                .life
+                .demo_org()
                 .map(|_| crate::demo::DEMO_AGENT_EMAIL.to_string()),
             ..BrowserSignIn::default()
         };
+        drop(st);
         let app = self.clone();
-        let gen = self.inner.generation.load(Ordering::SeqCst);
         tokio::spawn(async move {
             let done = tokio::select! {
                 done = session.sign_in_with_browser(&opener, &options) => done,
-                _ = cancelled => Err(chatbell_auth::AuthError::Cancelled),
+                _ = cancelled => Err(AuthError::Cancelled),
             };
-            app.finish_sign_in(gen, session, done).await;
+            app.sign_in_ended(ticket, done).await;
         });
         Ok(())
     }
 
-    /// Stops waiting for a device code sign-in.
+    /// A sign-in flow ended: the desk opens, or the agent is signed out (unless
+    /// the sign-in was cancelled or replaced meanwhile).
+    async fn sign_in_ended(&self, ticket: Ticket, done: Result<Account, AuthError>) {
+        match &done {
+            Ok(account) => tracing::info!(account = ?account.display(), "signed in"),
+            Err(e) => tracing::warn!("sign-in did not complete: {e}"),
+        }
+        self.finish_sign_in(ticket, done.is_ok()).await;
+    }
+
+    async fn finish_sign_in(&self, ticket: Ticket, signed_in: bool) {
+        let mut st = self.inner.state.lock().await;
+        let finished = Event::SignInFinished { ticket, signed_in };
+        if let Err(e) = self.apply(&mut st, finished).await {
+            tracing::debug!("a sign-in ended: {e}");
+        }
+    }
+
+    /// Stops waiting for a sign-in.
     pub async fn cancel_sign_in(&self) {
         let mut st = self.inner.state.lock().await;
-        if let Some(cancel) = st.signin_cancel.take() {
-            let _ = cancel.send(());
+        if let Err(e) = self.apply(&mut st, Event::CancelSignIn).await {
+            tracing::debug!("cancel sign-in: {e}");
         }
-        self.update_status(|s| {
-            s.signin = None;
-            s.browser_signin = false;
-        });
     }
 
     /// Signs out: stops the desk, forgets the tokens (and the stored sign-in).
+    /// Not configured, there is nothing to sign out of.
     pub async fn sign_out(&self) -> Result<(), AppError> {
         let mut st = self.inner.state.lock().await;
-        if let Some(cancel) = st.signin_cancel.take() {
-            let _ = cancel.send(());
+        match self.apply(&mut st, Event::SignOut).await {
+            Err(AppError::NotConfigured(_)) => Ok(()),
+            done => done,
         }
-        self.stop_desk(&mut st).await;
-        if let Some(s) = &st.session {
-            s.sign_out()
-                .await
-                .map_err(|e| AppError::SignIn(e.to_string()))?;
-        }
-        if st.demo.is_some() {
-            // A demo session is made afresh at the next sign-in.
-            st.session = None;
-        }
-        self.update_status(|s| {
-            s.connection = Connection::SignedOut;
-            s.signin = None;
-            s.account = None;
-            s.unread = 0;
-            s.notifications.clear();
-            s.my_pending_requests.clear();
-        });
-        Ok(())
     }
 
-    /// Switches to the demo org (writes the configuration file); on the first
-    /// run, in the demo already, it only answers the welcome: the demo goes on.
+    /// Switches to the demo org (writes the configuration file); in the demo
+    /// already, it only answers the first run's welcome: the demo goes on.
     pub async fn use_demo(&self) -> Result<(), AppError> {
         {
             let mut st = self.inner.state.lock().await;
-            if st.config.is_demo() && st.config_error.is_none() && st.demo.is_some() {
-                st.welcome = false;
-                self.update_status(|s| s.welcome = false);
+            if self.apply(&mut st, Event::KeepDemo).await.is_ok() {
                 return Ok(());
             }
         }
@@ -757,109 +758,185 @@ impl App {
     ) -> Result<(), AppError> {
         let url = url.map(str::trim).filter(|u| !u.is_empty());
         let config = config::write_dynamics(&self.inner.paths, url, app_id)?;
+        let wanted = if config.is_demo() {
+            Wanted::Demo { welcome: false }
+        } else {
+            Wanted::Dynamics
+        };
         let mut st = self.inner.state.lock().await;
-        if st.stopped {
-            return Err(AppError::Stopped);
-        }
-        st.welcome = false;
-        self.deactivate(&mut st).await;
+        self.apply(&mut st, Event::Reconfigure { wanted }).await?;
         st.config = config;
-        st.config_error = None;
-        self.activate(&mut st).await;
+        self.activate(&mut st, None).await;
         Ok(())
     }
 
     /// Stops everything: the desk, a sign-in under way, the demo org.
     pub async fn quit(&self) {
         let mut st = self.inner.state.lock().await;
-        st.stopped = true;
-        self.deactivate(&mut st).await;
+        if let Err(e) = self.apply(&mut st, Event::Quit).await {
+            tracing::warn!("quit: {e}");
+        }
     }
 
-    // ----- running ----------------------------------------------------------------
+    // ----- the lifecycle ---------------------------------------------------------
 
-    /// Starts what the configuration asks for. Caller holds the state lock.
-    async fn activate(&self, st: &mut State) {
-        let demo = st.config.is_demo() && st.config_error.is_none();
-        let welcome = demo && st.welcome;
-        self.update_status(|s| {
-            *s = Status {
-                demo,
-                welcome,
-                dnd_active: s.dnd_active,
-                ..Status::default()
-            }
-        });
-        if let Some(e) = &st.config_error {
-            tracing::warn!("not configured: {e}");
-            self.update_status(|s| s.connection = Connection::NotConfigured);
-            return;
-        }
-        if demo {
-            self.update_status(|s| {
-                s.storage = Storage::MemoryOnly;
-                s.storage_note = Some("demo mode: nothing is kept after ChatBell stops".into());
-            });
-            let org = match DemoOrg::start().await {
-                Ok(o) => Arc::new(o),
-                Err(e) => {
-                    tracing::error!("{e}");
-                    st.config_error = Some(e.to_string());
-                    self.update_status(|s| s.connection = Connection::NotConfigured);
-                    return;
-                }
-            };
-            tracing::info!(url = org.base_url(), "demo org started");
-            st.demo = Some(org.clone());
-            let session = match org.new_session() {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!("{e}");
-                    self.update_status(|s| s.connection = Connection::NotConfigured);
-                    return;
-                }
-            };
-            st.session = Some(session.clone());
-            // Sign in through the real device code flow, in the background.
-            let app = self.clone();
-            let gen = self.inner.generation.load(Ordering::SeqCst);
-            tokio::spawn(async move {
-                let signed = org.sign_in(&session).await;
-                let mut st = app.inner.state.lock().await;
-                if app.inner.generation.load(Ordering::SeqCst) != gen || st.stopped {
-                    return;
-                }
-                match signed {
-                    Ok(()) => app.open_desk(&mut st, session).await,
+    fn ticket(&self) -> Ticket {
+        Ticket(self.inner.tickets.fetch_add(1, Ordering::SeqCst))
+    }
+
+    /// Applies `event` to the lifecycle, shows the state it leads to, and
+    /// carries out its effects in order (an opened desk is one more event).
+    /// The refusal, or the first effect that failed. Caller holds the state lock.
+    fn apply<'a>(
+        &'a self,
+        st: &'a mut State,
+        event: Event<Live>,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        Box::pin(async move {
+            let mut effects = VecDeque::from(self.step(st, event)?);
+            let mut failed = None;
+            while let Some(effect) = effects.pop_front() {
+                match self.carry_out(st, effect).await {
+                    Ok(more) => effects.extend(more),
                     Err(e) => {
-                        tracing::error!("{e}");
-                        app.update_status(|s| s.connection = Connection::SignedOut);
+                        failed.get_or_insert(e);
                     }
                 }
-            });
-            return;
+            }
+            failed.map_or(Ok(()), Err)
+        })
+    }
+
+    /// One transition: the lifecycle moves, the live desk and the status follow.
+    fn step(&self, st: &mut State, event: Event<Live>) -> Result<Vec<Effect<Live>>, AppError> {
+        let what = event.name();
+        let effects = st.life.handle(event);
+        let live = st.life.live_desk().map_or(0, |t| t.0);
+        self.inner.live_desk.store(live, Ordering::SeqCst);
+        match &effects {
+            Ok(_) => tracing::debug!(event = what, state = st.life.name(), "lifecycle"),
+            Err(e) => tracing::debug!(event = what, state = st.life.name(), "refused: {e}"),
         }
-        let Some(d) = st.config.dynamics.clone() else {
-            return;
+        self.publish(&st.life);
+        Ok(effects?)
+    }
+
+    /// Shows what the lifecycle says (connection, sign-in, account, demo...),
+    /// if that changed.
+    fn publish(&self, life: &Lifecycle<Live>) {
+        let Some(shown) = life.shown() else { return };
+        if self.inner.status.send_if_modified(|s| shown.write(s)) {
+            let s = self.inner.status.borrow().clone();
+            self.inner.shell.status_changed(&s);
+        }
+    }
+
+    /// Carries out one effect of a transition; the effects that follow from it.
+    async fn carry_out(
+        &self,
+        st: &mut State,
+        effect: Effect<Live>,
+    ) -> Result<Vec<Effect<Live>>, AppError> {
+        match effect {
+            Effect::SignInDemo {
+                ticket,
+                org,
+                session,
+            } => self.sign_in_demo(ticket, org, session),
+            Effect::OpenDesk { session, demo } => {
+                return Ok(self.open_desk(st, session, demo).await)
+            }
+            Effect::CancelSignIn(cancel) => {
+                let _ = cancel.send(());
+            }
+            Effect::StopDesk(desk) => stop_desk(desk).await,
+            Effect::ShutDown(org) => shut_down(org).await,
+            Effect::ForgetSignIn(session) => session
+                .sign_out()
+                .await
+                .map_err(|e| AppError::SignIn(e.to_string()))?,
+            Effect::ClearChats => self.update_status(|s| {
+                s.unread = 0;
+                s.notifications.clear();
+                s.my_pending_requests.clear();
+            }),
+            Effect::ClearView => self.update_status(|s| {
+                s.unread = 0;
+                s.muted = false;
+                s.notifications.clear();
+                s.my_pending_requests.clear();
+            }),
+        }
+        Ok(Vec::new())
+    }
+
+    /// Starts what the configuration asks for: the demo org, or the agent's
+    /// org with its stored sign-in. Caller holds the state lock.
+    async fn activate(&self, st: &mut State, load_error: Option<String>) {
+        let event = match (load_error, st.config.dynamics.clone()) {
+            (Some(why), _) => {
+                tracing::warn!("not configured: {why}");
+                Event::Unusable { why }
+            }
+            (None, None) => self.start_demo().await,
+            (None, Some(d)) => self.restore_sign_in(&d).await,
         };
+        if let Err(e) = self.apply(st, event).await {
+            tracing::warn!("{e}");
+        }
+    }
+
+    /// Starts the demo org and a session for its agent.
+    async fn start_demo(&self) -> Event<Live> {
+        let org = match DemoOrg::start().await {
+            Ok(o) => Arc::new(o),
+            Err(e) => {
+                tracing::error!("{e}");
+                return Event::Unusable { why: e.to_string() };
+            }
+        };
+        tracing::info!(url = org.base_url(), "demo org started");
+        match org.new_session() {
+            Ok(session) => Event::DemoStarted {
+                org,
+                session,
+                ticket: self.ticket(),
+            },
+            Err(e) => {
+                tracing::error!("{e}");
+                shut_down(org).await;
+                Event::Unusable { why: e.to_string() }
+            }
+        }
+    }
+
+    /// Signs the demo agent in through the device code flow, in the background.
+    fn sign_in_demo(&self, ticket: Ticket, org: Arc<DemoOrg>, session: Arc<Session>) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let signed = org.sign_in(&session).await;
+            drop(org);
+            if let Err(e) = &signed {
+                tracing::error!("{e}");
+            }
+            app.finish_sign_in(ticket, signed.is_ok()).await;
+        });
+    }
+
+    /// The agent's org: its sign-in session, restored from where it is kept.
+    async fn restore_sign_in(&self, d: &config::Dynamics) -> Event<Live> {
         let Some(client_id) = d.client_id.clone() else {
             let why = "dynamics.client_id is not set: ChatBell cannot sign in".to_string();
             tracing::warn!("{why}");
-            st.config_error = Some(why);
-            self.update_status(|s| s.connection = Connection::NotConfigured);
-            return;
+            return Event::Unusable { why };
         };
         let auth = match AuthConfig::new(&d.authority, &d.tenant, &client_id, &d.url)
             .and_then(OAuthClient::new)
         {
             Ok(c) => c,
-            Err(e) => {
-                st.config_error = Some(e.to_string());
-                self.update_status(|s| s.connection = Connection::NotConfigured);
-                return;
-            }
+            Err(e) => return Event::Unusable { why: e.to_string() },
         };
-        let (store, mode) = if self.inner.options.keychain {
+        let (tokens, mode) = if self.inner.options.keychain {
             TokenStore::open_with_os_keychain(&self.inner.paths.data_dir, "sign-in key").await
         } else {
             let why = "the keychain is turned off".to_string();
@@ -868,77 +945,71 @@ impl App {
                 StorageMode::MemoryOnly { why },
             )
         };
-        let (storage, note) = storage_of(&mode);
-        self.update_status(|s| {
-            s.storage = storage;
-            s.storage_note = note;
-        });
-        let session = Arc::new(Session::new(auth, store));
-        st.session = Some(session.clone());
-        match session.restore().await {
-            Ok(Some(_)) => self.open_desk(st, session).await,
-            Ok(None) => self.update_status(|s| s.connection = Connection::SignedOut),
+        let (storage, storage_note) = storage_of(&mode);
+        let session = Arc::new(Session::new(auth, tokens));
+        let signed_in = match session.restore().await {
+            Ok(restored) => restored.is_some(),
             Err(e) => {
                 tracing::warn!("the stored sign-in could not be read (sign in again): {e}");
-                self.update_status(|s| s.connection = Connection::SignedOut);
+                false
             }
+        };
+        Event::Restored {
+            session,
+            storage,
+            storage_note,
+            signed_in,
         }
     }
 
-    /// Stops what runs. Caller holds the state lock.
-    async fn deactivate(&self, st: &mut State) {
-        if let Some(cancel) = st.signin_cancel.take() {
-            let _ = cancel.send(());
+    /// Opens the local cache and a desk for `session` on a task, and tells the
+    /// lifecycle; the effects that follow. The desk starts once the lifecycle
+    /// holds it. Caller holds the state lock.
+    async fn open_desk(
+        &self,
+        st: &mut State,
+        session: Arc<Session>,
+        demo: Option<Arc<DemoOrg>>,
+    ) -> Vec<Effect<Live>> {
+        let account = session.account().await.map(account_view);
+        let (url, store) = match self.open_store(&st.config, demo.as_deref()).await {
+            Ok(opened) => opened,
+            Err(why) => return self.step(st, Event::DeskFailed { why }).unwrap_or_default(),
+        };
+        let (tx, rx) = mpsc::channel(64);
+        let (go, gate) = oneshot::channel();
+        let ticket = self.ticket();
+        let run = DeskRun {
+            inner: self.inner.clone(),
+            ticket,
+            session,
+            url,
+            schema: st.config.schema.clone(),
+            store: store.clone(),
+        };
+        let task = tokio::spawn(run_desk(run, rx, gate));
+        let desk = DeskHandle { tx, task, store };
+        let effects = self.step(
+            st,
+            Event::DeskOpened {
+                ticket,
+                desk,
+                account,
+            },
+        );
+        if effects.is_ok() {
+            let _ = go.send(());
         }
-        self.stop_desk(st).await;
-        st.session = None;
-        if let Some(org) = st.demo.take() {
-            match Arc::try_unwrap(org) {
-                Ok(org) => org.shutdown().await,
-                // A sign-in task still holds it: it stops when dropped.
-                Err(org) => drop(org),
-            }
-        }
+        effects.unwrap_or_default()
     }
 
-    fn stop_desk<'a>(&'a self, st: &'a mut State) -> BoxFuture<'a, ()> {
-        Box::pin(self.stop_desk_inner(st))
-    }
-
-    async fn stop_desk_inner(&self, st: &mut State) {
-        self.inner.generation.fetch_add(1, Ordering::SeqCst);
-        if let Some(DeskHandle { tx, mut task }) = st.desk.take() {
-            drop(tx);
-            if tokio::time::timeout(Duration::from_secs(5), &mut task)
-                .await
-                .is_err()
-            {
-                task.abort();
-            }
-        }
-        if let Some(store) = st.store.take() {
-            store.close().await;
-        }
-    }
-
-    /// Opens the desk for `session` and runs it on a task. Caller holds the state lock.
-    fn open_desk<'a>(&'a self, st: &'a mut State, session: Arc<Session>) -> BoxFuture<'a, ()> {
-        Box::pin(self.open_desk_inner(st, session))
-    }
-
-    async fn open_desk_inner(&self, st: &mut State, session: Arc<Session>) {
-        self.stop_desk(st).await;
-        let gen = self.inner.generation.load(Ordering::SeqCst);
-        let account = session.account().await.map(|a| AccountView {
-            name: a.name.clone().or(a.username.clone()).unwrap_or_default(),
-            username: a.username.unwrap_or_default(),
-        });
-        self.update_status(|s| {
-            s.connection = Connection::Connecting;
-            s.account = account;
-            s.signin = None;
-        });
-        let (url, db) = match (&st.demo, &st.config.dynamics) {
+    /// The org's URL and its local cache, opened (the demo's anew).
+    async fn open_store(
+        &self,
+        config: &Config,
+        demo: Option<&DemoOrg>,
+    ) -> Result<(String, Store), String> {
+        let (url, db) = match (demo, &config.dynamics) {
             (Some(org), _) => {
                 let db = self.inner.paths.demo_database();
                 // The demo org is new on every start: so is its cache.
@@ -950,7 +1021,7 @@ impl App {
                 (org.base_url().to_string(), db)
             }
             (None, Some(d)) => (d.url.clone(), self.inner.paths.database()),
-            (None, None) => return,
+            (None, None) => return Err("no Dynamics org is configured".into()),
         };
         // On a blocking thread: the compiler cannot prove `Store::open`'s future
         // Send (sqlx's migrations, rust-lang/rust#96865), so it is not awaited here.
@@ -962,27 +1033,56 @@ impl App {
             })
             .await
         };
-        let store = match opened.map_err(|e| e.to_string()).and_then(|r| r) {
-            Ok(s) => s,
+        match opened.map_err(|e| e.to_string()).and_then(|r| r) {
+            Ok(store) => Ok((url, store)),
             Err(e) => {
                 tracing::error!("cannot open the local cache {}: {e}", db.display());
-                st.config_error = Some(format!("the local cache: {e}"));
-                self.update_status(|s| s.connection = Connection::NotConfigured);
-                return;
+                Err(format!("the local cache: {e}"))
             }
-        };
-        st.store = Some(store.clone());
-        let (tx, rx) = mpsc::channel(64);
-        let task = tokio::spawn(run_desk(
-            self.inner.clone(),
-            gen,
-            session,
-            url,
-            st.config.schema.clone(),
-            store,
-            rx,
-        ));
-        st.desk = Some(DeskHandle { tx, task });
+        }
+    }
+}
+
+/// Stops a desk's task (its input channel closed; aborted after 5 s) and closes
+/// its cache.
+async fn stop_desk(desk: DeskHandle) {
+    let DeskHandle {
+        tx,
+        mut task,
+        store,
+    } = desk;
+    drop(tx);
+    if tokio::time::timeout(Duration::from_secs(5), &mut task)
+        .await
+        .is_err()
+    {
+        task.abort();
+    }
+    store.close().await;
+}
+
+/// Stops the demo org (a sign-in task that still holds it stops it when it
+/// lets go).
+async fn shut_down(org: Arc<DemoOrg>) {
+    match Arc::try_unwrap(org) {
+        Ok(org) => org.shutdown().await,
+        Err(org) => drop(org),
+    }
+}
+
+/// Applies the desks' reports to the lifecycle, in the order they came, while
+/// the app lives.
+async fn apply_desk_reports(
+    inner: std::sync::Weak<Inner>,
+    mut reports: mpsc::UnboundedReceiver<(Ticket, DeskReport)>,
+) {
+    while let Some((ticket, report)) = reports.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        let app = App { inner };
+        let mut st = app.inner.state.lock().await;
+        if let Err(e) = app.apply(&mut st, Event::Desk { ticket, report }).await {
+            tracing::debug!(?report, "desk report: {e}");
+        }
     }
 }
 
@@ -993,103 +1093,111 @@ impl Inner {
         this.shell.status_changed(&s);
     }
 
-    fn current(&self, gen: u64) -> bool {
-        self.generation.load(Ordering::SeqCst) == gen
+    /// Whether the desk of `ticket` is the running one.
+    fn is_live(&self, ticket: Ticket) -> bool {
+        self.live_desk.load(Ordering::SeqCst) == ticket.0
+    }
+
+    /// A desk's report, for the lifecycle.
+    fn report(&self, ticket: Ticket, report: DeskReport) {
+        let _ = self.reports.send((ticket, report));
     }
 }
 
-/// Opens the desk (retrying while Dynamics is unreachable), then runs it until
-/// its input channel closes or the sign-in is lost.
-async fn run_desk(
+/// What a desk's task works with.
+struct DeskRun {
     inner: Arc<Inner>,
-    gen: u64,
+    ticket: Ticket,
     session: Arc<Session>,
     url: String,
     schema: Schema,
     store: Store,
-    mut rx: mpsc::Receiver<Input>,
-) {
-    let set = |c: Connection| {
-        if inner.current(gen) {
-            Inner::update_status(&inner, |s| s.connection = c);
-        }
+}
+
+impl DeskRun {
+    fn report(&self, report: DeskReport) {
+        self.inner.report(self.ticket, report);
+    }
+}
+
+/// Once the lifecycle holds the desk (`gate`), opens it (retrying while
+/// Dynamics is unreachable), then runs it until its input channel closes or the
+/// sign-in is lost; reports how it goes.
+async fn run_desk(run: DeskRun, mut rx: mpsc::Receiver<Input>, gate: oneshot::Receiver<()>) {
+    if gate.await.is_err() {
+        return;
+    }
+    let Some(desk) = connect_desk(&run, &mut rx).await else {
+        return;
     };
-    let dv = match Dataverse::new(
-        &url,
-        Arc::new(SignedIn::new(session.clone())),
-        RetryPolicy::default(),
-    ) {
-        Ok(dv) => dv,
-        Err(e) => {
-            tracing::error!("{e}");
-            set(Connection::Offline);
-            return;
-        }
-    };
-    let mut failures = 0u32;
-    let desk = loop {
-        let desktop = AppDesktop {
-            inner: inner.clone(),
-            gen,
-            told_live: false,
-        };
-        match Desk::open(
-            store.clone(),
-            dv.clone(),
-            schema.clone(),
-            Arc::new(SystemClock),
-            desktop,
-            inner.options.desk.clone(),
-        )
-        .await
-        {
-            Ok(desk) => break desk,
-            Err(DeskError::Dataverse(e)) if e.is_offline() => {
-                tracing::warn!("Dynamics is unreachable: {e}");
-                set(Connection::Offline);
-                failures += 1;
-                let wait = Duration::from_secs((1u64 << failures.min(6)).min(60));
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = closed(&mut rx) => return,
-                }
-            }
-            Err(DeskError::Dataverse(chatbell_sync::DataverseError::SignInRequired(e))) => {
-                tracing::warn!("sign-in required: {e}");
-                if inner.current(gen) {
-                    Inner::update_status(&inner, |s| {
-                        s.connection = Connection::SignedOut;
-                        s.account = None;
-                    });
-                }
-                return;
-            }
-            Err(e) => {
-                tracing::error!("the desk could not open: {e}");
-                set(Connection::Offline);
-                return;
-            }
-        }
-    };
-    set(if desk.is_online() {
-        Connection::Online
+    run.report(if desk.is_online() {
+        DeskReport::Online
     } else {
-        Connection::Offline
+        DeskReport::Offline
     });
     tokio::select! {
         r = desk.run(rx, 1.0) => {
             if let Err(e) = r {
                 tracing::error!("the desk stopped: {e}");
-                set(Connection::Offline);
+                run.report(DeskReport::Ended);
             }
         }
-        () = signed_out(&session) => {
+        () = signed_out(&run.session) => {
             tracing::warn!("the sign-in expired or was revoked: sign in again");
-            if inner.current(gen) {
-                Inner::update_status(&inner, |s| {
-                    s.connection = Connection::SignedOut;
-                    s.account = None;
-                });
+            run.report(DeskReport::SignInLost);
+        }
+    }
+}
+
+/// Opens the desk, retrying while Dynamics is unreachable; `None` when it
+/// cannot (reported) or was stopped meanwhile.
+async fn connect_desk(run: &DeskRun, rx: &mut mpsc::Receiver<Input>) -> Option<Desk<AppDesktop>> {
+    let signed_in = Arc::new(SignedIn::new(run.session.clone()));
+    let dv = match Dataverse::new(&run.url, signed_in, RetryPolicy::default()) {
+        Ok(dv) => dv,
+        Err(e) => {
+            tracing::error!("{e}");
+            run.report(DeskReport::Ended);
+            return None;
+        }
+    };
+    let mut failures = 0u32;
+    loop {
+        let desktop = AppDesktop {
+            inner: run.inner.clone(),
+            ticket: run.ticket,
+            told_live: false,
+        };
+        let opened = Desk::open(
+            run.store.clone(),
+            dv.clone(),
+            run.schema.clone(),
+            Arc::new(SystemClock),
+            desktop,
+            run.inner.options.desk.clone(),
+        )
+        .await;
+        match opened {
+            Ok(desk) => return Some(desk),
+            Err(DeskError::Dataverse(e)) if e.is_offline() => {
+                tracing::warn!("Dynamics is unreachable: {e}");
+                run.report(DeskReport::Offline);
+                failures += 1;
+                let wait = Duration::from_secs((1u64 << failures.min(6)).min(60));
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = closed(rx) => return None,
+                }
+            }
+            Err(DeskError::Dataverse(DataverseError::SignInRequired(e))) => {
+                tracing::warn!("sign-in required: {e}");
+                run.report(DeskReport::SignInLost);
+                return None;
+            }
+            Err(e) => {
+                tracing::error!("the desk could not open: {e}");
+                run.report(DeskReport::Ended);
+                return None;
             }
         }
     }
@@ -1124,14 +1232,14 @@ async fn signed_out(session: &Session) {
 /// The desk's [`Desktop`]: status, presentation, the shell.
 struct AppDesktop {
     inner: Arc<Inner>,
-    gen: u64,
+    ticket: Ticket,
     /// The shell has been told what is live after the restore.
     told_live: bool,
 }
 
 impl Desktop for AppDesktop {
-    fn perform(&mut self, effects: &[Effect], engine: &Engine) {
-        if !self.inner.current(self.gen) {
+    fn perform(&mut self, effects: &[chatbell_core::Effect], engine: &Engine) {
+        if !self.inner.is_live(self.ticket) {
             return;
         }
         if !self.told_live {
@@ -1158,16 +1266,12 @@ impl Desktop for AppDesktop {
     }
 
     fn connection(&mut self, online: bool) {
-        if !self.inner.current(self.gen) {
-            return;
-        }
-        Inner::update_status(&self.inner, |s| {
-            s.connection = if online {
-                Connection::Online
-            } else {
-                Connection::Offline
-            }
-        });
+        let report = if online {
+            DeskReport::Online
+        } else {
+            DeskReport::Offline
+        };
+        self.inner.report(self.ticket, report);
     }
 }
 

@@ -7,6 +7,8 @@
 //! - [`deeplink`]: the Dynamics link that opens a chat (R12);
 //! - [`control`]: the local control socket of the command line;
 //! - [`demo`]: the built-in demo org, signed in through the real device code flow;
+//! - [`lifecycle`]: where the app stands with Dynamics (signed out, signing in,
+//!   running a desk...), as one state machine without I/O;
 //! - [`app`]: [`App`], the running ChatBell, and the [`Shell`] trait the GUI implements.
 //!
 //! # In the desktop shell
@@ -93,6 +95,7 @@ pub mod demo;
 pub mod doctor;
 pub mod fsutil;
 pub mod headless;
+pub mod lifecycle;
 pub mod prefs;
 pub mod view;
 

@@ -772,3 +772,49 @@ async fn keys_the_administrator_locked_cannot_be_changed_from_the_panel() {
     );
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_can_be_cancelled_and_a_second_one_replaces_the_first() {
+    let (emu, config) = emulated_org().await;
+    let base = emu.base_url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _shell) = app_with_config(&dir, &config).await;
+
+    // Cancelled: signed out, no code shown.
+    let first = app.start_sign_in().await.unwrap();
+    assert_eq!(app.status().signin.as_ref(), Some(&first));
+    app.cancel_sign_in().await;
+    let s = app.status();
+    assert_eq!(s.connection, Connection::SignedOut);
+    assert_eq!(s.signin, None);
+
+    // A second sign-in while one waits: the first is cancelled, and its end does
+    // not take the second's code off the panel.
+    app.start_sign_in().await.unwrap();
+    let second = app.start_sign_in().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.status().signin.as_ref(), Some(&second));
+    let approved = reqwest::Client::new()
+        .post(format!("{base}/_emulator/approve"))
+        .json(&serde_json::json!({"user_code": second.user_code, "user": chatbell_app::demo::DEMO_AGENT_EMAIL}))
+        .send()
+        .await
+        .unwrap();
+    assert!(approved.status().is_success());
+    until(30, "online", || {
+        (app.status().connection == Connection::Online).then_some(())
+    })
+    .await;
+    assert_eq!(app.status().signin, None);
+
+    // Signing out of an org that is not configured changes nothing.
+    app.quit().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _shell) = app_with_config(&dir, "[dynamics]\nurl = \"nope\"\n").await;
+    assert_eq!(app.status().connection, Connection::NotConfigured);
+    app.sign_out().await.unwrap();
+    assert_eq!(app.status().connection, Connection::NotConfigured);
+    assert!(app.config_error().await.is_some());
+    app.quit().await;
+    emu.shutdown().await;
+}
