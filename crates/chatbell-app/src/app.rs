@@ -18,7 +18,7 @@ use crate::prefs::{DynamicsPrefs, PanelPrefs, Prefs, PrefsError};
 use crate::view::{self, AccountView, Connection, NotificationView, SignInPrompt, Status, Storage};
 use chatbell_auth::{
     Account, AuthConfig, AuthError, BrowserOpener, BrowserSignIn, DeviceCodePrompt, OAuthClient,
-    Session, StorageMode, TokenStore,
+    SignIn, StorageMode, TokenStore,
 };
 use chatbell_core::present::{present, LocalTime, Output, Presence, Weekday};
 use chatbell_core::{
@@ -217,7 +217,7 @@ struct Live;
 
 impl Kit for Live {
     type Org = Arc<DemoOrg>;
-    type Session = Arc<Session>;
+    type SignIn = Arc<SignIn>;
     type Desk = DeskHandle;
     type Cancel = oneshot::Sender<()>;
 }
@@ -615,9 +615,9 @@ impl App {
 
     /// The session a new sign-in goes into (a demo signed out of gets a new
     /// one), or why none can start. Caller holds the state lock.
-    fn sign_in_session(&self, st: &State) -> Result<Arc<Session>, AppError> {
+    fn sign_in_session(&self, st: &State) -> Result<Arc<SignIn>, AppError> {
         match st.life.signer()? {
-            Signer::Session(session) => Ok(session),
+            Signer::SignIn(session) => Ok(session),
             Signer::NewDemoSession(org) => Ok(org.new_session()?),
         }
     }
@@ -911,7 +911,7 @@ impl App {
     }
 
     /// Signs the demo agent in through the device code flow, in the background.
-    fn sign_in_demo(&self, ticket: Ticket, org: Arc<DemoOrg>, session: Arc<Session>) {
+    fn sign_in_demo(&self, ticket: Ticket, org: Arc<DemoOrg>, session: Arc<SignIn>) {
         let app = self.clone();
         tokio::spawn(async move {
             let signed = org.sign_in(&session).await;
@@ -946,7 +946,7 @@ impl App {
             )
         };
         let (storage, storage_note) = storage_of(&mode);
-        let session = Arc::new(Session::new(auth, tokens));
+        let session = Arc::new(SignIn::new(auth, tokens));
         let signed_in = match session.restore().await {
             Ok(restored) => restored.is_some(),
             Err(e) => {
@@ -968,7 +968,7 @@ impl App {
     async fn open_desk(
         &self,
         st: &mut State,
-        session: Arc<Session>,
+        session: Arc<SignIn>,
         demo: Option<Arc<DemoOrg>>,
     ) -> Vec<Effect<Live>> {
         let account = session.account().await.map(account_view);
@@ -1108,7 +1108,7 @@ impl Inner {
 struct DeskRun {
     inner: Arc<Inner>,
     ticket: Ticket,
-    session: Arc<Session>,
+    session: Arc<SignIn>,
     url: String,
     schema: Schema,
     store: Store,
@@ -1220,7 +1220,7 @@ fn refuse(input: Input, why: ActionError) {
 }
 
 /// Resolves when the session has lost its sign-in (a refused refresh).
-async fn signed_out(session: &Session) {
+async fn signed_out(session: &SignIn) {
     loop {
         tokio::time::sleep(Duration::from_secs(5)).await;
         if !session.is_signed_in().await {

@@ -1,7 +1,7 @@
 //! Demo mode: an in-process Dataverse emulator with the demo org and simulated
 //! traffic, signed in as the demo agent through the real device code flow.
 
-use chatbell_auth::{AuthConfig, AuthError, DeviceCodePrompt, OAuthClient, Session, TokenStore};
+use chatbell_auth::{AuthConfig, AuthError, DeviceCodePrompt, OAuthClient, SignIn, TokenStore};
 use chatbell_emulator::{Emulator, Options, RunningEmulator, Seed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +42,7 @@ impl std::fmt::Debug for DemoOrg {
 pub struct Demo {
     /// The org's (and sign-in authority's) base URL, `http://127.0.0.1:<port>`.
     pub base_url: String,
-    pub session: Arc<Session>,
+    pub session: Arc<SignIn>,
     pub org: DemoOrg,
 }
 
@@ -66,14 +66,14 @@ impl DemoOrg {
     }
 
     /// A session for the demo org (tokens in memory only: the org is new each run).
-    pub fn new_session(&self) -> Result<Arc<Session>, DemoError> {
+    pub fn new_session(&self) -> Result<Arc<SignIn>, DemoError> {
         let config = AuthConfig::new(
             self.base_url(),
             &self.emulator.tenant_id().to_string(),
             DEMO_CLIENT_ID,
             self.base_url(),
         )?;
-        Ok(Arc::new(Session::new(
+        Ok(Arc::new(SignIn::new(
             OAuthClient::new(config)?,
             TokenStore::memory_only("demo mode: the demo org is new on every start"),
         )))
@@ -96,7 +96,7 @@ impl DemoOrg {
     }
 
     /// Signs `session` in as the demo agent through the device code flow.
-    pub async fn sign_in(&self, session: &Session) -> Result<(), DemoError> {
+    pub async fn sign_in(&self, session: &SignIn) -> Result<(), DemoError> {
         let prompt = session.start_device_code().await?;
         self.approve(&prompt).await?;
         session

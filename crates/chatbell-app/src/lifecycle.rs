@@ -48,7 +48,7 @@ pub trait Kit: Debug {
     /// A running demo org.
     type Org: Clone + Debug;
     /// A sign-in session (tokens, account).
-    type Session: Clone + Debug;
+    type SignIn: Clone + Debug;
     /// A desk opened on its local cache: its task, its input channel and the cache.
     type Desk: Debug;
     /// Cancels a sign-in that waits for the agent.
@@ -170,21 +170,21 @@ pub enum Lifecycle<K: Kit> {
     /// that was signed out of: its next sign-in makes a new one.
     SignedOut {
         org: Org<K>,
-        session: Option<K::Session>,
+        session: Option<K::SignIn>,
     },
     /// A sign-in under way, in the background.
     SigningIn {
         org: Org<K>,
-        session: K::Session,
+        session: K::SignIn,
         ticket: Ticket,
         way: Way<K>,
     },
     /// Signed in; the local cache and the desk are being opened.
-    Opening { org: Org<K>, session: K::Session },
+    Opening { org: Org<K>, session: K::SignIn },
     /// The desk runs.
     Running {
         org: Org<K>,
-        session: K::Session,
+        session: K::SignIn,
         desk: K::Desk,
         ticket: Ticket,
         account: Option<AccountView>,
@@ -194,7 +194,7 @@ pub enum Lifecycle<K: Kit> {
     /// agent signs in again or out.
     Halted {
         org: Org<K>,
-        session: K::Session,
+        session: K::SignIn,
         desk: K::Desk,
         account: Option<AccountView>,
     },
@@ -209,13 +209,13 @@ pub enum Event<K: Kit> {
     /// demo agent in.
     DemoStarted {
         org: K::Org,
-        session: K::Session,
+        session: K::SignIn,
         ticket: Ticket,
     },
     /// Activating an org: its session, where the sign-in is kept, and whether
     /// a stored sign-in was restored.
     Restored {
-        session: K::Session,
+        session: K::SignIn,
         storage: Storage,
         storage_note: Option<String>,
         signed_in: bool,
@@ -225,7 +225,7 @@ pub enum Event<K: Kit> {
     /// A sign-in flow began.
     SignInStarted {
         ticket: Ticket,
-        session: K::Session,
+        session: K::SignIn,
         way: Way<K>,
     },
     /// A sign-in flow ended.
@@ -260,12 +260,12 @@ pub enum Effect<K: Kit> {
     SignInDemo {
         ticket: Ticket,
         org: K::Org,
-        session: K::Session,
+        session: K::SignIn,
     },
     /// Open the local cache (the demo's, new, when `demo`) and a desk for
     /// `session`; report [`Event::DeskOpened`] or [`Event::DeskFailed`].
     OpenDesk {
-        session: K::Session,
+        session: K::SignIn,
         demo: Option<K::Org>,
     },
     /// Stop waiting for a sign-in.
@@ -275,7 +275,7 @@ pub enum Effect<K: Kit> {
     /// Stop the demo org.
     ShutDown(K::Org),
     /// Forget the session's tokens and its stored sign-in.
-    ForgetSignIn(K::Session),
+    ForgetSignIn(K::SignIn),
     /// The chats shown belong to nobody signed in: clear the count, the live
     /// notifications and my requests.
     ClearChats,
@@ -339,7 +339,7 @@ fn not_now<K: Kit>(state: Lifecycle<K>, event: &Event<K>) -> Outcome<K> {
 #[derive(Debug)]
 pub enum Signer<K: Kit> {
     /// The session of this state.
-    Session(K::Session),
+    SignIn(K::SignIn),
     /// A new session of the demo org.
     NewDemoSession(K::Org),
 }
@@ -532,7 +532,7 @@ impl<K: Kit> Lifecycle<K> {
         }
     }
 
-    fn sign_in(self, ticket: Ticket, session: K::Session, way: Way<K>) -> Outcome<K> {
+    fn sign_in(self, ticket: Ticket, session: K::SignIn, way: Way<K>) -> Outcome<K> {
         use Lifecycle as L;
         let (org, effects) = match self {
             L::SignedOut { org, .. } => (org, Vec::new()),
@@ -744,7 +744,7 @@ impl<K: Kit> Lifecycle<K> {
                 session: Some(s), ..
             }
             | L::SigningIn { session: s, .. }
-            | L::Halted { session: s, .. } => Ok(Signer::Session(s.clone())),
+            | L::Halted { session: s, .. } => Ok(Signer::SignIn(s.clone())),
             L::SignedOut {
                 session: None,
                 org: Org::Demo { org, .. },
@@ -914,7 +914,7 @@ mod tests {
 
     impl Kit for Fake {
         type Org = &'static str;
-        type Session = &'static str;
+        type SignIn = &'static str;
         type Desk = &'static str;
         type Cancel = &'static str;
     }
@@ -1243,7 +1243,7 @@ mod tests {
     fn a_sign_in_goes_into_the_session_of_the_state_or_a_new_demo_session() {
         assert!(matches!(
             signed_out(dynamics()).signer(),
-            Ok(Signer::Session("session"))
+            Ok(Signer::SignIn("session"))
         ));
         let demo_signed_out = L::SignedOut {
             org: demo(false),
@@ -1255,7 +1255,7 @@ mod tests {
         ));
         assert!(matches!(
             halted(dynamics()).signer(),
-            Ok(Signer::Session("session"))
+            Ok(Signer::SignIn("session"))
         ));
         assert_eq!(
             running(dynamics(), Link::Online).signer().err(),

@@ -16,7 +16,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Talks to `{authority}/{tenant}/oauth2/v2.0/*` as ChatBell's public client.
 ///
 /// It runs the flows (device code, browser with PKCE, refresh) and returns
-/// [`Tokens`]; keeping and refreshing them is [`crate::Session`]'s job.
+/// [`Tokens`]; keeping and refreshing them is [`crate::SignIn`]'s job.
 #[derive(Clone)]
 pub struct OAuthClient {
     pub(crate) config: AuthConfig,

@@ -4,7 +4,7 @@
 //!   ([`OAuthClient::start_device_code`], [`OAuthClient::complete_device_code`]),
 //!   authorization code with PKCE on a loopback redirect
 //!   ([`OAuthClient::sign_in_with_browser`]) and refresh.
-//! - [`Session`] is the token source for every Dataverse request: it hands out a
+//! - [`SignIn`] is the token source for every Dataverse request: it hands out a
 //!   valid access token, refreshes it five minutes before expiry (one refresh for
 //!   all concurrent callers), keeps and persists the newest refresh token, and
 //!   turns a refused refresh into [`AuthError::SignInRequired`].
@@ -17,7 +17,7 @@
 //! # Use in the app
 //!
 //! ```no_run
-//! use chatbell_auth::{AuthConfig, AuthError, OAuthClient, Session, StorageMode, TokenStore};
+//! use chatbell_auth::{AuthConfig, AuthError, OAuthClient, SignIn, StorageMode, TokenStore};
 //!
 //! # async fn app(data_dir: std::path::PathBuf) -> Result<(), AuthError> {
 //! let config = AuthConfig::new(
@@ -30,7 +30,7 @@
 //! if let StorageMode::MemoryOnly { why } = &mode {
 //!     eprintln!("sign-in will not be remembered: {why}");
 //! }
-//! let session = Session::new(OAuthClient::new(config)?, store);
+//! let session = SignIn::new(OAuthClient::new(config)?, store);
 //!
 //! // At start: a stored sign-in, or ask the user to sign in.
 //! let signed_in = match session.restore().await {
@@ -72,7 +72,7 @@ mod device;
 mod error;
 mod loopback;
 mod pkce;
-mod session;
+mod signin;
 mod store;
 mod tokens;
 
@@ -82,7 +82,7 @@ pub use device::DeviceCodePrompt;
 pub use error::{AuthError, DeviceCodeFailure, OAuthError, TokenStoreError};
 pub use loopback::{redirect_request, BrowserOpener, BrowserSignIn};
 pub use pkce::{random_state, s256_challenge, Pkce};
-pub use session::{Session, DEFAULT_REFRESH_SKEW};
+pub use signin::{SignIn, DEFAULT_REFRESH_SKEW};
 pub use store::{
     FileKey, InMemoryKeyProvider, KeyError, KeyProvider, KeyringKeyProvider, StorageMode,
     StoredSignIn, TokenStore, FILE_NAME, KEYCHAIN_TIMEOUT,

@@ -1,4 +1,4 @@
-//! The Session token source against the emulator (in process, real loopback
+//! The SignIn token source against the emulator (in process, real loopback
 //! HTTP): refresh before expiry, rotation, one refresh for concurrent callers, 401
 //! handling, persistence across restarts, sign-out. ChatBell's clock is a manual
 //! one and the emulator's is its own manual clock; `Rig::advance` moves both.
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatbell_auth::{
-    AccessToken, AuthError, InMemoryKeyProvider, KeyProvider, Session, StorageMode, TokenStore,
+    AccessToken, AuthError, InMemoryKeyProvider, KeyProvider, SignIn, StorageMode, TokenStore,
 };
 use chatbell_core::{Clock, ManualClock};
 use chatbell_emulator::TokenFault;
@@ -34,15 +34,15 @@ impl Rig {
     }
 
     /// A session as a fresh start of ChatBell would make it.
-    async fn session(&self) -> Session {
+    async fn session(&self) -> SignIn {
         let (store, mode) =
             TokenStore::open(self.dir.path(), self.keys.clone() as Arc<dyn KeyProvider>).await;
         assert_eq!(mode, StorageMode::Keychain);
-        Session::new(self.idp.client(Some(self.clock.clone())), store)
+        SignIn::new(self.idp.client(Some(self.clock.clone())), store)
     }
 
     /// Signs in with the device code flow as `user`.
-    async fn signed_in(&self, user: &str) -> Session {
+    async fn signed_in(&self, user: &str) -> SignIn {
         let session = self.session().await;
         let prompt = session.start_device_code().await.unwrap();
         assert!(self.idp.approve(&prompt.user_code, user).await.is_success());
@@ -55,7 +55,7 @@ impl Rig {
     }
 
     /// The access token lifetime the server grants (from the session's current token).
-    async fn ttl(&self, s: &Session) -> u64 {
+    async fn ttl(&self, s: &SignIn) -> u64 {
         let at = s.access_token().await.unwrap();
         at.expires_at()
             .duration_since(

@@ -1,20 +1,20 @@
 //! The sign-in library as the client's token source.
 
 use crate::client::{AuthFailure, BoxFuture, TokenSource};
-use chatbell_auth::{AccessToken, AuthError, Session};
+use chatbell_auth::{AccessToken, AuthError, SignIn};
 use std::sync::{Arc, Mutex};
 
 /// Hands out the signed-in agent's access tokens, refreshing as the sign-in
 /// library decides; a 401 asks it to refresh once.
 pub struct SignedIn {
-    session: Arc<Session>,
+    session: Arc<SignIn>,
     /// The tokens handed out, newest last, so that a 401 names which one was
     /// refused (the library refreshes only if it is still the current one).
     issued: Mutex<Vec<AccessToken>>,
 }
 
 impl SignedIn {
-    pub fn new(session: Arc<Session>) -> SignedIn {
+    pub fn new(session: Arc<SignIn>) -> SignedIn {
         SignedIn {
             session,
             issued: Mutex::new(Vec::new()),

@@ -6,7 +6,7 @@
 mod support;
 
 use chatbell_auth::{
-    AuthConfig, InMemoryKeyProvider, KeyProvider, OAuthClient, Session, TokenStore,
+    AuthConfig, InMemoryKeyProvider, KeyProvider, OAuthClient, SignIn, TokenStore,
 };
 use chatbell_emulator::faults::TokenFault;
 use chatbell_emulator::{Emulator, Options, Seed};
@@ -39,7 +39,7 @@ async fn device_code_sign_in_then_sync_and_a_refused_token_is_refreshed_once() {
     .unwrap();
     let keys: Arc<dyn KeyProvider> = Arc::new(InMemoryKeyProvider::new());
     let (store, _mode) = TokenStore::open(dir.path(), keys).await;
-    let session = Arc::new(Session::new(OAuthClient::new(config).unwrap(), store));
+    let session = Arc::new(SignIn::new(OAuthClient::new(config).unwrap(), store));
     let prompt = session.start_device_code().await.unwrap();
     let approve = reqwest::Client::new()
         .post(format!("{}/_emulator/approve", emu.base_url()))

@@ -20,7 +20,7 @@ pub const DEFAULT_REFRESH_SKEW: Duration = Duration::from_secs(5 * 60);
 ///
 /// All token work happens under one async mutex, so concurrent callers that find
 /// the token stale wait for a single refresh and then share its result.
-pub struct Session {
+pub struct SignIn {
     client: OAuthClient,
     store: TokenStore,
     skew: Duration,
@@ -37,9 +37,9 @@ struct State {
     forced: Option<AccessToken>,
 }
 
-impl std::fmt::Debug for Session {
+impl std::fmt::Debug for SignIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
+        f.debug_struct("SignIn")
             .field("client", &self.client)
             .field("store", &self.store)
             .field("skew", &self.skew)
@@ -47,11 +47,11 @@ impl std::fmt::Debug for Session {
     }
 }
 
-impl Session {
+impl SignIn {
     /// A session that signs in with `client` and keeps its sign-in in `store`.
-    /// Call [`Session::restore`] to pick up a stored sign-in.
+    /// Call [`SignIn::restore`] to pick up a stored sign-in.
     pub fn new(client: OAuthClient, store: TokenStore) -> Self {
-        Session {
+        SignIn {
             client,
             store,
             skew: DEFAULT_REFRESH_SKEW,
@@ -76,7 +76,7 @@ impl Session {
     }
 
     /// Loads the stored sign-in. `Ok(Some(account))`: signed in (the first
-    /// [`Session::access_token`] redeems the refresh token); `Ok(None)`: sign in.
+    /// [`SignIn::access_token`] redeems the refresh token); `Ok(None)`: sign in.
     /// An unreadable store is an error, the file is gone, and the user signs in afresh.
     pub async fn restore(&self) -> Result<Option<Account>, AuthError> {
         let stored = self.store.load().await?;
