@@ -47,11 +47,13 @@
 use crate::auth;
 use crate::error::{codes, ApiError};
 use crate::faults::FaultAction;
+use crate::metadata::{self, Verb};
 use crate::odata::{
     add_expanded, build_query, cmp_keys, context, context_expanded, key_from_json, key_to_json,
     make_cookie, percent_decode, read_cookie, render, sort_key, Prefer, QueryOptions, API_PREFIX,
     MAX_PAGE,
 };
+use crate::profile::Dir;
 use crate::schema::{schema, Table};
 use crate::server::ConnInfo;
 use crate::state::{lock, Shared};
@@ -159,25 +161,156 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
                     )
                     .into_response(),
                     Ok(bytes) => {
-                        let req = Req {
-                            sh: &sh,
-                            user,
-                            method: &parts.method,
-                            headers: &parts.headers,
-                            query: parts.uri.query().unwrap_or(""),
-                            rest: &rest,
-                            body: &bytes,
-                        };
-                        match route(&req, &rest) {
-                            Ok(r) => r,
-                            Err(e) => e.into_response(),
-                        }
+                        let reference_names = parts
+                            .headers
+                            .contains_key(crate::profile::REFERENCE_NAMES_HEADER)
+                            && conn.as_ref().is_some_and(|c| c.peer.ip().is_loopback());
+                        serve_in_orgs_names(&sh, user, &parts, &rest, &bytes, reference_names).await
                     }
                 },
             }
         }
     };
     finish(&sh, resp)
+}
+
+/// Serves one request in the org's names: translated to the reference schema
+/// on its way in and back on its way out ([`crate::profile`]), after the
+/// caller's privileges were checked.
+async fn serve_in_orgs_names(
+    sh: &Arc<Shared>,
+    user: Uuid,
+    parts: &axum::http::request::Parts,
+    rest: &str,
+    bytes: &[u8],
+    reference_names: bool,
+) -> Response {
+    let profile = &sh.profile;
+    let raw_query = parts.uri.query().unwrap_or("");
+    let plain = profile.is_reference() || reference_names;
+    let ref_rest = if plain {
+        rest.to_string()
+    } else {
+        profile.path(rest, Dir::ToRef)
+    };
+    let set = ref_rest
+        .split(['/', '('])
+        .next()
+        .and_then(percent_decode)
+        .unwrap_or_default();
+    let table = schema().by_set(&set);
+    let (query, body) = match table {
+        Some(t) if !plain => {
+            let body = if bytes.is_empty() {
+                bytes.to_vec()
+            } else {
+                match serde_json::from_slice::<Value>(bytes) {
+                    Ok(v) => profile.body(v, t, Dir::ToRef).to_string().into_bytes(),
+                    Err(_) => bytes.to_vec(),
+                }
+            };
+            (profile.query(raw_query, t, Dir::ToRef), body)
+        }
+        _ => (raw_query.to_string(), bytes.to_vec()),
+    };
+    if let Some(t) = table {
+        if let Err(e) = check_privileges(sh, user, &parts.method, t, &body) {
+            let resp = e.into_response();
+            return if plain {
+                resp
+            } else {
+                translate_out(sh, resp, t).await
+            };
+        }
+    }
+    let req = Req {
+        sh,
+        user,
+        method: &parts.method,
+        headers: &parts.headers,
+        query: &query,
+        rest: &ref_rest,
+        body: &body,
+    };
+    let resp = match route(&req, &ref_rest) {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    match table {
+        Some(t) if !plain => translate_out(sh, resp, t).await,
+        _ => resp,
+    }
+}
+
+/// The privileges a request on `table` needs: read for `GET`, create for
+/// `POST`, write for `PATCH` (and assign when it sets the owner), delete for
+/// `DELETE`.
+fn check_privileges(
+    sh: &Shared,
+    user: Uuid,
+    method: &Method,
+    table: &'static Table,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let denied = lock(&sh.denied);
+    let Some(denied) = denied.get(&user) else {
+        return Ok(());
+    };
+    let mut needed = match *method {
+        Method::GET => vec![Verb::Read],
+        Method::POST => vec![Verb::Create],
+        Method::PATCH => vec![Verb::Write],
+        Method::DELETE => vec![Verb::Delete],
+        _ => vec![],
+    };
+    if *method == Method::PATCH {
+        let sets_owner = serde_json::from_slice::<Value>(body)
+            .ok()
+            .is_some_and(|v| v.get("ownerid@odata.bind").is_some());
+        if sets_owner {
+            needed.push(Verb::Assign);
+        }
+    }
+    for v in needed {
+        if denied.contains(&(v, table.logical)) {
+            return Err(metadata::missing_privilege(
+                &sh.profile,
+                user,
+                sh.profile.of(table),
+                v,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An answer for `table` in the org's names.
+async fn translate_out(sh: &Shared, resp: Response, table: &'static Table) -> Response {
+    let profile = &sh.profile;
+    if profile.is_reference() {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    for h in ["odata-entityid", "location"] {
+        let v = parts
+            .headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| profile.url(v, Dir::ToOrg));
+        if let Some(v) = v.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            parts.headers.insert(h, v);
+        }
+    }
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(_) => return Response::from_parts(parts, axum::body::Body::empty()),
+    };
+    let body = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) => axum::body::Body::from(profile.body(v, table, Dir::ToOrg).to_string()),
+        Err(_) => axum::body::Body::from(bytes),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, body)
 }
 
 fn finish(sh: &Shared, mut resp: Response) -> Response {
@@ -275,6 +408,22 @@ fn route(req: &Req<'_>, rest: &str) -> Result<Response, ApiError> {
         }
         return who_am_i(req);
     }
+    if name == "EntityDefinitions" {
+        if req.method != Method::GET {
+            return Err(method_not_allowed(req.method));
+        }
+        let segs: Vec<String> = segs
+            .iter()
+            .map(|s| percent_decode(s).unwrap_or_default())
+            .collect();
+        let v = metadata::serve(
+            &req.sh.profile,
+            &req.sh.base_url,
+            &segs,
+            &crate::odata::query_pairs(req.query),
+        )?;
+        return Ok(json_response(StatusCode::OK, &v));
+    }
     let table = schema()
         .by_set(&name)
         .ok_or_else(|| ApiError::segment(&name))?;
@@ -300,6 +449,13 @@ fn route(req: &Req<'_>, rest: &str) -> Result<Response, ApiError> {
         (Some(k), n) if n <= 3 => {
             let id = parse_key(table, &k)?;
             let (nav, other) = segment(segs[1])?;
+            if nav == "Microsoft.Dynamics.CRM.RetrieveUserPrivileges"
+                && table.set == "systemusers"
+                && n == 2
+                && other.as_deref().is_some_and(str::is_empty)
+            {
+                return user_privileges(req, id);
+            }
             if nav != "teammembership_association" || !matches!(table.set, "teams" | "systemusers")
             {
                 return Err(ApiError::segment(&nav));
@@ -315,12 +471,36 @@ fn route(req: &Req<'_>, rest: &str) -> Result<Response, ApiError> {
     }
 }
 
+fn user_privileges(req: &Req<'_>, id: Uuid) -> Result<Response, ApiError> {
+    if req.method != Method::GET {
+        return Err(method_not_allowed(req.method));
+    }
+    if lock(&req.sh.store).get("systemusers", id).is_none() {
+        return Err(ApiError::not_found("systemuser", id));
+    }
+    let denied = lock(&req.sh.denied).get(&id).cloned().unwrap_or_default();
+    Ok(json_response(
+        StatusCode::OK,
+        &metadata::user_privileges(
+            &req.sh.profile,
+            &req.sh.base_url,
+            req.sh.cfg.business_unit_id,
+            &denied,
+        ),
+    ))
+}
+
 fn service_document(req: &Req<'_>) -> Result<Response, ApiError> {
-    let value: Vec<Value> = schema()
+    let mut value: Vec<Value> = req
+        .sh
+        .profile
         .tables()
         .iter()
         .map(|t| json!({"name": t.set, "kind": "EntitySet", "url": t.set}))
         .collect();
+    value.push(
+        json!({"name": "EntityDefinitions", "kind": "EntitySet", "url": "EntityDefinitions"}),
+    );
     Ok(json_response(
         StatusCode::OK,
         &json!({"@odata.context": format!("{}{API_PREFIX}/$metadata", req.sh.base_url), "value": value}),

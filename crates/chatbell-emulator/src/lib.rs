@@ -54,9 +54,11 @@ pub mod clock;
 pub mod error;
 pub mod faults;
 pub mod filter;
+pub mod metadata;
 pub mod odata;
 pub mod persist;
 pub mod plugins;
+pub mod profile;
 pub mod schema;
 pub mod seed;
 pub mod server;
@@ -115,6 +117,9 @@ pub struct Options {
     pub clock: Option<OrgClock>,
     /// The tenant id.
     pub tenant_id: Uuid,
+    /// The org's own names for tables, columns and choice values (the
+    /// reference schema's when `None`).
+    pub org: Option<profile::OrgProfile>,
 }
 
 impl Default for Options {
@@ -134,6 +139,7 @@ impl Default for Options {
             delta_token_max_age: Duration::from_secs(7 * 86400),
             clock: None,
             tenant_id: seed::seed_id("tenant"),
+            org: None,
         }
     }
 }
@@ -173,6 +179,11 @@ impl Options {
     /// Sets the device code polling interval (`interval` of `devicecode`).
     pub fn device_code_interval(mut self, d: Duration) -> Self {
         self.device_code_interval = d;
+        self
+    }
+    /// Serves the org's own names ([`profile::OrgProfile`]).
+    pub fn org(mut self, org: profile::OrgProfile) -> Self {
+        self.org = Some(org);
         self
     }
     /// Sets the maximum age of delta tokens.
@@ -287,6 +298,8 @@ fn shared_state(
             delta_token_max_age: secs(opts.delta_token_max_age),
         },
         faults: faults::Faults::default(),
+        profile: opts.org.clone().unwrap_or_default(),
+        denied: Mutex::new(std::collections::HashMap::new()),
         stats: Mutex::new(stats::Stats::default()),
         sim: Mutex::new(sim),
         in_flight: std::sync::atomic::AtomicU64::new(0),
@@ -442,6 +455,28 @@ impl RunningEmulator {
         let mut f = store.flags(id);
         f.org_level_read = on;
         store.set_flags(id, f);
+        Ok(())
+    }
+    /// Takes a privilege away from `user` (or gives it back): `verb` on the
+    /// reference table `table` (`cb_chatsession`).
+    pub fn set_privilege(
+        &self,
+        user: &str,
+        verb: metadata::Verb,
+        table: &str,
+        granted: bool,
+    ) -> Result<(), EmulatorError> {
+        let id = self.user_id(user)?;
+        let t = schema::schema()
+            .by_logical(table)
+            .ok_or_else(|| EmulatorError::InvalidOption(format!("no table {table}")))?;
+        let mut denied = lock(&self.shared.denied);
+        let set = denied.entry(id).or_default();
+        if granted {
+            set.remove(&(verb, t.logical));
+        } else {
+            set.insert((verb, t.logical));
+        }
         Ok(())
     }
     /// Every access and refresh token issued to `user` (id or e-mail) still on

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: chatbell-emulator [--listen ADDR] [--seed demo|empty] [--simulate] \
 [--simulate-speed X] [--simulate-rate EVENTS_PER_HOUR] [--random-seed N] [--state FILE] \
-[--token-lifetime SECONDS] [--delta-token-max-age SECONDS] [--manual-clock [2026-11-21T09:00:00Z]]";
+[--org PROFILE.toml] [--token-lifetime SECONDS] [--delta-token-max-age SECONDS] [--manual-clock [2026-11-21T09:00:00Z]]";
 
 fn parse_args() -> Result<Options> {
     let mut o = Options::default();
@@ -42,6 +42,10 @@ fn parse_args() -> Result<Options> {
                 o.random_seed = value("--random-seed")?.parse().context("--random-seed")?
             }
             "--state" => o.state_file = Some(value("--state")?.into()),
+            "--org" => {
+                let path = std::path::PathBuf::from(value("--org")?);
+                o.org = Some(chatbell_emulator::profile::OrgProfile::load(&path)?);
+            }
             "--token-lifetime" => {
                 o.access_token_lifetime = Duration::from_secs(
                     value("--token-lifetime")?

@@ -6,6 +6,7 @@ use crate::faults::Faults;
 use crate::sim::Simulator;
 use crate::stats::Stats;
 use crate::store::OrgData;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
@@ -46,6 +47,11 @@ pub struct Shared {
     pub cfg: Config,
     /// Fault injection.
     pub faults: Faults,
+    /// The org's names for the reference schema.
+    pub profile: crate::profile::OrgProfile,
+    /// Privileges denied to a user (verb, reference table): every user has
+    /// every privilege on every table unless a test takes one away.
+    pub denied: Mutex<HashMap<Uuid, BTreeSet<(crate::metadata::Verb, &'static str)>>>,
     /// Request counters.
     pub stats: Mutex<Stats>,
     /// The traffic simulation, when enabled.

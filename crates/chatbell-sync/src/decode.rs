@@ -194,10 +194,31 @@ impl<'a> Row<'a> {
         self.v.get(&c).and_then(Value::as_str)
     }
 
+    /// The meaning (from [`crate::schema::CHOICES`]) of a choice column's value,
+    /// `default` when the column is absent or null.
+    fn choice(
+        &self,
+        reference: &'static str,
+        what: &str,
+        default: Option<&'static str>,
+    ) -> Result<&'static str, DecodeError> {
+        let c = self.col(reference);
+        let v = self.opt_int(reference)?;
+        match (v, default) {
+            (None, Some(d)) => Ok(d),
+            (None, None) => Err(self.err(c, "missing")),
+            (Some(n), _) => self
+                .schema
+                .meaning(self.table, reference, n)
+                .ok_or_else(|| self.err(c, format!("unknown {what} {n}"))),
+        }
+    }
+
     fn channel(&self) -> Result<Channel, DecodeError> {
-        let code = self.int("cb_channel")?;
-        Channel::from_code(code)
-            .ok_or_else(|| self.err(self.col("cb_channel"), format!("unknown channel {code}")))
+        match self.choice("cb_channel", "channel", None)? {
+            "whatsapp" => Ok(Channel::WhatsApp),
+            _ => Ok(Channel::Sms),
+        }
     }
 
     fn minutes(&self, reference: &'static str) -> Result<Span, DecodeError> {
@@ -286,22 +307,20 @@ pub fn session(schema: &Schema, v: &Value) -> Result<(Session, Option<Agent>), D
         }),
         _ => None,
     };
-    let call_state = match r.opt_int("cb_callstate")?.unwrap_or(0) {
-        0 => CallState::None,
-        1 => CallState::Ringing,
-        2 => CallState::InCall,
-        n => return Err(r.err(r.col("cb_callstate"), format!("unknown call state {n}"))),
+    let call_state = match r.choice("cb_callstate", "call state", Some("none"))? {
+        "ringing" => CallState::Ringing,
+        "in_call" => CallState::InCall,
+        _ => CallState::None,
     };
     let active = match r.opt_int("statecode")?.unwrap_or(0) {
         0 => true,
         1 => false,
         n => return Err(r.err("statecode", format!("unknown state {n}"))),
     };
-    let status = match r.opt_int("statuscode")?.unwrap_or(1) {
-        1 => SessionStatus::Open,
-        2 => SessionStatus::Closed,
-        3 => SessionStatus::Blocked,
-        n => return Err(r.err("statuscode", format!("unknown status {n}"))),
+    let status = match r.choice("statuscode", "status", Some("open"))? {
+        "closed" => SessionStatus::Closed,
+        "blocked" => SessionStatus::Blocked,
+        _ => SessionStatus::Open,
     };
     let unread = r.opt_int("cb_unreadcount")?.unwrap_or(0);
     let session = Session {
@@ -330,10 +349,9 @@ pub fn session(schema: &Schema, v: &Value) -> Result<(Session, Option<Agent>), D
 /// A message row.
 pub fn message(schema: &Schema, v: &Value) -> Result<Message, DecodeError> {
     let r = Row::new(schema, Table::Message, v)?;
-    let direction = match r.int("cb_direction")? {
-        1 => Direction::FromCustomer,
-        2 => Direction::FromAgent,
-        n => return Err(r.err(r.col("cb_direction"), format!("unknown direction {n}"))),
+    let direction = match r.choice("cb_direction", "direction", None)? {
+        "from_agent" => Direction::FromAgent,
+        _ => Direction::FromCustomer,
     };
     Ok(Message {
         id: chatbell_core::MessageId(r.id()?),
@@ -348,18 +366,16 @@ pub fn message(schema: &Schema, v: &Value) -> Result<Message, DecodeError> {
 /// A request row, and the requester's and target's names when annotated.
 pub fn request(schema: &Schema, v: &Value) -> Result<(ChatRequest, Vec<Agent>), DecodeError> {
     let r = Row::new(schema, Table::Request, v)?;
-    let kind = match r.int("cb_kind")? {
-        1 => RequestKind::Assign,
-        2 => RequestKind::Discuss,
-        n => return Err(r.err(r.col("cb_kind"), format!("unknown kind {n}"))),
+    let kind = match r.choice("cb_kind", "kind", None)? {
+        "discuss" => RequestKind::Discuss,
+        _ => RequestKind::Assign,
     };
-    let status = match r.opt_int("statuscode")?.unwrap_or(1) {
-        1 => RequestStatus::Pending,
-        2 => RequestStatus::Accepted,
-        3 => RequestStatus::Rejected,
-        4 => RequestStatus::Withdrawn,
-        5 => RequestStatus::Expired,
-        n => return Err(r.err("statuscode", format!("unknown status {n}"))),
+    let status = match r.choice("statuscode", "status", Some("pending"))? {
+        "accepted" => RequestStatus::Accepted,
+        "rejected" => RequestStatus::Rejected,
+        "withdrawn" => RequestStatus::Withdrawn,
+        "expired" => RequestStatus::Expired,
+        _ => RequestStatus::Pending,
     };
     let by = chatbell_core::UserId(r.required_lookup("cb_requestedby")?);
     let to = chatbell_core::UserId(r.required_lookup("cb_requestedto")?);

@@ -296,7 +296,10 @@ impl Poller {
         );
         let filter = match self.since(Table::Request) {
             Some(t) => format!("modifiedon ge {} and {mine}", datetime::format(t)),
-            None => format!("statuscode eq 1 and {mine}"),
+            None => format!(
+                "statuscode eq {} and {mine}",
+                self.schema.value(Table::Request, "statuscode", "pending")
+            ),
         };
         self.query(Table::Request, &filter, batch).await
     }

@@ -12,11 +12,18 @@
 //! name = "new_whatsappsession"           # the table's logical name
 //! entity_set = "new_whatsappsessions"    # its entity set (default: name + "s")
 //! columns = { cb_name = "new_name", cb_configuration = "new_config" }
+//! navigation = { cb_configuration = "new_Config" }   # lookups' navigation properties
+//! choices.statuscode = { open = 1, closed = 2, blocked = 100000000 }
 //! ```
 //!
 //! Lookup columns are mapped by their logical name (`cb_configuration`, not
-//! `_cb_configuration_value`): ChatBell derives `_x_value` to read them and
-//! `x@odata.bind` to set them.
+//! `_cb_configuration_value`): ChatBell derives `_x_value` to read them, and sets
+//! them with `nav@odata.bind`, where `nav` is the lookup's navigation property
+//! (in a real org its case-sensitive schema name; by default the column's name).
+//!
+//! A choice column maps each meaning ChatBell relies on ([`CHOICES`]) to the
+//! org's value; a choice column that is mapped at all must map every meaning.
+//! `statecode` is Dataverse's own (0 active, 1 inactive) and is not mapped.
 
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -123,9 +130,98 @@ impl Table {
         }
     }
 
-    fn from_reference_name(name: &str) -> Option<Table> {
+    /// The choice columns of this table that ChatBell reads or writes.
+    pub fn choices(self) -> impl Iterator<Item = &'static Choice> {
+        CHOICES.iter().filter(move |c| c.table == self)
+    }
+
+    /// The reference table with this logical name.
+    pub fn from_reference_name(name: &str) -> Option<Table> {
         Table::ALL.into_iter().find(|t| t.reference_name() == name)
     }
+}
+
+/// A choice (option set) column ChatBell relies on, and what its values mean.
+#[derive(Debug)]
+pub struct Choice {
+    pub table: Table,
+    /// The reference column.
+    pub column: &'static str,
+    /// Each meaning ChatBell relies on, with its value in the reference schema.
+    pub meanings: &'static [(&'static str, i64)],
+}
+
+const CHANNEL: &[(&str, i64)] = &[("whatsapp", 1), ("sms", 2)];
+
+/// Every choice column ChatBell reads or writes: one definition, read by the
+/// mapping, the decoder, the queries, the writer and the org check.
+pub const CHOICES: &[Choice] = &[
+    Choice {
+        table: Table::Configuration,
+        column: "cb_channel",
+        meanings: CHANNEL,
+    },
+    Choice {
+        table: Table::Session,
+        column: "cb_channel",
+        meanings: CHANNEL,
+    },
+    Choice {
+        table: Table::Session,
+        column: "cb_callstate",
+        meanings: &[("none", 0), ("ringing", 1), ("in_call", 2)],
+    },
+    Choice {
+        table: Table::Session,
+        column: "statuscode",
+        meanings: &[("open", 1), ("closed", 2), ("blocked", 3)],
+    },
+    Choice {
+        table: Table::Message,
+        column: "cb_direction",
+        meanings: &[("from_customer", 1), ("from_agent", 2)],
+    },
+    Choice {
+        table: Table::Request,
+        column: "cb_kind",
+        meanings: &[("assign", 1), ("discuss", 2)],
+    },
+    Choice {
+        table: Table::Request,
+        column: "statuscode",
+        meanings: &[
+            ("pending", 1),
+            ("accepted", 2),
+            ("rejected", 3),
+            ("withdrawn", 4),
+            ("expired", 5),
+        ],
+    },
+    Choice {
+        table: Table::Blocked,
+        column: "cb_channel",
+        meanings: CHANNEL,
+    },
+];
+
+impl Choice {
+    /// The reference value of a meaning. Panics on a meaning that is not in
+    /// [`CHOICES`]: that is a bug in ChatBell, not input.
+    pub fn reference_value(&self, meaning: &str) -> i64 {
+        match self.meanings.iter().find(|(m, _)| *m == meaning) {
+            Some((_, v)) => *v,
+            None => panic!(
+                "{meaning} is not a meaning of {:?}.{}",
+                self.table, self.column
+            ),
+        }
+    }
+}
+
+fn choice(table: Table, column: &str) -> Option<&'static Choice> {
+    CHOICES
+        .iter()
+        .find(|c| c.table == table && c.column == column)
 }
 
 /// A mapping as written in the configuration file: per reference table, its name,
@@ -142,6 +238,12 @@ pub struct TableMapping {
     pub entity_set: Option<String>,
     #[serde(default)]
     pub columns: BTreeMap<String, String>,
+    /// Lookup column (reference name) → the org's navigation property.
+    #[serde(default)]
+    pub navigation: BTreeMap<String, String>,
+    /// Choice column (reference name) → meaning → the org's value.
+    #[serde(default)]
+    pub choices: BTreeMap<String, BTreeMap<String, i64>>,
 }
 
 /// A mapping that names something ChatBell does not know, or a name that is not a
@@ -154,6 +256,20 @@ pub enum SchemaError {
     UnknownColumn { table: String, column: String },
     #[error("schema mapping: {what} {name:?} is not a valid Dataverse name (letters, digits and _, not starting with a digit)")]
     BadName { what: &'static str, name: String },
+    #[error("schema mapping: table {table:?}: {column:?} is not a lookup, so it has no navigation property")]
+    NotALookup { table: String, column: String },
+    #[error("schema mapping: table {table:?}: {column:?} is not a choice column ChatBell maps (choices: {known})")]
+    NotAChoice {
+        table: String,
+        column: String,
+        known: String,
+    },
+    #[error("schema mapping: table {table:?}, choices.{column}: {problem}")]
+    BadChoice {
+        table: String,
+        column: String,
+        problem: String,
+    },
 }
 
 /// The org's names for everything ChatBell uses.
@@ -167,6 +283,9 @@ struct TableNames {
     logical: String,
     set: String,
     columns: HashMap<&'static str, String>,
+    navigation: HashMap<&'static str, String>,
+    /// Choice column → (reference value, org value), for mapped columns only.
+    values: HashMap<&'static str, Vec<(i64, i64)>>,
 }
 
 impl Default for Schema {
@@ -194,6 +313,8 @@ impl Schema {
                         logical,
                         set,
                         columns,
+                        navigation: HashMap::new(),
+                        values: HashMap::new(),
                     },
                 )
             })
@@ -235,8 +356,115 @@ impl Schema {
                 check_name("column name", to)?;
                 names.columns.insert(known, to.clone());
             }
+            for (column, nav) in &m.navigation {
+                let lookup = table
+                    .lookups()
+                    .iter()
+                    .find(|c| **c == column.as_str())
+                    .ok_or_else(|| SchemaError::NotALookup {
+                        table: table_name.clone(),
+                        column: column.clone(),
+                    })?;
+                check_name("navigation property", nav)?;
+                names.navigation.insert(lookup, nav.clone());
+            }
+            for (column, meanings) in &m.choices {
+                let c = choice(table, column).ok_or_else(|| SchemaError::NotAChoice {
+                    table: table_name.clone(),
+                    column: column.clone(),
+                    known: table
+                        .choices()
+                        .map(|c| c.column)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+                let bad = |problem: String| SchemaError::BadChoice {
+                    table: table_name.clone(),
+                    column: column.clone(),
+                    problem,
+                };
+                if let Some(unknown) = meanings
+                    .keys()
+                    .find(|k| !c.meanings.iter().any(|(m, _)| m == k))
+                {
+                    return Err(bad(format!(
+                        "{unknown:?} is not a meaning ChatBell knows (it knows: {})",
+                        meaning_list(c)
+                    )));
+                }
+                let missing: Vec<&str> = c
+                    .meanings
+                    .iter()
+                    .map(|(m, _)| *m)
+                    .filter(|m| !meanings.contains_key(*m))
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(bad(format!(
+                        "{} missing: map every meaning ({})",
+                        missing.join(", "),
+                        meaning_list(c)
+                    )));
+                }
+                let mut org: Vec<i64> = meanings.values().copied().collect();
+                org.sort_unstable();
+                org.dedup();
+                if org.len() != meanings.len() {
+                    return Err(bad("two meanings have the same value".into()));
+                }
+                let pairs = c
+                    .meanings
+                    .iter()
+                    .map(|(m, r)| (*r, meanings.get(*m).copied().unwrap_or(*r)))
+                    .collect();
+                names.values.insert(c.column, pairs);
+            }
         }
         Ok(schema)
+    }
+
+    /// The org's value of a choice column's meaning (`statuscode`, `blocked`).
+    /// Panics on a column or meaning not in [`CHOICES`]: a bug in ChatBell.
+    pub fn value(&self, table: Table, column: &'static str, meaning: &str) -> i64 {
+        let Some(c) = choice(table, column) else {
+            panic!("{column} of {table:?} is not in CHOICES");
+        };
+        let reference = c.reference_value(meaning);
+        self.to_org(table, column, reference)
+    }
+
+    /// The org's value of a choice column's reference value.
+    pub fn to_org(&self, table: Table, column: &str, reference: i64) -> i64 {
+        match self.names(table).values.get(column) {
+            Some(pairs) => pairs
+                .iter()
+                .find(|(r, _)| *r == reference)
+                .map_or(reference, |(_, o)| *o),
+            None => reference,
+        }
+    }
+
+    /// The reference value of the org's value of a choice column; `None` for a
+    /// value the mapping does not name.
+    pub fn from_org(&self, table: Table, column: &str, org: i64) -> Option<i64> {
+        match self.names(table).values.get(column) {
+            Some(pairs) => pairs.iter().find(|(_, o)| *o == org).map(|(r, _)| *r),
+            None => Some(org),
+        }
+    }
+
+    /// The meaning of the org's value of a choice column (`blocked`), if any.
+    pub fn meaning(&self, table: Table, column: &str, org: i64) -> Option<&'static str> {
+        let c = choice(table, column)?;
+        let r = self.from_org(table, column, org)?;
+        c.meanings.iter().find(|(_, v)| *v == r).map(|(m, _)| *m)
+    }
+
+    /// The lookup's navigation property (`cb_configuration`, or as mapped).
+    pub fn nav(&self, table: Table, reference: &'static str) -> &str {
+        match self.names(table).navigation.get(reference) {
+            Some(n) => n,
+            None => self.col(table, reference),
+        }
     }
 
     fn names(&self, table: Table) -> &TableNames {
@@ -273,9 +501,10 @@ impl Schema {
         format!("_{}_value", self.col(table, reference))
     }
 
-    /// How a lookup is set (`cb_chatsession` → `cb_chatsession@odata.bind`).
+    /// How a lookup is set (`cb_chatsession` → `cb_chatsession@odata.bind`,
+    /// through its navigation property).
     pub fn lookup_bind(&self, table: Table, reference: &'static str) -> String {
-        format!("{}@odata.bind", self.col(table, reference))
+        format!("{}@odata.bind", self.nav(table, reference))
     }
 
     /// The `$select` list for a table: every column ChatBell reads, lookups as
@@ -295,6 +524,14 @@ impl Schema {
         }
         out.join(",")
     }
+}
+
+fn meaning_list(c: &Choice) -> String {
+    c.meanings
+        .iter()
+        .map(|(m, _)| *m)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn check_name(what: &'static str, name: &str) -> Result<(), SchemaError> {

@@ -29,15 +29,8 @@ use chatbell_core::{
 };
 use serde_json::{json, Map, Value};
 
-/// `statuscode` of a request.
-const REQUEST_ACCEPTED: i64 = 2;
-const REQUEST_REJECTED: i64 = 3;
-const REQUEST_WITHDRAWN: i64 = 4;
-const REQUEST_EXPIRED: i64 = 5;
-
-/// `statecode` and `statuscode` of a chat closed as blocked.
+/// `statecode` of a closed chat: Dataverse's own value for inactive.
 const SESSION_INACTIVE: i64 = 1;
-const SESSION_BLOCKED: i64 = 3;
 
 /// Writes sent at a new version after a 412 whose row still met the
 /// precondition, before giving up with [`Refusal::KeptChanging`].
@@ -120,9 +113,15 @@ impl Writer {
                     _ => None,
                 };
                 let (status, target) = if *accept {
-                    (REQUEST_ACCEPTED, RequestStatus::Accepted)
+                    (
+                        self.schema.value(Table::Request, "statuscode", "accepted"),
+                        RequestStatus::Accepted,
+                    )
                 } else {
-                    (REQUEST_REJECTED, RequestStatus::Rejected)
+                    (
+                        self.schema.value(Table::Request, "statuscode", "rejected"),
+                        RequestStatus::Rejected,
+                    )
                 };
                 if let Guarded::Refused(r) = self
                     .set_request(request.0, etag, status, target, reason.as_deref(), now)
@@ -145,7 +144,7 @@ impl Writer {
                 self.set_request(
                     request.0,
                     etag,
-                    REQUEST_WITHDRAWN,
+                    self.schema.value(Table::Request, "statuscode", "withdrawn"),
                     RequestStatus::Withdrawn,
                     Some(reason),
                     now,
@@ -156,7 +155,7 @@ impl Writer {
                 self.set_request(
                     request.0,
                     etag,
-                    REQUEST_EXPIRED,
+                    self.schema.value(Table::Request, "statuscode", "expired"),
                     RequestStatus::Expired,
                     None,
                     now,
@@ -174,7 +173,7 @@ impl Writer {
                 if let (Some(etag), false) = (etag, anyway) {
                     let body = json!({
                         "statecode": SESSION_INACTIVE,
-                        "statuscode": SESSION_BLOCKED,
+                        "statuscode": self.schema.value(Table::Session, "statuscode", "blocked"),
                     });
                     // An older ChatBell's command names nobody: then only a
                     // team's chat may be blocked.
@@ -194,7 +193,7 @@ impl Writer {
                 }
                 let body = json!({
                     self.schema.col(Table::Blocked, "cb_number"): number,
-                    self.schema.col(Table::Blocked, "cb_channel"): channel.code(),
+                    self.schema.col(Table::Blocked, "cb_channel"): self.schema.to_org(Table::Blocked, "cb_channel", channel.code()),
                 });
                 self.dv
                     .patch(

@@ -148,7 +148,7 @@ async fn r14_a_restart_delivers_what_came_meanwhile_once() {
 #[tokio::test]
 async fn requests_that_time_out_are_retried_then_the_desk_is_offline() {
     use chatbell_store::Store;
-    use chatbell_sync::{Dataverse, Desk, RetryPolicy, Schema, StaticToken};
+    use chatbell_sync::{Dataverse, Desk, RetryPolicy, StaticToken};
 
     use std::sync::Arc;
 
@@ -170,7 +170,7 @@ async fn requests_that_time_out_are_retried_then_the_desk_is_offline() {
     let mut desk = Desk::open(
         Store::open(&dir.path().join("chatbell.db")).await.unwrap(),
         dv,
-        Schema::reference(),
+        support::test_schema(),
         Arc::new(EmuClock(emu.clock().clone())),
         recorder.clone(),
         quick(),

@@ -12,7 +12,7 @@ use chatbell_emulator::faults::TokenFault;
 use chatbell_emulator::{Emulator, Options, Seed};
 use chatbell_store::Store;
 use chatbell_sync::signin::SignedIn;
-use chatbell_sync::{Dataverse, DataverseError, Desk, DeskError, RetryPolicy, Schema};
+use chatbell_sync::{Dataverse, DataverseError, Desk, DeskError, RetryPolicy};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +26,7 @@ async fn device_code_sign_in_then_sync_and_a_refused_token_is_refreshed_once() {
         .access_token_lifetime(Duration::from_secs(3600))
         .device_code_interval(Duration::from_secs(1));
     opts.refresh_token_lifetime = Duration::from_secs(90 * 86_400);
-    let emu = Emulator::start(opts).await.unwrap();
+    let emu = Emulator::start(in_test_org(opts)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
 
     // Sign in: the agent enters the code shown; here the emulator approves it.
@@ -63,7 +63,7 @@ async fn device_code_sign_in_then_sync_and_a_refused_token_is_refreshed_once() {
     let mut desk = Desk::open(
         Store::open(&dir.path().join("chatbell.db")).await.unwrap(),
         dv,
-        Schema::reference(),
+        support::test_schema(),
         Arc::new(EmuClock(emu.clock().clone())),
         recorder,
         quick(),

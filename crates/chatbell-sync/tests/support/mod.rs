@@ -82,15 +82,56 @@ impl Pause for RecordedPauses {
     }
 }
 
-/// The demo org on a manual clock.
+/// The org the tests run against: the reference schema, or with
+/// `CHATBELL_TEST_ORG=contoso` the org of `tests/orgs/contoso.profile.toml`,
+/// whose every name and choice value differs (ChatBell then runs with
+/// `tests/orgs/contoso.mapping.toml`).
+pub fn test_org() -> Option<&'static str> {
+    match std::env::var("CHATBELL_TEST_ORG").ok().as_deref() {
+        None | Some("" | "reference") => None,
+        Some("contoso") => Some("contoso"),
+        Some(other) => panic!("CHATBELL_TEST_ORG={other}: known orgs are reference and contoso"),
+    }
+}
+
+fn orgs_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/orgs")
+}
+
+/// The schema ChatBell runs with against [`test_org`].
+pub fn test_schema() -> Schema {
+    match test_org() {
+        None => Schema::reference(),
+        Some(name) => {
+            let text =
+                std::fs::read_to_string(orgs_dir().join(format!("{name}.mapping.toml"))).unwrap();
+            let v: toml::Value = toml::from_str(&text).unwrap();
+            let mapping: chatbell_sync::Mapping =
+                v.get("schema").cloned().unwrap().try_into().unwrap();
+            Schema::with_mapping(&mapping).unwrap()
+        }
+    }
+}
+
+/// `opts` serving [`test_org`]'s names.
+pub fn in_test_org(opts: Options) -> Options {
+    match test_org() {
+        None => opts,
+        Some(name) => opts.org(
+            chatbell_emulator::profile::OrgProfile::load(
+                &orgs_dir().join(format!("{name}.profile.toml")),
+            )
+            .unwrap(),
+        ),
+    }
+}
+
+/// The demo org on a manual clock (in [`test_org`]'s names).
 pub async fn org() -> RunningEmulator {
-    Emulator::start(
-        Options::default()
-            .seed(Seed::Demo)
-            .clock(chatbell_emulator::OrgClock::manual_default()),
-    )
-    .await
-    .unwrap()
+    let opts = Options::default()
+        .seed(Seed::Demo)
+        .clock(chatbell_emulator::OrgClock::manual_default());
+    Emulator::start(in_test_org(opts)).await.unwrap()
 }
 
 pub struct Agent {
@@ -122,7 +163,7 @@ pub async fn desk(
     let desk = Desk::open(
         store,
         dv,
-        Schema::reference(),
+        test_schema(),
         Arc::new(EmuClock(emu.clock().clone())),
         recorder.clone(),
         cfg,
@@ -160,6 +201,8 @@ impl As {
             .bearer_auth(&self.token)
             .header("Accept", "application/json")
             .header("OData-Version", "4.0")
+            // The org's other users write in the reference names.
+            .header(chatbell_emulator::profile::REFERENCE_NAMES_HEADER, "1")
             .header("Prefer", "return=representation");
         if let Some(b) = body {
             req = req.json(&b);
