@@ -11,6 +11,7 @@
 //!   on its next cycle).
 //! - Any other error: the documented error JSON, as [`DataverseError::Service`].
 
+use chatbell_core::Ts;
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -258,6 +259,36 @@ impl Dataverse {
     pub async fn who_am_i(&self) -> Result<WhoAmI, DataverseError> {
         let v = self.get_json(&format!("{}WhoAmI", self.api), &[]).await?;
         WhoAmI::from_json(&v)
+    }
+
+    /// `GET` of one resource under the API root (a table definition, a
+    /// function such as `RetrieveUserPrivileges`): its JSON.
+    pub async fn get_value(&self, path: &str) -> Result<Value, DataverseError> {
+        self.get_json(&self.url(path), &[]).await
+    }
+
+    /// The org's clock: the `Date` header of its answer to `WhoAmI`, and the
+    /// answer. `None` when the answer has no readable `Date`.
+    pub async fn org_time(&self) -> Result<(Option<Ts>, WhoAmI), DataverseError> {
+        let resp = self
+            .send(Req {
+                method: reqwest::Method::GET,
+                url: format!("{}WhoAmI", self.api),
+                prefer: Vec::new(),
+                if_match: None,
+                body: None,
+            })
+            .await?;
+        let date = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::datetime::parse_http_date);
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| DataverseError::Unavailable(format!("reading the answer: {e}")))?;
+        Ok((date, WhoAmI::from_json(&parse_json(&bytes)?)?))
     }
 
     /// One page of a query. `path_or_link` is a path under the API root

@@ -3,6 +3,22 @@
 
 use chatbell_core::Ts;
 
+/// Reads an HTTP `Date` (RFC 9110's IMF-fixdate: `Wed, 02 Dec 2026 06:45:56 GMT`).
+pub fn parse_http_date(s: &str) -> Option<Ts> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m = MONTHS.iter().position(|x| x == month)? + 1;
+    if day.len() != 2 || year.len() != 4 || time.len() != 8 {
+        return None;
+    }
+    parse(&format!("{year}-{m:02}-{day}T{time}Z"))
+}
+
 /// Reads `YYYY-MM-DDTHH:MM:SS[.fff...](Z|±HH:MM)`. `None` for anything else.
 pub fn parse(s: &str) -> Option<Ts> {
     let b = s.as_bytes();
@@ -135,6 +151,16 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_an_http_date() {
+        assert_eq!(
+            parse_http_date("Wed, 02 Dec 2026 06:45:56 GMT"),
+            parse("2026-12-02T06:45:56Z")
+        );
+        assert_eq!(parse_http_date("Wed, 2 Dec 2026 06:45:56 GMT"), None);
+        assert_eq!(parse_http_date("2026-12-02T06:45:56Z"), None);
+    }
 
     #[test]
     fn reads_and_writes_dataverse_datetimes() {

@@ -230,6 +230,58 @@ fn choice(table: Table, column: &str) -> Option<&'static Choice> {
 #[serde(transparent)]
 pub struct Mapping(pub BTreeMap<String, TableMapping>);
 
+impl Mapping {
+    /// The mapping as the configuration file takes it (`[schema.<table>]`
+    /// tables), tables in [`Table::ALL`]'s order, meanings in [`CHOICES`]'.
+    pub fn to_toml(&self) -> String {
+        let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut out = String::new();
+        for table in Table::ALL {
+            let Some(m) = self.0.get(table.reference_name()) else {
+                continue;
+            };
+            out.push_str(&format!("[schema.{}]\n", table.reference_name()));
+            if let Some(n) = &m.name {
+                out.push_str(&format!("name = {}\n", q(n)));
+            }
+            if let Some(n) = &m.entity_set {
+                out.push_str(&format!("entity_set = {}\n", q(n)));
+            }
+            let inline = |pairs: Vec<String>| format!("{{ {} }}", pairs.join(", "));
+            let ordered = |map: &BTreeMap<String, String>| -> Vec<String> {
+                table
+                    .reference_columns()
+                    .iter()
+                    .filter_map(|c| map.get(*c).map(|v| format!("{c} = {}", q(v))))
+                    .collect()
+            };
+            if !m.columns.is_empty() {
+                out.push_str(&format!("columns = {}\n", inline(ordered(&m.columns))));
+            }
+            if !m.navigation.is_empty() {
+                out.push_str(&format!(
+                    "navigation = {}\n",
+                    inline(ordered(&m.navigation))
+                ));
+            }
+            for c in table.choices() {
+                if let Some(values) = m.choices.get(c.column) {
+                    let pairs = c
+                        .meanings
+                        .iter()
+                        .filter_map(|(meaning, _)| {
+                            values.get(*meaning).map(|v| format!("{meaning} = {v}"))
+                        })
+                        .collect();
+                    out.push_str(&format!("choices.{} = {}\n", c.column, inline(pairs)));
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
 /// One table's entry of a [`Mapping`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -94,7 +94,7 @@ pub fn test_org() -> Option<&'static str> {
     }
 }
 
-fn orgs_dir() -> std::path::PathBuf {
+pub fn orgs_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/orgs")
 }
 
@@ -148,6 +148,17 @@ pub async fn desk(
     dir: Option<Arc<tempfile::TempDir>>,
     cfg: DeskConfig,
 ) -> Agent {
+    desk_with(emu, user, dir, cfg, test_schema()).await
+}
+
+/// [`desk`], with `schema`.
+pub async fn desk_with(
+    emu: &RunningEmulator,
+    user: &str,
+    dir: Option<Arc<tempfile::TempDir>>,
+    cfg: DeskConfig,
+    schema: Schema,
+) -> Agent {
     let dir = dir.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
     let token = emu.mint_token(user).unwrap();
     let pauses = Arc::new(RecordedPauses(Mutex::default(), Some(emu.clock().clone())));
@@ -163,7 +174,7 @@ pub async fn desk(
     let desk = Desk::open(
         store,
         dv,
-        test_schema(),
+        schema,
         Arc::new(EmuClock(emu.clock().clone())),
         recorder.clone(),
         cfg,
