@@ -8,7 +8,10 @@
 //! - `chatbell status [--json] | act <id> <action> [--reason TEXT] | signin |
 //!   signout | open | quit | ping`: talk to the running instance over its control
 //!   socket (`open` shows the panel; so does starting `chatbell` a second time);
-//! - `chatbell doctor`: what this desktop offers ChatBell, and what to fix.
+//! - `chatbell org inspect | org check`: the signed-in org's add-on tables
+//!   found and their mapping proposed (TOML); the org checked;
+//! - `chatbell doctor`: what this desktop and the org offer ChatBell, and what
+//!   to fix.
 
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
@@ -37,6 +40,7 @@ pub const PANEL: &str = "panel";
 
 const USAGE: &str = "usage: chatbell [--headless]
        chatbell status [--json] | act <id> <action> [--reason TEXT] | signin | signout | open | quit | ping
+       chatbell org inspect | org check
        chatbell doctor";
 
 fn main() -> ExitCode {
@@ -47,7 +51,7 @@ fn main() -> ExitCode {
             gui()
         }
         Some("--headless") if args.len() == 1 => headless(),
-        Some("status" | "act" | "signin" | "signout" | "open" | "quit" | "ping") => {
+        Some("status" | "act" | "signin" | "signout" | "open" | "quit" | "ping" | "org") => {
             return cli(&args)
         }
         Some("doctor") if args.len() == 1 => return doctor(),
@@ -135,6 +139,9 @@ fn doctor() -> ExitCode {
                 say("Dynamics", ok, &detail);
                 let (ok, detail) = rt.block_on(chatbell_app::doctor::running(&paths));
                 say("ChatBell", ok, &detail);
+                for (ok, detail) in rt.block_on(chatbell_app::doctor::org(&paths)) {
+                    say("Dynamics", ok, &detail);
+                }
             }
             Err(e) => say("Dynamics", false, &e.to_string()),
         },

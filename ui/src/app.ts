@@ -83,6 +83,8 @@ export class Panel {
   private signinKey = "";
   private signinExpiresEl: HTMLElement | null = null;
   private readonly storageNote: HTMLElement;
+  private readonly orgNote: HTMLElement;
+  private readonly orgList: HTMLElement;
   private readonly loadError: HTMLElement;
   // Tabs
   private readonly tabs = new Map<TabName, { tab: HTMLButtonElement; panel: HTMLElement }>();
@@ -184,6 +186,13 @@ export class Panel {
     // ---- sign-in, storage note, load error
     this.signinSection = el("section", { class: "signin", "aria-labelledby": "signin-heading", hidden: true });
     this.storageNote = el("p", { class: "note storage-note", role: "note", hidden: true });
+    this.orgList = el("ul", { class: "org-problems-list" });
+    this.orgNote = el(
+      "section",
+      { class: "note org-problems", role: "alert", "aria-label": "Your Dynamics org needs attention", hidden: true },
+      el("p", {}, "ChatBell may miss chats: your Dynamics org needs attention. Show this to your administrator (chatbell doctor prints it too)."),
+      this.orgList,
+    );
     this.loadError = el("p", { class: "error load-error", "aria-live": "polite", hidden: true });
 
     // ---- tabs
@@ -245,7 +254,7 @@ export class Panel {
       "div",
       { class: "panel" },
       header,
-      el("main", {}, this.loadError, this.setupSection, this.signinSection, this.storageNote, tablist, tabPanels),
+      el("main", {}, this.loadError, this.setupSection, this.signinSection, this.storageNote, this.orgNote, tablist, tabPanels),
       this.announcer,
     );
     replaceChildren(this.container, this.root);
@@ -300,6 +309,7 @@ export class Panel {
     this.renderSetup(s);
     this.renderSignin(s);
     this.renderStorage(s);
+    this.renderOrgProblems(s);
     this.renderLive(s);
     this.renderRequests(s.my_pending_requests ?? []);
     this.preferences.setAccount(s.account, s.demo);
@@ -468,6 +478,12 @@ export class Panel {
     const show = s.storage === "memory_only";
     this.storageNote.hidden = !show;
     setText(this.storageNote, show ? (s.storage_note?.trim() ? s.storage_note : DEFAULT_STORAGE_NOTE) : "");
+  }
+
+  private renderOrgProblems(s: Status): void {
+    const problems = s.org_problems ?? [];
+    this.orgNote.hidden = problems.length === 0;
+    this.orgList.replaceChildren(...problems.map((p) => el("li", {}, p)));
   }
 
   private renderLive(s: Status): void {

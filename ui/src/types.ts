@@ -116,6 +116,12 @@ export interface Status {
   my_pending_requests: PendingRequest[];
   /** Current notifications; the panel lists the `live` ones, newest first. */
   notifications: NotificationView[];
+  /**
+   * What the org check found wrong with the org (a table, column, choice value
+   * or privilege the mapping needs; the clock), each saying what to do. Empty
+   * when all is well or not checked yet.
+   */
+  org_problems?: string[];
 }
 
 /** One kind's sound (R19). */

@@ -142,6 +142,23 @@ describe("sign-in", () => {
   });
 });
 
+describe("org problems", () => {
+  it("org_problems_are_listed_until_fixed", async () => {
+    const problems = [
+      "privileges: missing prvAssigncts_Conversation (to take a chat for you (Accept, Assign to me): add Assign on cts_conversation to your security role)",
+      "table cb_chatsession: cts_conversation: it has no column cts_acceptedon (schema.cb_chatsession.columns.cb_acceptedon)",
+    ];
+    const { root, ipc } = await mount(makeStatus({ org_problems: problems }));
+    const note = root.querySelector<HTMLElement>(".org-problems")!;
+    expect(note.hidden).toBe(false);
+    expect(note.getAttribute("role")).toBe("alert");
+    expect([...note.querySelectorAll("li")].map((li) => li.textContent)).toEqual(problems);
+    ipc.push(makeStatus({ org_problems: [] }));
+    expect(note.hidden).toBe(true);
+    expect(note.querySelectorAll("li").length).toBe(0);
+  });
+});
+
 describe("first run", () => {
   it("first_run_asks_for_the_dynamics_url_or_demo", async () => {
     const { root, ipc } = await mount(makeStatus({ connection: "not_configured", account: null }));

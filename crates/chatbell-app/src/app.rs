@@ -228,6 +228,24 @@ struct DeskHandle {
     tx: mpsc::Sender<Input>,
     task: tokio::task::JoinHandle<()>,
     store: Store,
+    /// The desk's link with its org (the same requests counter), for the org
+    /// check and discovery.
+    org: OrgLink,
+}
+
+/// A desk's org: its Web API client, the mapping it runs with, its address.
+#[derive(Clone)]
+struct OrgLink {
+    dv: Dataverse,
+    schema: Schema,
+    url: String,
+    opened: std::time::Instant,
+}
+
+impl std::fmt::Debug for OrgLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrgLink").field("url", &self.url).finish()
+    }
 }
 
 /// Checks quiet hours at the start of every minute, while the app lives.
@@ -455,6 +473,38 @@ impl App {
     /// The agent acts on a notification: `id` as in [`NotificationView::id`],
     /// `action` one of open, accept, reject, yes, no, dismiss, block; a reason for
     /// reject (R8).
+    /// The org of the desk (running or halted), or why there is none.
+    async fn org_link(&self) -> Result<OrgLink, AppError> {
+        let st = self.inner.state.lock().await;
+        match st.life.desk() {
+            Some(d) => Ok(d.org.clone()),
+            None => Err(AppError::NotSignedIn),
+        }
+    }
+
+    /// `chatbell org inspect`: the add-on's tables found in the signed-in
+    /// org, and the mapping proposed for them (configuration TOML).
+    pub async fn org_inspect(&self) -> Result<String, AppError> {
+        let org = self.org_link().await?;
+        let proposal = chatbell_sync::inspect::inspect(&org.dv)
+            .await
+            .map_err(|e| AppError::Invalid(format!("reading the org's table definitions: {e}")))?;
+        Ok(proposal.to_toml(&org.url))
+    }
+
+    /// The org checked with the agent's sign-in (`chatbell doctor`).
+    pub async fn org_check(&self) -> Result<Vec<chatbell_sync::orgcheck::Finding>, AppError> {
+        let org = self.org_link().await?;
+        let findings = org_check(&org).await;
+        let problems: Vec<String> = findings
+            .iter()
+            .filter(|f| !f.ok)
+            .map(|f| format!("{}: {}", f.check, f.detail))
+            .collect();
+        Inner::update_status(&self.inner, |s| s.org_problems = problems);
+        Ok(findings)
+    }
+
     pub async fn act(&self, id: &str, action: &str, reason: Option<&str>) -> Result<(), AppError> {
         let key: NotificationKey = id
             .trim()
@@ -976,6 +1026,21 @@ impl App {
             Ok(opened) => opened,
             Err(why) => return self.step(st, Event::DeskFailed { why }).unwrap_or_default(),
         };
+        let signed_in = Arc::new(SignedIn::new(session.clone()));
+        let dv = match Dataverse::new(&url, signed_in, RetryPolicy::default()) {
+            Ok(dv) => dv,
+            Err(e) => {
+                return self
+                    .step(st, Event::DeskFailed { why: e.to_string() })
+                    .unwrap_or_default()
+            }
+        };
+        let org = OrgLink {
+            dv,
+            schema: st.config.schema.clone(),
+            url,
+            opened: std::time::Instant::now(),
+        };
         let (tx, rx) = mpsc::channel(64);
         let (go, gate) = oneshot::channel();
         let ticket = self.ticket();
@@ -983,12 +1048,16 @@ impl App {
             inner: self.inner.clone(),
             ticket,
             session,
-            url,
-            schema: st.config.schema.clone(),
+            org: org.clone(),
             store: store.clone(),
         };
         let task = tokio::spawn(run_desk(run, rx, gate));
-        let desk = DeskHandle { tx, task, store };
+        let desk = DeskHandle {
+            tx,
+            task,
+            store,
+            org,
+        };
         let effects = self.step(
             st,
             Event::DeskOpened {
@@ -1050,6 +1119,7 @@ async fn stop_desk(desk: DeskHandle) {
         tx,
         mut task,
         store,
+        org: _,
     } = desk;
     drop(tx);
     if tokio::time::timeout(Duration::from_secs(5), &mut task)
@@ -1109,8 +1179,7 @@ struct DeskRun {
     inner: Arc<Inner>,
     ticket: Ticket,
     session: Arc<SignIn>,
-    url: String,
-    schema: Schema,
+    org: OrgLink,
     store: Store,
 }
 
@@ -1135,6 +1204,12 @@ async fn run_desk(run: DeskRun, mut rx: mpsc::Receiver<Input>, gate: oneshot::Re
     } else {
         DeskReport::Offline
     });
+    // The org checked once a desk runs: what is wrong shows in the panel.
+    tokio::spawn(check_org_once(
+        run.inner.clone(),
+        run.ticket,
+        run.org.clone(),
+    ));
     tokio::select! {
         r = desk.run(rx, 1.0) => {
             if let Err(e) = r {
@@ -1152,15 +1227,7 @@ async fn run_desk(run: DeskRun, mut rx: mpsc::Receiver<Input>, gate: oneshot::Re
 /// Opens the desk, retrying while Dynamics is unreachable; `None` when it
 /// cannot (reported) or was stopped meanwhile.
 async fn connect_desk(run: &DeskRun, rx: &mut mpsc::Receiver<Input>) -> Option<Desk<AppDesktop>> {
-    let signed_in = Arc::new(SignedIn::new(run.session.clone()));
-    let dv = match Dataverse::new(&run.url, signed_in, RetryPolicy::default()) {
-        Ok(dv) => dv,
-        Err(e) => {
-            tracing::error!("{e}");
-            run.report(DeskReport::Ended);
-            return None;
-        }
-    };
+    let dv = run.org.dv.clone();
     let mut failures = 0u32;
     loop {
         let desktop = AppDesktop {
@@ -1171,7 +1238,7 @@ async fn connect_desk(run: &DeskRun, rx: &mut mpsc::Receiver<Input>) -> Option<D
         let opened = Desk::open(
             run.store.clone(),
             dv.clone(),
-            run.schema.clone(),
+            run.org.schema.clone(),
             Arc::new(SystemClock),
             desktop,
             run.inner.options.desk.clone(),
@@ -1201,6 +1268,42 @@ async fn connect_desk(run: &DeskRun, rx: &mut mpsc::Receiver<Input>) -> Option<D
             }
         }
     }
+}
+
+/// Checks the org once (after a desk opened); its failed checks go to the
+/// panel's status, as long as this desk is the running one.
+async fn check_org_once(inner: Arc<Inner>, ticket: Ticket, org: OrgLink) {
+    let findings = org_check(&org).await;
+    if !inner.is_live(ticket) {
+        return;
+    }
+    let problems: Vec<String> = findings
+        .into_iter()
+        .filter(|f| !f.ok)
+        .map(|f| format!("{}: {}", f.check, f.detail))
+        .collect();
+    for p in &problems {
+        tracing::warn!("org check: {p}");
+    }
+    Inner::update_status(&inner, |s| s.org_problems = problems);
+}
+
+/// The org check of [`chatbell_sync::orgcheck`] with the desk's link.
+async fn org_check(org: &OrgLink) -> Vec<chatbell_sync::orgcheck::Finding> {
+    let spent = (
+        org.dv
+            .counters()
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+        org.opened.elapsed(),
+    );
+    chatbell_sync::orgcheck::check(
+        &org.dv,
+        &org.schema,
+        chatbell_core::Clock::now(&SystemClock),
+        Some(spent),
+    )
+    .await
 }
 
 /// Resolves once `rx`'s senders are all gone (inputs meanwhile are refused).
@@ -1296,6 +1399,14 @@ impl Handler for App {
                     Err(e) => control::error(e),
                 },
                 Request::Signout => done(self.sign_out().await),
+                Request::OrgInspect => match self.org_inspect().await {
+                    Ok(toml) => serde_json::json!({ "mapping": toml }),
+                    Err(e) => control::error(e),
+                },
+                Request::OrgCheck => match self.org_check().await {
+                    Ok(findings) => serde_json::json!({ "findings": findings }),
+                    Err(e) => control::error(e),
+                },
                 Request::Open => {
                     self.inner
                         .shell

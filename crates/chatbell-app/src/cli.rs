@@ -1,7 +1,8 @@
 //! The command line's side of the control socket: `chatbell status [--json]`,
 //! `chatbell act <id> <action> [--reason TEXT]`, `chatbell signin`,
-//! `chatbell signout`, `chatbell ping`, `chatbell open` (the panel) and
-//! `chatbell quit`.
+//! `chatbell signout`, `chatbell ping`, `chatbell open` (the panel),
+//! `chatbell quit`, and `chatbell org inspect` / `chatbell org check` (the
+//! signed-in org's tables found and the mapping proposed; the org checked).
 
 use crate::control::{self, ControlError, Request};
 use crate::view::Status;
@@ -18,7 +19,7 @@ pub struct CliOutput {
 
 /// How to use the commands.
 pub const USAGE: &str =
-    "usage: chatbell status [--json] | act <id> <action> [--reason TEXT] | signin [--browser] | signout | open | quit | ping";
+    "usage: chatbell status [--json] | act <id> <action> [--reason TEXT] | signin [--browser] | signout | open | quit | ping | org inspect | org check";
 
 /// Reads the arguments after the program name. `Ok((request, json))`.
 pub fn parse(args: &[String]) -> Result<(Request, bool), String> {
@@ -66,6 +67,11 @@ pub fn parse(args: &[String]) -> Result<(Request, bool), String> {
         "ping" => none(Request::Ping),
         "open" => none(Request::Open),
         "quit" => none(Request::Quit),
+        "org" => match rest.as_slice() {
+            ["inspect"] => Ok((Request::OrgInspect, false)),
+            ["check"] => Ok((Request::OrgCheck, false)),
+            _ => Err("usage: chatbell org inspect | chatbell org check".to_string()),
+        },
         _ => Err(USAGE.to_string()),
     }
 }
@@ -162,6 +168,21 @@ pub async fn run(args: &[String], socket: &Path) -> CliOutput {
             answer["verification_uri"].as_str().unwrap_or("?"),
             answer["user_code"].as_str().unwrap_or("?")
         ),
+        Request::OrgInspect => match answer.get("mapping").and_then(|m| m.as_str()) {
+            Some(m) => m.to_string(),
+            None => return fail(1, "ChatBell sent no mapping".into()),
+        },
+        Request::OrgCheck => {
+            let (text, all_ok) = findings(&answer);
+            if !all_ok {
+                return CliOutput {
+                    code: 1,
+                    stdout: text,
+                    stderr: String::new(),
+                };
+            }
+            text
+        }
         _ => String::new(),
     };
     CliOutput {
@@ -169,6 +190,29 @@ pub async fn run(args: &[String], socket: &Path) -> CliOutput {
         stdout,
         stderr: String::new(),
     }
+}
+
+/// The org check's findings as doctor prints them (`ok  ` / `FIX `), and
+/// whether all passed.
+pub fn findings(answer: &serde_json::Value) -> (String, bool) {
+    let mut out = String::new();
+    let mut all_ok = true;
+    for f in answer
+        .get("findings")
+        .and_then(|f| f.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let ok = f.get("ok").and_then(|o| o.as_bool()).unwrap_or(false);
+        all_ok &= ok;
+        out.push_str(&format!(
+            "{} org, {}: {}\n",
+            if ok { "ok  " } else { "FIX " },
+            f.get("check").and_then(|c| c.as_str()).unwrap_or("?"),
+            f.get("detail").and_then(|d| d.as_str()).unwrap_or("")
+        ));
+    }
+    (out, all_ok)
 }
 
 #[cfg(test)]

@@ -69,6 +69,10 @@ pub enum Request {
     Open,
     /// Stop ChatBell, as the tray menu's Quit does.
     Quit,
+    /// The add-on's tables found in the org, and the mapping proposed.
+    OrgInspect,
+    /// The org checked with the agent's sign-in.
+    OrgCheck,
 }
 
 impl Request {
@@ -87,6 +91,9 @@ impl Request {
             // Stopping the desk (5 s), then deleting the sign-in from the keychain
             // (chatbell-auth gives a keychain call 20 s).
             Request::Signout => Duration::from_secs(40),
+            // Table definitions read one request at a time, each with the
+            // client's retries: a few dozen requests.
+            Request::OrgInspect | Request::OrgCheck => Duration::from_secs(120),
         }
     }
 }

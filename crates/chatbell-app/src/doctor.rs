@@ -69,3 +69,49 @@ pub async fn running_at(socket: &Path) -> (bool, String) {
         Err(_) => (true, "not running".into()),
     }
 }
+
+/// The org checked by the running ChatBell with the agent's sign-in: each
+/// finding as `(ok, detail)` lines of [`crate::cli::findings`]. Not running or
+/// not signed in: one line saying the org was not checked, and how to check it.
+pub async fn org(paths: &Paths) -> Vec<(bool, String)> {
+    org_at(&control::default_socket_path(&paths.data_dir)).await
+}
+
+/// [`org`], for the instance whose control socket is `socket`.
+pub async fn org_at(socket: &Path) -> Vec<(bool, String)> {
+    let not_checked = |why: String| {
+        vec![(
+            true,
+            format!(
+                "org not checked: {why}; start ChatBell, sign in, and run chatbell doctor again"
+            ),
+        )]
+    };
+    match control::request(socket, &Request::OrgCheck).await {
+        Ok(answer) if answer.get("ok") == Some(&serde_json::Value::Bool(false)) => not_checked(
+            answer
+                .get("error")
+                .and_then(|e| e.as_str())
+                .unwrap_or("refused")
+                .to_string(),
+        ),
+        Ok(answer) => answer
+            .get("findings")
+            .and_then(|f| f.as_array())
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                (
+                    f.get("ok").and_then(|o| o.as_bool()).unwrap_or(false),
+                    format!(
+                        "org, {}: {}",
+                        f.get("check").and_then(|c| c.as_str()).unwrap_or("?"),
+                        f.get("detail").and_then(|d| d.as_str()).unwrap_or("")
+                    ),
+                )
+            })
+            .collect(),
+        Err(e @ ControlError::NotAnswering { .. }) => vec![(false, e.to_string())],
+        Err(_) => not_checked("ChatBell is not running".into()),
+    }
+}

@@ -93,6 +93,10 @@ pub struct Status {
     pub my_pending_requests: Vec<PendingRequestView>,
     /// Live notifications, newest first.
     pub notifications: Vec<NotificationView>,
+    /// What the org check found wrong with the org (a table, column, choice
+    /// value or privilege the mapping needs; the clock), each with what to do.
+    #[serde(default)]
+    pub org_problems: Vec<String>,
 }
 
 impl Default for Status {
@@ -111,6 +115,7 @@ impl Default for Status {
             welcome: false,
             my_pending_requests: Vec::new(),
             notifications: Vec::new(),
+            org_problems: Vec::new(),
         }
     }
 }

@@ -818,3 +818,137 @@ async fn a_sign_in_can_be_cancelled_and_a_second_one_replaces_the_first() {
     app.quit().await;
     emu.shutdown().await;
 }
+
+/// The org of `tests/orgs/contoso.profile.toml` (every name and choice value
+/// its own), and a configuration for it with its mapping
+/// (`tests/orgs/contoso.mapping.toml`) passed through `edit`.
+async fn contoso_org(
+    edit: impl FnOnce(String) -> String,
+) -> (chatbell_emulator::RunningEmulator, String) {
+    use chatbell_emulator::{Emulator, Options, Seed};
+    let orgs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/orgs");
+    let profile =
+        chatbell_emulator::profile::OrgProfile::load(&orgs.join("contoso.profile.toml")).unwrap();
+    let emu = Emulator::start(
+        Options::default()
+            .seed(Seed::Demo)
+            .device_code_interval(Duration::from_secs(1))
+            .org(profile),
+    )
+    .await
+    .unwrap();
+    let base = emu.base_url();
+    let mapping = std::fs::read_to_string(orgs.join("contoso.mapping.toml")).unwrap();
+    let config = format!(
+        "[dynamics]\nurl = \"{base}\"\nauthority = \"{base}\"\ntenant = \"{}\"\nclient_id = \"chatbell-desktop\"\n\n{}",
+        emu.tenant_id(),
+        edit(mapping)
+    );
+    (emu, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapped_org_runs_and_org_inspect_proposes_its_mapping_over_the_cli() {
+    let (emu, config) = contoso_org(|m| m).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _shell) = app_with_config(&dir, &config).await;
+    sign_in_dana(&app, emu.base_url()).await;
+    let socket = dir.path().join("run").join("control.sock");
+    let server = ControlServer::bind(&socket, Arc::new(app.clone()))
+        .await
+        .unwrap();
+
+    let out = chatbell_app::cli::run(&["org".into(), "inspect".into()], &socket).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("# Everything was decided."),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("[schema.cb_chatsession]\nname = \"cts_conversation\"\n"),
+        "{}",
+        out.stdout
+    );
+
+    let out = chatbell_app::cli::run(&["org".into(), "check".into()], &socket).await;
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("ok   org, privileges:"),
+        "{}",
+        out.stdout
+    );
+    let lines = chatbell_app::doctor::org_at(&socket).await;
+    assert!(lines.iter().all(|(ok, _)| *ok), "{lines:?}");
+    assert!(app.status().org_problems.is_empty());
+    server.shutdown().await;
+    app.quit().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_a_missing_privilege_and_a_missing_column_and_the_panel_shows_them() {
+    let (emu, config) = contoso_org(|m| {
+        m.replace(
+            "cb_acceptedon = \"cts_pickedupon\"",
+            "cb_acceptedon = \"cts_acceptedon\"",
+        )
+    })
+    .await;
+    emu.set_privilege(
+        chatbell_app::demo::DEMO_AGENT_EMAIL,
+        chatbell_emulator::metadata::Verb::Create,
+        "cb_blockednumber",
+        false,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _shell) = app_with_config(&dir, &config).await;
+    sign_in_dana(&app, emu.base_url()).await;
+
+    // The panel is told without being asked: the check runs once the desk does.
+    let problems = until(30, "the org's problems in the status", || {
+        let p = app.status().org_problems;
+        (!p.is_empty()).then_some(p)
+    })
+    .await;
+    assert_eq!(problems.len(), 2, "{problems:?}");
+
+    let socket = dir.path().join("run").join("control.sock");
+    let server = ControlServer::bind(&socket, Arc::new(app.clone()))
+        .await
+        .unwrap();
+    let lines = chatbell_app::doctor::org_at(&socket).await;
+    let failed: Vec<&String> = lines.iter().filter(|(ok, _)| !ok).map(|(_, l)| l).collect();
+    assert_eq!(failed.len(), 2, "{lines:?}");
+    assert!(
+        failed
+            .iter()
+            .any(|l| l.contains("prvCreatects_BlocklistEntry") && l.contains("to block a number")),
+        "{failed:?}"
+    );
+    assert!(
+        failed.iter().any(|l| l
+            .contains("no column cts_acceptedon (schema.cb_chatsession.columns.cb_acceptedon)")),
+        "{failed:?}"
+    );
+    let out = chatbell_app::cli::run(&["org".into(), "check".into()], &socket).await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("FIX  org, privileges:"),
+        "{}",
+        out.stdout
+    );
+    server.shutdown().await;
+
+    // Not running: doctor says the org was not checked, and how to check it.
+    let lines = chatbell_app::doctor::org_at(&socket).await;
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].0 && lines[0].1.contains("org not checked"),
+        "{lines:?}"
+    );
+    app.quit().await;
+    emu.shutdown().await;
+}
