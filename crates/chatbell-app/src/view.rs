@@ -401,6 +401,7 @@ mod tests {
             "welcome",
             "my_pending_requests",
             "notifications",
+            "org_problems",
         ];
         expected.sort();
         let mut keys = keys;

@@ -24,10 +24,19 @@
 //! it and `/$ref` are refused with a 400, and `ownerid` (a `principal`) takes no
 //! `$select`; a parameter alias stands for one literal or column, not an
 //! expression; `<set>/$count` takes `$filter` only (no `$deltatoken` count of
-//! changes); every authenticated user can read and write every row (security
-//! roles are modelled only as the organisation-level read that change tracking
-//! needs); delta results list new and updated rows and then deletions strictly
-//! in version order.
+//! changes); security roles are modelled as privileges per user and table
+//! (every privilege at Global depth unless a test takes one away:
+//! [`crate::RunningEmulator::set_privilege`]): `GET` needs Read, `POST` Create,
+//! `PATCH` Write (and Assign when it sets `ownerid`), `DELETE` Delete, refused
+//! with 403 `0x80040220` naming the missing `prv…` privilege; no business
+//! units, depths other than Global, record sharing or Append/AppendTo checks;
+//! change tracking also needs the organisation-level read flag; delta results
+//! list new and updated rows and then deletions strictly in version order.
+//!
+//! Also served: table definitions under `EntityDefinitions` ([`crate::metadata`],
+//! with its own deviations) and `systemusers(id)/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`.
+//! With an org profile ([`crate::profile`]) every name and choice value above
+//! is the org's own.
 //!
 //! Other choices where the documentation leaves room: `@odata.count` and
 //! `<set>/$count` are capped at 5000 as `@odata.count` is in Dataverse; a

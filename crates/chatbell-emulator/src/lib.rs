@@ -22,13 +22,30 @@
 //! - a parameter alias stands for one literal or column name, not an expression;
 //! - `<set>/$count` takes `$filter` only; the count of changes of a delta token
 //!   (`/$count?$deltatoken=`) is refused;
-//! - every authenticated user can read and write every row: security roles are
-//!   modelled only as the organisation-level read that change tracking needs;
+//! - security roles are privileges per user and table, all at Global depth
+//!   unless a test takes one away ([`RunningEmulator::set_privilege`]): Read,
+//!   Create, Write, Delete and Assign are checked, Append/AppendTo, business
+//!   units, depths and sharing are not; change tracking also needs the
+//!   organisation-level read flag;
 //! - delta results list new and updated rows, then deletions, strictly in version
 //!   order;
-//! - the body limit is 1 MiB; navigation property names are those of ChatBell's
-//!   reference schema (lower case), where a real org's custom lookups use their
-//!   case-sensitive schema names.
+//! - the body limit is 1 MiB; without a profile, navigation property names are
+//!   those of ChatBell's reference schema (lower case), where a real org's
+//!   custom lookups use their case-sensitive schema names (a profile gives them).
+//!
+//! Table definitions ([`metadata`]): `EntityDefinitions` with `$select`,
+//! `$expand=Attributes`, `$filter` of `eq`/`ne` comparisons only, the attributes
+//! of one type cast with their `OptionSet`, and `ManyToOneRelationships`; no
+//! `$orderby`, paging or `RetrieveMetadataChanges`; English labels only.
+//!
+//! An org of its own ([`profile`], `--org PROFILE.toml`): the Web API speaks the
+//! org's table, column, navigation property and choice names and values,
+//! translated at the edge from the reference schema the emulator keeps inside
+//! (the admin endpoints, plugins and simulation stay in reference names, and a
+//! request with [`profile::REFERENCE_NAMES_HEADER`] is served in them). Not
+//! translated: choice literals given through parameter aliases, lambda
+//! operators and choice values inside function calls; option labels stay the
+//! reference's.
 //!
 //! Sign-in ([`auth`]): a refresh token can be redeemed once (Microsoft's stay
 //! valid a while after rotation); `authorize` requires PKCE and has no

@@ -77,10 +77,17 @@ impl ChatBell {
             .map_err(|e| e.to_string())?;
         let base = desk.emulator.base_url().to_string();
         let config = root.join("config.toml");
+        let mapping = match crate::test_org() {
+            None => String::new(),
+            Some(name) => {
+                let path = crate::orgs_dir().join(format!("{name}.mapping.toml"));
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+        };
         std::fs::write(
             &config,
             format!(
-                "[dynamics]\nurl = \"{base}\"\napp_id = \"{APP_ID}\"\nauthority = \"{base}\"\ntenant = \"{}\"\nclient_id = \"chatbell-desktop\"\n",
+                "[dynamics]\nurl = \"{base}\"\napp_id = \"{APP_ID}\"\nauthority = \"{base}\"\ntenant = \"{}\"\nclient_id = \"chatbell-desktop\"\n\n{mapping}",
                 desk.emulator.tenant_id()
             ),
         )

@@ -201,6 +201,15 @@ impl Desktop {
     /// simulation, for instance).
     pub async fn start_with(artefacts: Artefacts, emulator: Options) -> Result<Desktop, String> {
         check_tools()?;
+        let emulator = match crate::test_org() {
+            None => emulator,
+            Some(name) => {
+                let path = crate::orgs_dir().join(format!("{name}.profile.toml"));
+                let profile = chatbell_emulator::profile::OrgProfile::load(&path)
+                    .map_err(|e| e.to_string())?;
+                emulator.org(profile)
+            }
+        };
         let dir = std::env::temp_dir().join(format!(
             "chatbell-e2e-{}-{}",
             std::process::id(),

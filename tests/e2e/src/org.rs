@@ -215,6 +215,9 @@ impl Org {
             .header("Accept", "application/json")
             .header("OData-MaxVersion", "4.0")
             .header("OData-Version", "4.0")
+            // The org's other people write in the reference names, whatever
+            // names the org gives ChatBell (crate::test_org).
+            .header(chatbell_emulator::profile::REFERENCE_NAMES_HEADER, "1")
             .header(
                 "Prefer",
                 "return=representation, odata.include-annotations=\"*\"",

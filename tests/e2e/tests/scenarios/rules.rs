@@ -79,8 +79,9 @@ fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
 
 fn deep_link(w: &World, session: Uuid) -> String {
     format!(
-        "{}/main.aspx?appid={APP_ID}&pagetype=entityrecord&etn=cb_chatsession&id={session}",
-        w.desk.emulator.base_url()
+        "{}/main.aspx?appid={APP_ID}&pagetype=entityrecord&etn={}&id={session}",
+        w.desk.emulator.base_url(),
+        chatbell_e2e::session_table()
     )
 }
 
