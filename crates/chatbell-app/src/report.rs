@@ -20,11 +20,13 @@
 //!   secret, and `dynamics.client_id` (the app registration's id) is public;
 //! - **Doctor**: the checks of `chatbell doctor`: those of the desktop (given by
 //!   the caller as [`Finding`]s), the configuration and Dynamics
-//!   ([`crate::doctor::dynamics`]) and the running ChatBell;
+//!   ([`crate::doctor::dynamics`]), the running ChatBell, and the org as the
+//!   running ChatBell checks it ([`crate::doctor::org_at`]);
 //! - **Running ChatBell**: what the running instance answers over its control
 //!   socket (within its time limits), as counts: its connection, unread count,
 //!   the number of live notifications of each kind, whether someone is signed
-//!   in; never a notification's text, the account's name or a sign-in code;
+//!   in, and the problems its org check found; never a notification's text,
+//!   the account's name or a sign-in code;
 //! - **Data directory**: its files with their sizes and times; the preferences
 //!   (sounds, quiet hours); never the cache's or the sign-in file's content;
 //! - **Logs**: the last [`DEFAULT_LOG_LINES`] lines of the log files, the newest
@@ -105,6 +107,9 @@ const MAX_TAIL_BYTES: u64 = 4 * 1024 * 1024;
 const MAX_CONFIG_LINES: usize = 300;
 /// How long the Dynamics check may take in all.
 const DYNAMICS_CHECK_LIMIT: Duration = Duration::from_secs(20);
+/// How long the org check through the running ChatBell may take in all (the
+/// request's own limit is 120 s while ChatBell answers meanwhile).
+const ORG_CHECK_LIMIT: Duration = Duration::from_secs(130);
 /// How long the running ChatBell may take to answer, in all (each request has
 /// its own, shorter limits: [`control::Patience::DEFAULT`]).
 const STATUS_LIMIT: Duration = Duration::from_secs(15);
@@ -159,8 +164,9 @@ pub struct Options {
     /// The desktop's checks (notification server, tray host, sound, keychain),
     /// which the desktop shell runs.
     pub findings: Vec<Finding>,
-    /// Whether to check that Dynamics answers at the configured URL (a
-    /// request over the network).
+    /// Whether to check Dynamics over the network: that it answers at the
+    /// configured URL, and the org (through the running ChatBell's sign-in,
+    /// as `chatbell doctor` does).
     pub check_dynamics: bool,
     /// How many of the last log lines to include.
     pub log_lines: usize,
@@ -412,7 +418,7 @@ pub async fn collect(paths: &Paths, options: &Options) -> Report {
     );
     platform(&mut out);
     configuration(&mut out, paths);
-    doctor_section(&mut out, paths, options, &status).await;
+    doctor_section(&mut out, paths, options, &socket, &status).await;
     running(&mut out, &socket, &status);
     data_directory(&mut out, paths);
     logs(&mut out, &paths.data_dir.join("logs"), options.log_lines);
@@ -678,6 +684,7 @@ async fn doctor_section(
     out: &mut String,
     paths: &Paths,
     options: &Options,
+    socket: &Path,
     status: &Result<Value, ControlError>,
 ) {
     section(out, "Doctor");
@@ -715,6 +722,21 @@ async fn doctor_section(
     say(&dynamics);
     let (ok, detail) = doctor::running_verdict(status);
     say(&Finding::new("ChatBell", ok, detail));
+    if options.check_dynamics {
+        let org = match tokio::time::timeout(ORG_CHECK_LIMIT, doctor::org_at(socket)).await {
+            Ok(lines) => lines,
+            Err(_) => vec![(
+                false,
+                format!(
+                    "org check: no answer within {} s",
+                    ORG_CHECK_LIMIT.as_secs()
+                ),
+            )],
+        };
+        for (ok, detail) in org {
+            say(&Finding::new("Dynamics", ok, detail));
+        }
+    }
 }
 
 /// The running instance's status, as counts: no text of a notification, no
@@ -794,6 +816,17 @@ fn running(out: &mut String, socket: &Path, status: &Result<Value, ControlError>
     field(out, "sign-in kept", &text("storage"));
     if let Some(note) = v.get("storage_note").and_then(Value::as_str) {
         field(out, "sign-in note", &redact(note));
+    }
+    let problems: Vec<&str> = v
+        .get("org_problems")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    field(out, "org problems found", &problems.len().to_string());
+    for p in problems {
+        let _ = writeln!(out, "  {}", redact(&clip(p)));
     }
 }
 

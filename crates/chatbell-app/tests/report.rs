@@ -312,9 +312,15 @@ struct Busy;
 impl chatbell_app::control::Handler for Busy {
     fn handle(
         &self,
-        _request: chatbell_app::control::Request,
+        request: chatbell_app::control::Request,
     ) -> chatbell_app::control::BoxFuture<'_, serde_json::Value> {
-        Box::pin(async {
+        Box::pin(async move {
+            if request == chatbell_app::control::Request::OrgCheck {
+                return serde_json::json!({"ok": true, "findings": [
+                    {"check": "tables", "ok": true, "detail": "every mapped table is there"},
+                    {"check": "privileges", "ok": false, "detail": "prvWritecb_chatsession is missing for jonas.weber@contoso.com: ask an administrator"}
+                ]});
+            }
             serde_json::json!({
                 "unread": 2,
                 "connection": "online",
@@ -328,6 +334,7 @@ impl chatbell_app::control::Handler for Busy {
                 "storage_note": null,
                 "welcome": false,
                 "my_pending_requests": [{"request_id": "r", "session_name": "Maria Okafor", "to": "Agent Smith", "kind": "assign"}],
+                "org_problems": ["cb_chatsession.cb_unreadcount: the column is missing: ask an administrator"],
                 "notifications": [
                     {"id": format!("chat:{SESSION}"), "kind": "new_conversation", "title": "Maria Okafor", "body": "my parcel, call +4915112345678"},
                     {"id": "call:x", "kind": "incoming_call", "title": "+4915112345678", "body": "Bestellung"}
@@ -347,8 +354,12 @@ async fn report_sums_up_a_running_chatbell_without_its_texts() {
     let server = chatbell_app::control::ControlServer::bind(&socket, Arc::new(Busy))
         .await
         .unwrap();
+    // No org configured: Dynamics' own check needs no network, and the org is
+    // checked through the running ChatBell.
+    let paths = Paths::new(dir.path().join("none.toml"), &paths.data_dir);
     let options = Options {
         socket: Some(socket.clone()),
+        check_dynamics: true,
         ..offline(dir.path())
     };
     let text = report::collect(&paths, &options).await.text().to_string();
@@ -365,7 +376,10 @@ async fn report_sums_up_a_running_chatbell_without_its_texts() {
         "my requests waiting: 1".to_string(),
         "do not disturb: yes".to_string(),
         "sign-in kept: keychain".to_string(),
+        "org problems found: 1\n  cb_chatsession.cb_unreadcount: the column is missing: ask an administrator".to_string(),
         "ok   ChatBell: running: online, 2 unread".to_string(),
+        "ok   Dynamics: org, tables: every mapped table is there".to_string(),
+        format!("FIX  Dynamics: org, privileges: prvWritecb_chatsession is missing for {REMOVED}@contoso.com: ask an administrator"),
     ] {
         assert!(text.contains(&wanted), "{wanted:?} is missing:\n{text}");
     }
