@@ -11,7 +11,9 @@
 //! - `chatbell org inspect | org check`: the signed-in org's add-on tables
 //!   found and their mapping proposed (TOML); the org checked;
 //! - `chatbell doctor`: what this desktop and the org offer ChatBell, and what
-//!   to fix.
+//!   to fix;
+//! - `chatbell report [--out FILE]`: a support bundle for IT (version, platform,
+//!   configuration, doctor's findings, the last logs; no token or customer text).
 
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
@@ -27,6 +29,7 @@ mod updates;
 use anyhow::Context as _;
 use chatbell_app::config::Paths;
 use chatbell_app::control::{self, ControlError, ControlServer, Request};
+use chatbell_app::report::{self, Finding};
 use chatbell_app::{App, AppOptions};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -41,7 +44,8 @@ pub const PANEL: &str = "panel";
 const USAGE: &str = "usage: chatbell [--headless]
        chatbell status [--json] | act <id> <action> [--reason TEXT] | signin | signout | open | quit | ping
        chatbell org inspect | org check
-       chatbell doctor";
+       chatbell doctor
+       chatbell report [--out FILE]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
             return cli(&args)
         }
         Some("doctor") if args.len() == 1 => return doctor(),
+        Some("report") => return report(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -112,22 +117,31 @@ fn cli(args: &[String]) -> ExitCode {
     ExitCode::from(u8::try_from(out.code).unwrap_or(1))
 }
 
+/// What this desktop offers ChatBell: the notification server, the tray host,
+/// the sound device and the keychain.
+fn desktop_findings() -> Vec<Finding> {
+    use chatbell_desktop::doctor;
+    [
+        doctor::notification_server(),
+        doctor::tray_host(),
+        doctor::sound_device(),
+        doctor::keychain(),
+    ]
+    .into_iter()
+    .map(|f| Finding::new(f.what, f.ok, f.detail))
+    .collect()
+}
+
 /// `chatbell doctor`: checks the notification server, the tray host, the sound
 /// device, the keychain and the Dynamics connection, and says what to fix.
 fn doctor() -> ExitCode {
-    use chatbell_desktop::doctor;
     let mut all_ok = true;
     let mut say = |what: &str, ok: bool, detail: &str| {
         all_ok &= ok;
         println!("{} {what}: {detail}", if ok { "ok  " } else { "FIX " });
     };
-    for f in [
-        doctor::notification_server(),
-        doctor::tray_host(),
-        doctor::sound_device(),
-        doctor::keychain(),
-    ] {
-        say(f.what, f.ok, &f.detail);
+    for f in desktop_findings() {
+        say(&f.name, f.ok, &f.detail);
     }
     match Paths::from_env() {
         Ok(paths) => match tokio::runtime::Builder::new_current_thread()
@@ -152,6 +166,40 @@ fn doctor() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// `chatbell report [--out FILE]`: writes the support bundle
+/// ([`chatbell_app::report`]) and prints its path.
+fn report(args: &[String]) -> ExitCode {
+    if let Err(e) = report::parse_args(args) {
+        eprintln!("{e}");
+        return ExitCode::from(2);
+    }
+    let paths = match Paths::from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ChatBell: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = report::Options {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        findings: desktop_findings(),
+        ..report::Options::default()
+    };
+    let out = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(report::run(args, &paths, &options)),
+        Err(e) => {
+            eprintln!("ChatBell: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    ExitCode::from(u8::try_from(out.code).unwrap_or(1))
 }
 
 /// Logs to stderr and to a file a day in the data dir's `logs/` (`RUST_LOG`

@@ -71,6 +71,9 @@ impl BrowserOpener for ShellOpener {
 }
 
 /// A shell that only logs what it is told: `chatbell --headless`, tests.
+///
+/// A toast is logged by its key and kind only: its title and body are customer
+/// text (a name, a number, a message's preview), which never goes to a log.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LogShell;
 
@@ -79,7 +82,7 @@ impl Shell for LogShell {
         for o in outputs {
             match o {
                 Output::Toast(n) => {
-                    tracing::info!(id = %n.key, kind = n.kind.wire(), title = %n.title, body = %n.body, "toast")
+                    tracing::info!(id = %n.key, kind = n.kind.wire(), "toast")
                 }
                 other => tracing::info!(output = ?other, unread = status.unread, "output"),
             }

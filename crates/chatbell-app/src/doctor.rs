@@ -2,6 +2,7 @@
 
 use crate::config::{Config, Paths};
 use crate::control::{self, ControlError, Request};
+use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
 
@@ -56,7 +57,14 @@ pub async fn running(paths: &Paths) -> (bool, String) {
 
 /// [`running`], for the instance whose control socket is `socket`.
 pub async fn running_at(socket: &Path) -> (bool, String) {
-    match control::request(socket, &Request::Status).await {
+    running_verdict(&control::request(socket, &Request::Status).await)
+}
+
+/// The check's verdict on the answer to a status request: a ChatBell that
+/// answers is running; one that holds its socket but does not answer is a
+/// failed check; nobody there is no failure.
+pub fn running_verdict(answer: &Result<Value, ControlError>) -> (bool, String) {
+    match answer {
         Ok(v) => (
             true,
             format!(

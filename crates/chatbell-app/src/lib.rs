@@ -9,6 +9,8 @@
 //! - [`demo`]: the built-in demo org, signed in through the real device code flow;
 //! - [`lifecycle`]: where the app stands with Dynamics (signed out, signing in,
 //!   running a desk...), as one state machine without I/O;
+//! - [`report`]: `chatbell report`, the support bundle for IT, with tokens and
+//!   customer text removed;
 //! - [`app`]: [`App`], the running ChatBell, and the [`Shell`] trait the GUI implements.
 //!
 //! # In the desktop shell
@@ -97,6 +99,7 @@ pub mod fsutil;
 pub mod headless;
 pub mod lifecycle;
 pub mod prefs;
+pub mod report;
 pub mod view;
 
 pub use app::{App, AppError, AppOptions, LogShell, Shell};
