@@ -1,5 +1,6 @@
 //! Test endpoints under `/_emulator/` (JSON, loopback peers only): users and their
-//! flags, minting tokens, approving device codes, the sign-in user for
+//! flags and privileges (`PUT users/{user}` with `deny`/`grant` lists of
+//! `verb:table`), minting tokens, approving device codes, the sign-in user for
 //! `authorize`, fault injection (Web API faults, and one-shot token endpoint
 //! errors under `/_emulator/faults/token`), request statistics, the clock, and expiring
 //! change-tracking tokens.
@@ -117,6 +118,27 @@ async fn users(State(sh): State<Arc<Shared>>) -> Response {
 #[serde(deny_unknown_fields)]
 struct UserPatch {
     org_level_read: Option<bool>,
+    /// Privileges to take away, as `verb:table` (`assign:cb_chatsession`,
+    /// reference names).
+    #[serde(default)]
+    deny: Vec<String>,
+    /// Privileges to give back, as `deny`.
+    #[serde(default)]
+    grant: Vec<String>,
+}
+
+/// `verb:table` → the privilege, in reference names.
+fn privilege(s: &str) -> Result<(crate::metadata::Verb, &'static str), String> {
+    let (verb, table) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: a privilege is verb:table, e.g. assign:cb_chatsession"))?;
+    let verb = crate::metadata::Verb::parse(verb).ok_or_else(|| {
+        format!("{verb:?} is no privilege verb (create, read, write, delete, append, appendto, assign, share)")
+    })?;
+    let table = crate::schema::schema()
+        .by_logical(table)
+        .ok_or_else(|| format!("no table {table:?}"))?;
+    Ok((verb, table.logical))
 }
 
 async fn set_user(
@@ -128,6 +150,15 @@ async fn set_user(
         Ok(p) => p,
         Err(e) => return bad(e),
     };
+    let mut changes = Vec::new();
+    for (list, granted) in [(&p.deny, false), (&p.grant, true)] {
+        for s in list {
+            match privilege(s) {
+                Ok(pr) => changes.push((pr, granted)),
+                Err(e) => return bad(e),
+            }
+        }
+    }
     let mut store = lock(&sh.store);
     let Some(id) = store.find_user(&user) else {
         return bad(format!("no user {user}"));
@@ -137,7 +168,20 @@ async fn set_user(
         f.org_level_read = v;
     }
     store.set_flags(id, f);
-    ok(json!({"systemuserid": id, "org_level_read": f.org_level_read}))
+    let mut denied = lock(&sh.denied);
+    let set = denied.entry(id).or_default();
+    for (pr, granted) in changes {
+        if granted {
+            set.remove(&pr);
+        } else {
+            set.insert(pr);
+        }
+    }
+    let denied: Vec<String> = set
+        .iter()
+        .map(|(v, t)| format!("{}:{t}", v.word().to_ascii_lowercase()))
+        .collect();
+    ok(json!({"systemuserid": id, "org_level_read": f.org_level_read, "denied": denied}))
 }
 
 #[derive(Deserialize)]

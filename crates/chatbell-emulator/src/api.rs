@@ -688,9 +688,9 @@ fn privilege_error(req: &Req<'_>, table: &Table) -> ApiError {
         StatusCode::FORBIDDEN,
         codes::PRIVILEGE,
         format!(
-            "SecLib::CheckPrivilege failed. User: {}, PrivilegeName: prvRead{}, PrivilegeId: {}, Required Depth: Global, BusinessUnitId: {}. Change tracking needs organization-level read on '{}'.",
+            "SecLib::CheckPrivilege failed. User: {}, PrivilegeName: {}, PrivilegeId: {}, Required Depth: Global, BusinessUnitId: {}. Change tracking needs organization-level read on '{}'.",
             req.user,
-            table.logical,
+            metadata::privilege_name(req.sh.profile.of(table), Verb::Read),
             Uuid::new_v5(&Uuid::NAMESPACE_OID, table.logical.as_bytes()),
             req.sh.cfg.business_unit_id,
             table.logical

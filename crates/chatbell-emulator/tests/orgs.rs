@@ -236,3 +236,61 @@ async fn a_privilege_taken_away_is_refused_and_missing_from_retrieve_user_privil
     assert_eq!(r.status, 403, "{}", r.text);
     assert!(r.text.contains("prvAssigncb_chatsession"), "{}", r.text);
 }
+
+#[tokio::test]
+async fn privileges_are_taken_away_and_given_back_through_the_test_endpoint() {
+    let t = contoso().await;
+    let user = format!("users/{DEMO_AGENT_EMAIL}");
+    let r = t
+        .admin(
+            Method::PUT,
+            &user,
+            Some(json!({"deny": ["read:cb_blockednumber"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["denied"], json!(["read:cb_blockednumber"]));
+    let r = t.get("cts_blocklistentries?$select=cts_phone").await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(
+        r.text.contains("prvReadcts_BlocklistEntry"),
+        "the org's names: {}",
+        r.text
+    );
+    let r = t
+        .admin(
+            Method::PUT,
+            &user,
+            Some(json!({"grant": ["read:cb_blockednumber"]})),
+        )
+        .await;
+    assert_eq!(r.json["denied"], json!([]));
+    assert_eq!(
+        t.get("cts_blocklistentries?$select=cts_phone").await.status,
+        200
+    );
+    let r = t
+        .admin(
+            Method::PUT,
+            &user,
+            Some(json!({"deny": ["peek:cb_blockednumber"]})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    // Change tracking refused for want of organisation-level read names the
+    // org's privilege too.
+    let r = read_tracked(&t).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("prvReadcts_Conversation"), "{}", r.text);
+}
+
+async fn read_tracked(t: &T) -> common::Resp {
+    common::read(
+        t.req(Method::GET, "cts_conversations?$select=cts_title")
+            .header("Prefer", "odata.track-changes")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
