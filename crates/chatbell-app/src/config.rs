@@ -858,6 +858,45 @@ mod tests {
     }
 
     #[test]
+    fn a_choice_mapping_that_leaves_a_meaning_out_names_it_and_its_key() {
+        let e = err("[schema.cb_chatsession]\nchoices.statuscode = { open = 1, closed = 2 }\n");
+        assert_eq!(e.key(), Some("schema.cb_chatsession"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("choices.statuscode: blocked missing"),
+            "{e}"
+        );
+        let e = err("[schema.cb_chatsession]\nchoices.statuscode = { open = 1, closed = 2, blocked = 3, spam = 4 }\n");
+        assert!(e.to_string().contains("\"spam\" is not a meaning"), "{e}");
+        let e = err("[schema.cb_chatsession]\nchoices.cb_name = { open = 1 }\n");
+        assert!(
+            e.to_string().contains("cb_name\" is not a choice column"),
+            "{e}"
+        );
+        let e = err("[schema.cb_chatsession]\nnavigation = { cb_name = \"x\" }\n");
+        assert!(e.to_string().contains("is not a lookup"), "{e}");
+        let e = err(
+            "[schema.cb_chatsession]\nchoices.statuscode = { open = 1, closed = 1, blocked = 3 }\n",
+        );
+        assert!(e.to_string().contains("same value"), "{e}");
+        let ok = Config::parse(
+            "[schema.cb_chatsession]\nnavigation = { cb_configuration = \"new_Config\" }\nchoices.statuscode = { open = 1, closed = 2, blocked = 100000000 }\n",
+            "config.toml",
+        );
+        let ok = ok.expect("a whole choice mapping is taken");
+        assert_eq!(
+            ok.schema
+                .value(chatbell_sync::Table::Session, "statuscode", "blocked"),
+            100000000
+        );
+        assert_eq!(
+            ok.schema
+                .lookup_bind(chatbell_sync::Table::Session, "cb_configuration"),
+            "new_Config@odata.bind"
+        );
+    }
+
+    #[test]
     fn write_dynamics_keeps_the_rest_and_can_go_back_to_demo() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sub").join("config.toml");
