@@ -33,10 +33,13 @@ pub enum StoreError {
         /// The newest schema version this build knows.
         supported: i64,
     },
-    /// The file is not a usable ChatBell database: not SQLite at all, damaged, or
-    /// failing `PRAGMA integrity_check`.
+    /// The file is not a usable ChatBell database: not SQLite at all, damaged,
+    /// another program's, or failing `PRAGMA quick_check` / `integrity_check`.
     #[error("the database is damaged ({what}): {detail}")]
     Corrupt { what: String, detail: String },
+    /// The disk (or the quota) is full: nothing was written.
+    #[error("the disk is full ({what}): {detail}")]
+    Full { what: String, detail: String },
     /// A stored value could not be read back into the core's type.
     #[error("cannot read {what} {key:?} from the database: {source}")]
     Decode {
@@ -59,23 +62,69 @@ pub enum StoreError {
     },
 }
 
+/// SQLite's primary result code of a database error.
+fn primary_code(e: &sqlx::Error) -> Option<i32> {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .map(|c| c & 0xff),
+        _ => None,
+    }
+}
+
 impl StoreError {
     /// Turns "not a database" and "database disk image is malformed" into
-    /// [`StoreError::Corrupt`]; every other error stays a [`StoreError::Sqlx`].
+    /// [`StoreError::Corrupt`], "database or disk is full" into
+    /// [`StoreError::Full`]; every other error stays a [`StoreError::Sqlx`].
     pub(crate) fn classify(e: sqlx::Error, what: &str) -> StoreError {
         if let sqlx::Error::Database(db) = &e {
-            let primary = db
-                .code()
-                .and_then(|c| c.parse::<i32>().ok())
-                .map(|c| c & 0xff);
-            // SQLITE_CORRUPT (11), SQLITE_NOTADB (26).
-            if matches!(primary, Some(11) | Some(26)) {
-                return StoreError::Corrupt {
-                    what: what.to_string(),
-                    detail: db.message().to_string(),
-                };
+            let detail = db.message().to_string();
+            match primary_code(&e) {
+                // SQLITE_CORRUPT (11), SQLITE_NOTADB (26).
+                Some(11 | 26) => {
+                    return StoreError::Corrupt {
+                        what: what.to_string(),
+                        detail,
+                    }
+                }
+                // SQLITE_FULL (13).
+                Some(13) => {
+                    return StoreError::Full {
+                        what: what.to_string(),
+                        detail,
+                    }
+                }
+                _ => {}
             }
         }
         StoreError::Sqlx(e)
+    }
+
+    /// [`StoreError::classify`] for an error already wrapped.
+    pub(crate) fn reclassify(self, what: &str) -> StoreError {
+        match self {
+            StoreError::Sqlx(e) => StoreError::classify(e, what),
+            other => other,
+        }
+    }
+
+    /// The file is no usable ChatBell cache: it should be moved aside and the
+    /// cache rebuilt from Dynamics.
+    pub fn is_damaged(&self) -> bool {
+        matches!(self, StoreError::Corrupt { .. })
+    }
+
+    /// Nothing can be written for now (a full disk, a file or folder that cannot
+    /// be written or is gone): the same write may work later.
+    pub fn cannot_write(&self) -> bool {
+        match self {
+            StoreError::Full { .. } | StoreError::Io { .. } => true,
+            // SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_CANTOPEN (14).
+            StoreError::Sqlx(e) => {
+                matches!(primary_code(e), Some(8 | 10 | 14)) || matches!(e, sqlx::Error::Io(_))
+            }
+            _ => false,
+        }
     }
 }

@@ -169,27 +169,65 @@ impl Store {
         if path.exists() {
             probe::refuse_newer(path, newest_migration()).await?;
         }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        let mut conn = options
-            .connect()
-            .await
-            .map_err(|e| StoreError::classify(e, "opening the file"))?;
-        if let Err(e) = migrate(&mut conn).await {
-            let _ = conn.close().await;
-            return Err(e);
-        }
+        let conn = connect(path).await?;
         Ok(Store {
             inner: Arc::new(Inner {
                 conn: Mutex::new(Some(conn)),
                 path: path.to_path_buf(),
             }),
         })
+    }
+
+    /// [`Store::open`]; a file that is no usable cache (damaged, truncated,
+    /// another program's) is moved aside as `<file>.damaged-<seconds>` and a new
+    /// cache made in its place, which the desk fills from Dynamics in one
+    /// catch-up. A file written by a newer ChatBell is never moved: that is
+    /// [`StoreError::TooNew`].
+    pub async fn open_or_rebuild(path: &Path) -> Result<(Store, Option<Rebuilt>), StoreError> {
+        match Store::open(path).await {
+            Ok(s) => Ok((s, None)),
+            Err(e) if e.is_damaged() => {
+                let moved_to = move_aside(path)?;
+                let store = Store::open(path).await?;
+                Ok((
+                    store,
+                    Some(Rebuilt {
+                        moved_to,
+                        why: e.to_string(),
+                    }),
+                ))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces a cache found damaged (or deleted) while running: closes it,
+    /// moves what is left of it aside, and opens a new, empty one at the same
+    /// path, which every clone of this store then uses.
+    pub async fn rebuild(&self, why: &str) -> Result<Rebuilt, StoreError> {
+        let mut slot = self.inner.conn.lock().await;
+        if let Some(conn) = slot.take() {
+            let _ = conn.close().await;
+        }
+        let path = &self.inner.path;
+        let moved_to = move_aside(path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        *slot = Some(connect(path).await?);
+        Ok(Rebuilt {
+            moved_to,
+            why: why.to_string(),
+        })
+    }
+
+    /// Whether the cache's file is still where it was opened (a folder deleted
+    /// while ChatBell runs leaves it writing to a file no one can find).
+    pub fn file_exists(&self) -> bool {
+        self.inner.path.exists()
     }
 
     /// The database file.
@@ -207,42 +245,28 @@ impl Store {
     /// write-backs and settings, all in one `BEGIN IMMEDIATE` transaction: all of it
     /// lands or none of it does.
     pub async fn commit(&self, c: &Commit<'_>) -> Result<CommitReport, StoreError> {
+        self.commit_all(std::slice::from_ref(c)).await
+    }
+
+    /// Several commits, in order, in one transaction: what could not be written
+    /// while the disk was full, and the one after it. All of it lands or none of
+    /// it does. A full disk is [`StoreError::Full`], a damaged file
+    /// [`StoreError::Corrupt`].
+    pub async fn commit_all(&self, all: &[Commit<'_>]) -> Result<CommitReport, StoreError> {
         let mut conn = self.conn().await?;
-        // Dropped unfinished (an error, or the future dropped), the transaction
-        // rolls back.
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let mut report = CommitReport::default();
-        write::apply_changes(&mut tx, c.changes, &mut report).await?;
-        report.effects = write::record_effects(&mut tx, c.effects).await?;
-        for (entity, w) in c.watermarks {
-            sqlx::query(
-                "INSERT INTO watermarks (entity, modified_on, token) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (entity) DO UPDATE
-                 SET modified_on = excluded.modified_on, token = excluded.token",
-            )
-            .bind(entity)
-            .bind(w.modified_on.0)
-            .bind(w.token.as_deref())
-            .execute(&mut *tx)
-            .await?;
+        let result: Result<CommitReport, StoreError> = async {
+            // Dropped unfinished (an error, or the future dropped), the
+            // transaction rolls back.
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            let mut report = CommitReport::default();
+            for c in all {
+                apply_commit(&mut tx, c, &mut report).await?;
+            }
+            tx.commit().await?;
+            Ok(report)
         }
-        for (id, outcome) in c.completed {
-            let done =
-                sqlx::query("UPDATE outbox SET outcome = ?2 WHERE id = ?1 AND outcome IS NULL")
-                    .bind(id.to_string())
-                    .bind(to_json("write-back outcome", outcome)?)
-                    .execute(&mut *tx)
-                    .await?;
-            report.completed += done.rows_affected() as usize;
-        }
-        if let Some(me) = c.me {
-            write::set_meta(&mut tx, "me", &me.to_string()).await?;
-        }
-        if let Some(muted) = c.muted {
-            write::set_meta(&mut tx, "muted", if muted { "true" } else { "false" }).await?;
-        }
-        tx.commit().await?;
-        Ok(report)
+        .await;
+        result.map_err(|e| e.reclassify("writing the cache"))
     }
 
     /// Everything [`chatbell_core::Engine::restore`] needs, as of the wall clock.
@@ -491,6 +515,153 @@ impl Store {
             let _ = conn.close().await;
         }
     }
+}
+
+/// Opens (creating it if missing) and migrates the cache at `path`, then
+/// `PRAGMA quick_check`s it.
+async fn connect(path: &Path) -> Result<SqliteConnection, StoreError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let mut conn = options
+        .connect()
+        .await
+        .map_err(|e| StoreError::classify(e, "opening the file"))?;
+    if let Err(e) = migrate(&mut conn).await {
+        let _ = conn.close().await;
+        return Err(e.reclassify("bringing the schema up to date"));
+    }
+    let checked: Result<Vec<String>, StoreError> = sqlx::query_scalar("PRAGMA quick_check")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| StoreError::classify(e, "quick check"));
+    let problem = match checked {
+        Ok(lines) if lines.len() == 1 && lines[0] == "ok" => None,
+        Ok(lines) => Some(StoreError::Corrupt {
+            what: "quick check".into(),
+            detail: lines.join("; ").chars().take(300).collect(),
+        }),
+        Err(e) => Some(e),
+    };
+    if let Some(e) = problem {
+        let _ = conn.close().await;
+        return Err(e);
+    }
+    Ok(conn)
+}
+
+/// One commit's writes, inside the caller's transaction.
+async fn apply_commit(
+    tx: &mut SqliteConnection,
+    c: &Commit<'_>,
+    report: &mut CommitReport,
+) -> Result<(), StoreError> {
+    write::apply_changes(tx, c.changes, report).await?;
+    report.effects += write::record_effects(tx, c.effects).await?;
+    for (entity, w) in c.watermarks {
+        sqlx::query(
+            "INSERT INTO watermarks (entity, modified_on, token) VALUES (?1, ?2, ?3)
+             ON CONFLICT (entity) DO UPDATE
+             SET modified_on = excluded.modified_on, token = excluded.token",
+        )
+        .bind(entity)
+        .bind(w.modified_on.0)
+        .bind(w.token.as_deref())
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (id, outcome) in c.completed {
+        let done = sqlx::query("UPDATE outbox SET outcome = ?2 WHERE id = ?1 AND outcome IS NULL")
+            .bind(id.to_string())
+            .bind(to_json("write-back outcome", outcome)?)
+            .execute(&mut *tx)
+            .await?;
+        report.completed += done.rows_affected() as usize;
+    }
+    if let Some(me) = c.me {
+        write::set_meta(tx, "me", &me.to_string()).await?;
+    }
+    if let Some(muted) = c.muted {
+        write::set_meta(tx, "muted", if muted { "true" } else { "false" }).await?;
+    }
+    Ok(())
+}
+
+/// A [`Commit`] that owns what it holds: kept in memory while it cannot be
+/// written (a full disk), written later with [`Store::commit_all`].
+#[derive(Clone, Debug, Default)]
+pub struct OwnedCommit {
+    pub changes: Vec<Change>,
+    pub effects: Vec<Effect>,
+    pub watermarks: Vec<(String, Watermark)>,
+    pub completed: Vec<(CommandId, WriteBackOutcome)>,
+    pub me: Option<UserId>,
+    pub muted: Option<bool>,
+}
+
+impl OwnedCommit {
+    /// A copy of `c`.
+    pub fn of(c: &Commit<'_>) -> OwnedCommit {
+        OwnedCommit {
+            changes: c.changes.to_vec(),
+            effects: c.effects.to_vec(),
+            watermarks: c.watermarks.to_vec(),
+            completed: c.completed.to_vec(),
+            me: c.me,
+            muted: c.muted,
+        }
+    }
+
+    /// As a [`Commit`].
+    pub fn as_commit(&self) -> Commit<'_> {
+        Commit {
+            changes: &self.changes,
+            effects: &self.effects,
+            watermarks: &self.watermarks,
+            completed: &self.completed,
+            me: self.me,
+            muted: self.muted,
+        }
+    }
+}
+
+/// A damaged cache moved aside, and a new one in its place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// Where the damaged file went (`None` when there was none: the file or its
+    /// folder had been deleted).
+    pub moved_to: Option<PathBuf>,
+    /// What was wrong with it.
+    pub why: String,
+}
+
+/// Moves `path` and its `-wal` and `-shm` aside, as `<path>.damaged-<seconds>`.
+fn move_aside(path: &Path) -> Result<Option<PathBuf>, StoreError> {
+    if !path.exists() {
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(probe::sibling(path, suffix));
+        }
+        return Ok(None);
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let to = probe::sibling(path, &format!(".damaged-{stamp}"));
+    std::fs::rename(path, &to).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    for suffix in ["-wal", "-shm"] {
+        let from = probe::sibling(path, suffix);
+        if from.exists() {
+            let _ = std::fs::rename(&from, probe::sibling(&to, suffix));
+        }
+    }
+    Ok(Some(to))
 }
 
 /// The newest migration this build embeds.

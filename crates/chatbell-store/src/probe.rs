@@ -60,6 +60,21 @@ async fn check(conn: &mut SqliteConnection, supported: i64) -> Result<(), StoreE
     .fetch_optional(&mut *conn)
     .await
     .map_err(classify)?;
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(classify)?;
+    if user_version == 0 && has_migrations.is_none() && tables > 0 {
+        // Another program's SQLite file: never migrated into a cache.
+        return Err(StoreError::Corrupt {
+            what: "opening the file".into(),
+            detail: format!(
+                "it is not ChatBell's cache (another program's database, {tables} tables)"
+            ),
+        });
+    }
     if has_migrations.is_some() {
         let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
             .fetch_one(&mut *conn)
