@@ -84,6 +84,7 @@ export class Panel {
   private signinExpiresEl: HTMLElement | null = null;
   private readonly storageNote: HTMLElement;
   private readonly orgNote: HTMLElement;
+  private readonly cacheNote: HTMLElement;
   private readonly orgList: HTMLElement;
   private readonly loadError: HTMLElement;
   // Tabs
@@ -186,6 +187,7 @@ export class Panel {
     // ---- sign-in, storage note, load error
     this.signinSection = el("section", { class: "signin", "aria-labelledby": "signin-heading", hidden: true });
     this.storageNote = el("p", { class: "note storage-note", role: "note", hidden: true });
+    this.cacheNote = el("p", { class: "note cache-note", role: "status", hidden: true });
     this.orgList = el("ul", { class: "org-problems-list" });
     this.orgNote = el(
       "section",
@@ -254,7 +256,7 @@ export class Panel {
       "div",
       { class: "panel" },
       header,
-      el("main", {}, this.loadError, this.setupSection, this.signinSection, this.storageNote, this.orgNote, tablist, tabPanels),
+      el("main", {}, this.loadError, this.setupSection, this.signinSection, this.storageNote, this.cacheNote, this.orgNote, tablist, tabPanels),
       this.announcer,
     );
     replaceChildren(this.container, this.root);
@@ -310,6 +312,8 @@ export class Panel {
     this.renderSignin(s);
     this.renderStorage(s);
     this.renderOrgProblems(s);
+    this.cacheNote.hidden = !s.cache_note;
+    setText(this.cacheNote, s.cache_note ?? "");
     this.renderLive(s);
     this.renderRequests(s.my_pending_requests ?? []);
     this.preferences.setAccount(s.account, s.demo);

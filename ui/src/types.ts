@@ -122,6 +122,11 @@ export interface Status {
    * when all is well or not checked yet.
    */
   org_problems?: string[];
+  /**
+   * What the agent should know of ChatBell's local cache: it cannot be written
+   * (a full disk; ChatBell keeps notifying) or it was rebuilt from Dynamics.
+   */
+  cache_note?: string | null;
 }
 
 /** One kind's sound (R19). */

@@ -159,6 +159,18 @@ describe("org problems", () => {
   });
 });
 
+describe("the local cache", () => {
+  it("cache_note_says_what_is_wrong_until_it_is_not", async () => {
+    const note = "ChatBell cannot save to its cache on this computer (the disk is full). It keeps notifying you.";
+    const { root, ipc } = await mount(makeStatus({ cache_note: note }));
+    const el = root.querySelector<HTMLElement>(".cache-note")!;
+    expect(el.hidden).toBe(false);
+    expect(el.textContent).toBe(note);
+    ipc.push(makeStatus({ cache_note: null }));
+    expect(el.hidden).toBe(true);
+  });
+});
+
 describe("first run", () => {
   it("first_run_asks_for_the_dynamics_url_or_demo", async () => {
     const { root, ipc } = await mount(makeStatus({ connection: "not_configured", account: null }));

@@ -1101,12 +1101,29 @@ impl App {
             let db = db.clone();
             let rt = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || {
-                rt.block_on(Store::open(&db)).map_err(|e| e.to_string())
+                rt.block_on(Store::open_or_rebuild(&db))
+                    .map_err(|e| e.to_string())
             })
             .await
         };
         match opened.map_err(|e| e.to_string()).and_then(|r| r) {
-            Ok(store) => Ok((url, store)),
+            Ok((store, rebuilt)) => {
+                // A cache found damaged at start was moved aside: the agent is
+                // told, and the desk fills the new one in its first catch-up.
+                let note = rebuilt.map(|r| {
+                    chatbell_sync::CacheState::Rebuilt {
+                        moved_to: r.moved_to,
+                        why: r.why,
+                    }
+                    .note()
+                    .unwrap_or_default()
+                });
+                if let Some(n) = &note {
+                    tracing::warn!("local cache: {n}");
+                }
+                Inner::update_status(&self.inner, |s| s.cache_note = note);
+                Ok((url, store))
+            }
             Err(e) => {
                 tracing::error!("cannot open the local cache {}: {e}", db.display());
                 Err(format!("the local cache: {e}"))
@@ -1369,6 +1386,21 @@ impl Desktop for AppDesktop {
             self.inner.shell.outputs(&outputs, &status);
         }
         self.inner.shell.status_changed(&status);
+    }
+
+    fn cache(&mut self, state: &chatbell_sync::CacheState) {
+        if !self.inner.is_live(self.ticket) {
+            return;
+        }
+        if let chatbell_sync::CacheState::Rebuilt { .. } = state {
+            // The engine started over: the shell is told again what is live.
+            self.told_live = false;
+        }
+        let note = state.note();
+        if let Some(n) = &note {
+            tracing::warn!("local cache: {n}");
+        }
+        Inner::update_status(&self.inner, |s| s.cache_note = note);
     }
 
     fn connection(&mut self, online: bool) {

@@ -65,14 +65,19 @@ pub async fn running_at(socket: &Path) -> (bool, String) {
 /// failed check; nobody there is no failure.
 pub fn running_verdict(answer: &Result<Value, ControlError>) -> (bool, String) {
     match answer {
-        Ok(v) => (
-            true,
-            format!(
+        Ok(v) => {
+            let running = format!(
                 "running: {}, {} unread",
                 v.get("connection").and_then(|c| c.as_str()).unwrap_or("?"),
                 v.get("unread").and_then(|u| u.as_u64()).unwrap_or(0)
-            ),
-        ),
+            );
+            // The local cache cannot be written, or was rebuilt: said, and a
+            // check to fix while it cannot be written.
+            match v.get("cache_note").and_then(|n| n.as_str()) {
+                Some(note) => (!note.contains("cannot save"), format!("{running}; {note}")),
+                None => (true, running),
+            }
+        }
         Err(e @ ControlError::NotAnswering { .. }) => (false, e.to_string()),
         Err(_) => (true, "not running".into()),
     }

@@ -97,6 +97,11 @@ pub struct Status {
     /// value or privilege the mapping needs; the clock), each with what to do.
     #[serde(default)]
     pub org_problems: Vec<String>,
+    /// What the agent should know of the local cache: it cannot be written (a
+    /// full disk; ChatBell keeps notifying) or it was rebuilt from Dynamics
+    /// (damaged or deleted; what only it knew is lost). `None` when all is well.
+    #[serde(default)]
+    pub cache_note: Option<String>,
 }
 
 impl Default for Status {
@@ -116,6 +121,7 @@ impl Default for Status {
             my_pending_requests: Vec::new(),
             notifications: Vec::new(),
             org_problems: Vec::new(),
+            cache_note: None,
         }
     }
 }
@@ -402,6 +408,7 @@ mod tests {
             "my_pending_requests",
             "notifications",
             "org_problems",
+            "cache_note",
         ];
         expected.sort();
         let mut keys = keys;

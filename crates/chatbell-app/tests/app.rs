@@ -952,3 +952,48 @@ async fn doctor_names_a_missing_privilege_and_a_missing_column_and_the_panel_sho
     app.quit().await;
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_damaged_between_runs_is_moved_aside_rebuilt_and_said() {
+    let (emu, config) = emulated_org().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("chatbell.db"), vec![0x42; 32 * 1024]).unwrap();
+    let (app, _shell) = app_with_config(&dir, &config).await;
+    sign_in_dana(&app, emu.base_url()).await;
+    let note = until(30, "the cache's note", || app.status().cache_note).await;
+    assert!(
+        note.contains("moved aside to") && note.contains("rebuilt from Dynamics"),
+        "{note}"
+    );
+    let moved: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("chatbell.db.damaged-")
+        })
+        .collect();
+    assert_eq!(moved.len(), 1, "the damaged file is kept, once");
+    assert_eq!(
+        std::fs::read(moved[0].path()).unwrap(),
+        vec![0x42; 32 * 1024]
+    );
+    // The new cache fills from Dynamics: the demo org's chats are there.
+    until(30, "notifications after the rebuild", || {
+        (!app.status().notifications.is_empty()).then_some(())
+    })
+    .await;
+    let socket = dir.path().join("run").join("control.sock");
+    let server = ControlServer::bind(&socket, Arc::new(app.clone()))
+        .await
+        .unwrap();
+    let answer = control::request(&socket, &Request::Status).await;
+    let (ok, line) = chatbell_app::doctor::running_verdict(&answer);
+    assert!(ok && line.contains("moved aside"), "{line}");
+    server.shutdown().await;
+    app.quit().await;
+    emu.shutdown().await;
+}

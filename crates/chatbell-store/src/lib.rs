@@ -139,9 +139,13 @@ pub struct Store {
 }
 
 struct Inner {
-    /// `None` once [`Store::close`] ran.
+    /// `None` once [`Store::close`] ran, or after a write failed (the next
+    /// operation connects again: a failed `COMMIT` may leave SQLite's
+    /// transaction open).
     conn: Mutex<Option<SqliteConnection>>,
     path: PathBuf,
+    /// [`Store::close`] ran: no connecting again.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Store {
@@ -174,6 +178,7 @@ impl Store {
             inner: Arc::new(Inner {
                 conn: Mutex::new(Some(conn)),
                 path: path.to_path_buf(),
+                closed: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -217,7 +222,7 @@ impl Store {
                 source,
             })?;
         }
-        *slot = Some(connect(path).await?);
+        *slot = Some(connect_elsewhere(path).await?);
         Ok(Rebuilt {
             moved_to,
             why: why.to_string(),
@@ -237,8 +242,38 @@ impl Store {
 
     /// The connection, once the operations before this one are done.
     async fn conn(&self) -> Result<MappedMutexGuard<'_, SqliteConnection>, StoreError> {
-        MutexGuard::try_map(self.inner.conn.lock().await, Option::as_mut)
-            .map_err(|_| StoreError::Closed)
+        let mut slot = self.inner.conn.lock().await;
+        if slot.is_none() && !self.inner.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            *slot = Some(connect_elsewhere(&self.inner.path).await?);
+        }
+        MutexGuard::try_map(slot, Option::as_mut).map_err(|_| StoreError::Closed)
+    }
+
+    /// Reads the file through a connection of its own, not the store's page
+    /// cache, and `PRAGMA quick_check`s it: damage done to the file while
+    /// ChatBell runs (which the store's own connection may not read again for
+    /// a long time) is [`StoreError::Corrupt`]. Writes nothing.
+    pub async fn verify(&self) -> Result<(), StoreError> {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&self.inner.path)
+            .read_only(true)
+            .create_if_missing(false)
+            .busy_timeout(BUSY_TIMEOUT)
+            .connect()
+            .await
+            .map_err(|e| StoreError::classify(e, "opening the file to check it"))?;
+        let checked: Result<Vec<String>, StoreError> = sqlx::query_scalar("PRAGMA quick_check")
+            .fetch_all(&mut conn)
+            .await
+            .map_err(|e| StoreError::classify(e, "quick check"));
+        let _ = conn.close().await;
+        match checked? {
+            lines if lines.len() == 1 && lines[0] == "ok" => Ok(()),
+            lines => Err(StoreError::Corrupt {
+                what: "quick check".into(),
+                detail: lines.join("; ").chars().take(300).collect(),
+            }),
+        }
     }
 
     /// Applies a sync batch and records the engine's effects, watermarks, answered
@@ -266,6 +301,15 @@ impl Store {
             Ok(report)
         }
         .await;
+        drop(conn);
+        if result.is_err() {
+            // A COMMIT that failed (a full disk) may leave SQLite's transaction
+            // open: this connection goes, the next operation makes a new one,
+            // and SQLite rolls back what is left of the failed one.
+            if let Some(conn) = self.inner.conn.lock().await.take() {
+                let _ = conn.close().await;
+            }
+        }
         result.map_err(|e| e.reclassify("writing the cache"))
     }
 
@@ -506,6 +550,9 @@ impl Store {
     /// closes the connection. Any clone of this store then fails with
     /// [`StoreError::Closed`].
     pub async fn close(self) {
+        self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let conn = self.inner.conn.lock().await.take();
         if let Some(mut conn) = conn {
             // Best effort: closing the last connection checkpoints as well.
@@ -552,6 +599,20 @@ async fn connect(path: &Path) -> Result<SqliteConnection, StoreError> {
         return Err(e);
     }
     Ok(conn)
+}
+
+/// [`connect`] on a blocking thread: the compiler cannot prove the future of
+/// sqlx's migrations `Send` (rust-lang/rust#96865), and the store's other
+/// futures must stay `Send` for the desk to run on any runtime thread.
+async fn connect_elsewhere(path: &Path) -> Result<SqliteConnection, StoreError> {
+    let owned = path.to_path_buf();
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || rt.block_on(connect(&owned)))
+        .await
+        .map_err(|e| StoreError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?
 }
 
 /// One commit's writes, inside the caller's transaction.

@@ -20,16 +20,67 @@ use chatbell_core::{
     Action, ActionError, Clock, Command, Effect, Engine, Event, NotificationKey, NotificationKind,
     RequestId, Scheduler, Span, SyncMode, Ts, UserId, WriteBackOutcome,
 };
-use chatbell_store::{Commit, Store, StoreError};
+use chatbell_store::{Commit, OwnedCommit, Store, StoreError};
+
+/// What became of a commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Persisted {
+    Saved,
+    /// Kept in memory until the cache takes writes again.
+    Waiting,
+    /// The cache was rebuilt instead: the engine started over.
+    Rebuilt,
+}
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Where the effects the engine decided are carried out: toasts, sounds, the tray.
 pub trait Desktop: Send {
-    /// Carries out `effects`, already committed. `engine` is the state after them.
+    /// Carries out `effects`, already committed (or, while the cache cannot be
+    /// written, kept to be). `engine` is the state after them.
     fn perform(&mut self, effects: &[Effect], engine: &Engine);
     /// Dynamics became reachable or not (shown in the tray and panel).
     fn connection(&mut self, _online: bool) {}
+    /// How the local cache is doing (shown in the panel, `status`, doctor).
+    fn cache(&mut self, _state: &CacheState) {}
+}
+
+/// How the desk's local cache is doing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CacheState {
+    /// Written as it goes.
+    Ok,
+    /// Nothing can be written now (a full disk): the desk keeps notifying and
+    /// keeps what it could not write in memory, written once it can.
+    CannotWrite { why: String, waiting: usize },
+    /// The cache was damaged or deleted while running: moved aside (where, if
+    /// anything was left) and rebuilt from Dynamics in one catch-up. What only
+    /// it knew (chats dismissed on this desktop) is lost.
+    Rebuilt {
+        moved_to: Option<std::path::PathBuf>,
+        why: String,
+    },
+}
+
+impl CacheState {
+    /// What to tell the agent, if anything.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            CacheState::Ok => None,
+            CacheState::CannotWrite { why, waiting } => Some(format!(
+                "ChatBell cannot save to its cache on this computer ({why}). It keeps notifying you, and saves what came meanwhile ({waiting} step(s) waiting) once there is room: free some disk space."
+            )),
+            CacheState::Rebuilt { moved_to, why } => Some(match moved_to {
+                Some(p) => format!(
+                    "ChatBell's cache was damaged ({why}) and moved aside to {}; it was rebuilt from Dynamics. Chats you had dismissed on this computer may show again.",
+                    p.display()
+                ),
+                None => format!(
+                    "ChatBell's cache was gone ({why}); it was rebuilt from Dynamics. Chats you had dismissed on this computer may show again."
+                ),
+            }),
+        }
+    }
 }
 
 /// How the desk paces itself.
@@ -44,6 +95,9 @@ pub struct DeskConfig {
     /// A gap between two polls longer than this (sleep, suspended process) makes
     /// the next one a catch-up.
     pub gap: Span,
+    /// How often the cache's file is checked for damage done to it while
+    /// ChatBell runs ([`Desk::verify_cache`]).
+    pub cache_check: Span,
     pub poll: PollConfig,
 }
 
@@ -54,6 +108,7 @@ impl Default for DeskConfig {
             normal: Span::seconds(7),
             max_backoff: Span::seconds(60),
             gap: Span::seconds(90),
+            cache_check: Span::minutes(10),
             poll: PollConfig::default(),
         }
     }
@@ -134,6 +189,13 @@ pub struct Desk<D: Desktop> {
     last_sessions: Option<Ts>,
     last_requests: Option<Ts>,
     stats: DeskStats,
+    /// Commits the cache could not take (a full disk), in order: written with
+    /// the next one that it can.
+    unsaved: Vec<OwnedCommit>,
+    /// What the desktop was last told of the cache.
+    cache_state: CacheState,
+    /// When the cache's file was last checked.
+    cache_checked: Option<Ts>,
 }
 
 impl<D: Desktop> Desk<D> {
@@ -191,14 +253,16 @@ impl<D: Desktop> Desk<D> {
             last_sessions: None,
             last_requests: None,
             stats: DeskStats::default(),
+            unsaved: Vec::new(),
+            cache_state: CacheState::Ok,
+            cache_checked: Some(now),
         };
-        desk.store
-            .commit(&Commit {
-                effects: &effects,
-                me: Some(me),
-                ..Commit::default()
-            })
-            .await?;
+        desk.persist(Commit {
+            effects: &effects,
+            me: Some(me),
+            ..Commit::default()
+        })
+        .await?;
         desk.carry_out(effects, true).await?;
         if reachable {
             // Write-backs decided before a crash, not yet answered: send them
@@ -314,6 +378,12 @@ impl<D: Desktop> Desk<D> {
             self.last_requests = Some(now);
         }
         self.stats.polls += 1;
+        if self
+            .cache_checked
+            .is_none_or(|t| now - t >= self.cfg.cache_check)
+        {
+            self.verify_cache().await?;
+        }
         let batch = match self.poll_batch(now, tables).await {
             Ok(b) => b,
             Err(e) => {
@@ -355,14 +425,19 @@ impl<D: Desktop> Desk<D> {
                 now,
             )
             .unwrap_or_default();
-        self.store
-            .commit(&Commit {
+        if self
+            .persist(Commit {
                 changes: &batch.changes,
                 effects: &effects,
                 watermarks: &batch.watermarks,
                 ..Commit::default()
             })
-            .await?;
+            .await?
+            == Persisted::Rebuilt
+        {
+            // The cache was rebuilt: this batch is read again, in a catch-up.
+            return Ok(report);
+        }
         let batch_was_empty = batch.changes.is_empty();
         self.poller.committed(batch);
         self.catch_up_next = false;
@@ -571,14 +646,139 @@ impl<D: Desktop> Desk<D> {
             Ok(e) => e,
             Err(refused) => return Ok(Err(refused)),
         };
-        self.store
-            .commit(&Commit {
+        if self
+            .persist(Commit {
                 effects: &effects,
                 ..with
             })
-            .await?;
+            .await?
+            == Persisted::Rebuilt
+        {
+            return Ok(Ok(()));
+        }
         Box::pin(self.carry_out(effects, rows_changed)).await?;
         Ok(Ok(()))
+    }
+
+    /// Commits `c` to the cache, with what waited for it (R14's rule: before
+    /// the effects are carried out). A cache that cannot be written (a full
+    /// disk) keeps the desk going: `c` waits in memory and the desktop is told.
+    /// A cache found damaged or deleted is rebuilt from Dynamics: the engine
+    /// starts over, and the next poll is a catch-up.
+    async fn persist(&mut self, c: Commit<'_>) -> Result<Persisted, DeskError> {
+        if !self.store.file_exists() {
+            self.rebuild_cache("its file or folder was deleted").await?;
+            return Ok(Persisted::Rebuilt);
+        }
+        let result = {
+            let mut all: Vec<Commit<'_>> =
+                self.unsaved.iter().map(OwnedCommit::as_commit).collect();
+            all.push(c);
+            self.store.commit_all(&all).await
+        };
+        match result {
+            Ok(_) => {
+                if !self.unsaved.is_empty() {
+                    tracing::info!(
+                        steps = self.unsaved.len(),
+                        "the cache takes writes again: what waited is saved"
+                    );
+                }
+                self.unsaved.clear();
+                self.tell_cache(CacheState::Ok);
+                Ok(Persisted::Saved)
+            }
+            Err(e) if e.cannot_write() => {
+                if self.unsaved.is_empty() {
+                    tracing::warn!("the cache cannot be written ({e}): going on, saving later");
+                }
+                self.unsaved.push(OwnedCommit::of(&c));
+                let waiting = self.unsaved.len();
+                self.tell_cache(CacheState::CannotWrite {
+                    why: e.to_string(),
+                    waiting,
+                });
+                Ok(Persisted::Waiting)
+            }
+            Err(e) if e.is_damaged() => {
+                self.rebuild_cache(&e.to_string()).await?;
+                Ok(Persisted::Rebuilt)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn tell_cache(&mut self, state: CacheState) {
+        let changed = match (&self.cache_state, &state) {
+            (CacheState::CannotWrite { .. }, CacheState::CannotWrite { .. }) => false,
+            (a, b) => a != b,
+        };
+        if changed {
+            self.desktop.cache(&state);
+        }
+        self.cache_state = state;
+    }
+
+    /// The cache moved aside and made anew; the engine restarted from nothing
+    /// but who I am, and the next poll a catch-up from Dynamics.
+    async fn rebuild_cache(&mut self, why: &str) -> Result<(), DeskError> {
+        tracing::error!("the local cache is damaged or gone ({why}): rebuilding it from Dynamics");
+        let rebuilt = self.store.rebuild(why).await?;
+        self.unsaved.clear();
+        let now = self.clock.now();
+        let (engine, effects) = Engine::restore(
+            chatbell_core::Snapshot {
+                me: Some(self.me),
+                ..chatbell_core::Snapshot::default()
+            },
+            now,
+        );
+        self.engine = engine;
+        self.timers = Scheduler::new();
+        self.poller = self.poller.start_over();
+        self.catch_up_next = true;
+        self.store
+            .commit(&Commit {
+                effects: &effects,
+                me: Some(self.me),
+                ..Commit::default()
+            })
+            .await?;
+        self.tell_cache(CacheState::Rebuilt {
+            moved_to: rebuilt.moved_to,
+            why: rebuilt.why,
+        });
+        Box::pin(self.carry_out(effects, true)).await?;
+        Ok(())
+    }
+
+    /// How the cache is doing.
+    pub fn cache_state(&self) -> &CacheState {
+        &self.cache_state
+    }
+
+    /// Checks the cache's file through a connection of its own (damage done
+    /// to it while ChatBell runs is not seen through the store's page cache);
+    /// a damaged one is moved aside and rebuilt from Dynamics. `true` when it
+    /// was rebuilt.
+    pub async fn verify_cache(&mut self) -> Result<bool, DeskError> {
+        self.cache_checked = Some(self.clock.now());
+        if !self.store.file_exists() {
+            self.rebuild_cache("its file or folder was deleted").await?;
+            return Ok(true);
+        }
+        match self.store.verify().await {
+            Ok(()) => Ok(false),
+            Err(e) if e.is_damaged() => {
+                self.rebuild_cache(&e.to_string()).await?;
+                Ok(true)
+            }
+            // Cannot look (a full disk, a lock): the writes will tell.
+            Err(e) => {
+                tracing::debug!("the cache could not be checked: {e}");
+                Ok(false)
+            }
+        }
     }
 
     async fn set_online(&mut self, online: bool) -> Result<(), DeskError> {

@@ -16,7 +16,7 @@ pub mod signin;
 pub mod writeback;
 
 pub use client::{AuthFailure, Dataverse, DataverseError, RetryPolicy, StaticToken, TokenSource};
-pub use desk::{Desk, DeskConfig, DeskError, DeskStats, Desktop, Input, PollReport};
+pub use desk::{CacheState, Desk, DeskConfig, DeskError, DeskStats, Desktop, Input, PollReport};
 pub use poll::{Batch, PollConfig, Poller, Tables};
 pub use schema::{Mapping, Schema, SchemaError, Table};
 pub use writeback::Writer;

@@ -180,6 +180,20 @@ impl Poller {
         self.marks.contains_key(&Table::Session)
     }
 
+    /// A poller for the same agent that starts over: no watermarks, nothing
+    /// seen (a cache rebuilt from Dynamics).
+    pub fn start_over(&self) -> Poller {
+        let mut p = Poller::new(
+            self.dv.clone(),
+            self.schema.clone(),
+            self.me,
+            self.cfg.clone(),
+            &[],
+        );
+        p.no_tracking = self.no_tracking;
+        p
+    }
+
     /// The client this poller reads through.
     pub fn client(&self) -> &Dataverse {
         &self.dv

@@ -34,6 +34,8 @@ pub struct Recorder {
     pub online: Arc<Mutex<Vec<bool>>>,
     /// How many requests of mine were pending each time the desktop was told.
     pub my_pending: Arc<Mutex<Vec<usize>>>,
+    /// What the desktop was told of the cache, in order.
+    pub cache: Arc<Mutex<Vec<chatbell_sync::CacheState>>>,
 }
 
 impl Desktop for Recorder {
@@ -46,6 +48,9 @@ impl Desktop for Recorder {
     }
     fn connection(&mut self, online: bool) {
         self.online.lock().unwrap().push(online);
+    }
+    fn cache(&mut self, state: &chatbell_sync::CacheState) {
+        self.cache.lock().unwrap().push(state.clone());
     }
 }
 

@@ -1,0 +1,225 @@
+//! The desk on a real desktop's bad days: the disk with its cache fills up, the
+//! cache is damaged or deleted while it runs. It keeps notifying, says what is
+//! wrong, corrupts nothing, and catches up once it can: nothing lost, nothing
+//! shown twice.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use chatbell_core::{NotificationKey, NotificationKind};
+use chatbell_sync::CacheState;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use support::*;
+
+/// A size-limited tmpfs mounted for the test, unmounted when dropped.
+struct SmallDisk {
+    dir: Arc<tempfile::TempDir>,
+}
+
+impl SmallDisk {
+    /// `None` where this user may not mount (not root): the test says so.
+    fn mount(kib: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={kib}k,mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("cannot mount a tmpfs here (root is needed): the disk-full case is not run");
+            return None;
+        }
+        Some(SmallDisk { dir: Arc::new(dir) })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Fills what is left with one file; returns it.
+    fn fill(&self) -> PathBuf {
+        let filler = self.path().join("filler");
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 16 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.flush();
+        let small = vec![0u8; 512];
+        while f.write_all(&small).is_ok() {}
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+fn cannot_write(r: &Recorder) -> bool {
+    matches!(
+        r.cache.lock().unwrap().last(),
+        Some(CacheState::CannotWrite { .. })
+    )
+}
+
+#[tokio::test]
+async fn a_full_disk_keeps_notifying_then_saves_what_waited_and_nothing_shows_twice() {
+    let Some(disk) = SmallDisk::mount(4096) else {
+        return;
+    };
+    let emu = org().await;
+    let mut me = desk(&emu, DEMO_AGENT_EMAIL, Some(disk.dir.clone()), quick()).await;
+    me.desk.poll().await.unwrap();
+    let customer = act_as(&emu, SYSTEM);
+
+    let filler = disk.fill();
+    // Chats keep coming; the cache cannot take them, and the agent is told
+    // of each all the same.
+    let mut chats = Vec::new();
+    for n in 0..6 {
+        emu.advance_clock(2);
+        let s = customer
+            .new_conversation(&format!("Full Disk {n}"), &format!("+1555000{n:04}"))
+            .await;
+        customer.customer_writes(s, "hello?").await;
+        emu.advance_clock(2);
+        me.desk.poll().await.unwrap();
+        assert_eq!(
+            me.recorder.shown(NotificationKey::Chat(s)),
+            1,
+            "chat {n} reached the agent"
+        );
+        chats.push(s);
+        if cannot_write(&me.recorder) {
+            break;
+        }
+    }
+    assert!(
+        cannot_write(&me.recorder),
+        "the cache said it cannot write: {:?}",
+        me.recorder.cache.lock().unwrap()
+    );
+    let note = me.desk.cache_state().note().unwrap();
+    assert!(note.contains("disk is full"), "{note}");
+
+    // Room again: the next step saves what waited.
+    std::fs::remove_file(&filler).unwrap();
+    emu.advance_clock(2);
+    me.desk.poll().await.unwrap();
+    assert_eq!(me.desk.cache_state(), &CacheState::Ok);
+
+    // A restart from the cache shows none of them again: it had them all.
+    let dir = me.dir.clone();
+    drop(me);
+    let mut again = desk(&emu, DEMO_AGENT_EMAIL, Some(dir), quick()).await;
+    emu.advance_clock(2);
+    again.desk.poll().await.unwrap();
+    for s in &chats {
+        assert_eq!(
+            again.recorder.shown(NotificationKey::Chat(*s)),
+            0,
+            "shown twice"
+        );
+        let n = live(again.desk.engine(), NotificationKey::Chat(*s)).expect("still live");
+        assert_eq!(n.kind, NotificationKind::NewConversation);
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cache_damaged_while_running_is_moved_aside_and_rebuilt_in_one_catch_up() {
+    let emu = org().await;
+    let mut me = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    me.desk.poll().await.unwrap();
+    let path = me.dir.path().join("chatbell.db");
+
+    // Garbage over the file and its write-ahead log, as a disk error or
+    // another program would leave them.
+    for file in [path.clone(), path.with_file_name("chatbell.db-wal")] {
+        let len = std::fs::metadata(&file).map_or(0, |m| m.len()).max(8192);
+        let mut f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+        f.write_all(&vec![0xA5; len as usize]).unwrap();
+        f.sync_all().unwrap();
+    }
+    let customer = act_as(&emu, SYSTEM);
+    emu.advance_clock(2);
+    let s = customer
+        .new_conversation("After Damage", "+15550009999")
+        .await;
+    customer.customer_writes(s, "anyone?").await;
+    // The desk looks at its file every few minutes (DeskConfig::cache_check).
+    assert!(me.desk.verify_cache().await.unwrap(), "found damaged");
+    let states = me.recorder.cache.lock().unwrap().clone();
+    let Some(CacheState::Rebuilt { moved_to, .. }) = states.last().cloned() else {
+        panic!("rebuilt: {states:?}");
+    };
+    let moved_to = moved_to.expect("the damaged file is kept");
+    assert!(moved_to.exists() && path.exists(), "{moved_to:?}");
+    let note = me.desk.cache_state().note().unwrap();
+    assert!(
+        note.contains("moved aside") && note.contains("dismissed"),
+        "{note}"
+    );
+
+    // The next poll is one catch-up from Dynamics: the chat is there, with one
+    // summary rather than a toast per chat.
+    emu.advance_clock(2);
+    let report = me.desk.poll().await.unwrap();
+    assert!(report.catch_up, "{report:?}");
+    assert!(live(me.desk.engine(), NotificationKey::Chat(s)).is_some());
+    assert_eq!(
+        me.desk
+            .store()
+            .integrity_check()
+            .await
+            .map_err(|e| e.to_string()),
+        Ok(())
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cache_folder_deleted_while_running_is_made_again() {
+    let emu = org().await;
+    let mut me = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    me.desk.poll().await.unwrap();
+    let path = me.dir.path().join("chatbell.db");
+    for entry in std::fs::read_dir(me.dir.path()).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let customer = act_as(&emu, SYSTEM);
+    emu.advance_clock(2);
+    let s = customer
+        .new_conversation("After Delete", "+15550008888")
+        .await;
+    customer.customer_writes(s, "anyone?").await;
+    emu.advance_clock(2);
+    me.desk.poll().await.unwrap();
+    assert!(matches!(
+        me.recorder.cache.lock().unwrap().last(),
+        Some(CacheState::Rebuilt { moved_to: None, .. })
+    ));
+    assert!(path.exists(), "made again");
+    emu.advance_clock(2);
+    let report = me.desk.poll().await.unwrap();
+    assert!(
+        live(me.desk.engine(), NotificationKey::Chat(s)).is_some(),
+        "{report:?} {:?}",
+        me.desk
+            .engine()
+            .live_notifications()
+            .iter()
+            .map(|n| (n.key, n.kind))
+            .collect::<Vec<_>>()
+    );
+    emu.shutdown().await;
+}
