@@ -199,6 +199,8 @@ pub struct Dataverse {
     pause: Arc<dyn Pause>,
     policy: RetryPolicy,
     counters: Arc<Counters>,
+    /// The `Date` of Dynamics' latest answer, and when it arrived.
+    org_date: Arc<std::sync::Mutex<Option<(Ts, std::time::Instant)>>>,
 }
 
 impl std::fmt::Debug for Dataverse {
@@ -237,6 +239,7 @@ impl Dataverse {
             pause: Arc::new(TokioPause),
             policy,
             counters: Arc::new(Counters::default()),
+            org_date: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
@@ -253,6 +256,12 @@ impl Dataverse {
 
     pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
+    }
+
+    /// The org's clock as of its latest answer: its `Date` header (whole
+    /// seconds) and when that answer arrived.
+    pub fn org_date(&self) -> Option<(Ts, std::time::Instant)> {
+        *self.org_date.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// `GET /WhoAmI`: who the token belongs to.
@@ -440,6 +449,15 @@ impl Dataverse {
                     continue;
                 }
             };
+            if let Some(date) = resp
+                .headers()
+                .get(reqwest::header::DATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(crate::datetime::parse_http_date)
+            {
+                *self.org_date.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((date, std::time::Instant::now()));
+            }
             let status = resp.status().as_u16();
             match status {
                 200..=299 => return Ok(resp),

@@ -22,6 +22,14 @@ use chatbell_core::{
 };
 use chatbell_store::{Commit, OwnedCommit, Store, StoreError};
 
+/// A desktop clock this far or farther off the org's is corrected for.
+pub const SKEW_TOLERANCE: Span = Span(2_000);
+
+/// The longest the desk sleeps before it looks at the clock again: a clock that
+/// jumps (NTP, a resumed machine, a clock set by hand) never leaves it waiting
+/// for a time that moved away.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
+
 /// What became of a commit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Persisted {
@@ -196,6 +204,9 @@ pub struct Desk<D: Desktop> {
     cache_state: CacheState,
     /// When the cache's file was last checked.
     cache_checked: Option<Ts>,
+    /// How far the org's clock is from this desk's (its `Date` headers): the
+    /// engine's rules run on the org's time.
+    skew: Span,
 }
 
 impl<D: Desktop> Desk<D> {
@@ -256,6 +267,7 @@ impl<D: Desktop> Desk<D> {
             unsaved: Vec::new(),
             cache_state: CacheState::Ok,
             cache_checked: Some(now),
+            skew: Span(0),
         };
         desk.persist(Commit {
             effects: &effects,
@@ -323,7 +335,7 @@ impl<D: Desktop> Desk<D> {
     /// A poll of the tables that are due (see [`Desk::next_poll`]).
     pub async fn poll_due(&mut self) -> Result<PollReport, DeskError> {
         // Tables due within a second are read together: one wake-up, not two.
-        let soon = self.clock.now() + Span::seconds(1);
+        let soon = self.now() + Span::seconds(1);
         let (s, r) = self.next_polls();
         self.poll_tables(Tables {
             sessions: s <= soon,
@@ -366,7 +378,7 @@ impl<D: Desktop> Desk<D> {
     /// A poll of some of the busy tables (the slow ones come along when due):
     /// rows to the engine, one commit, then the effects carried out.
     pub async fn poll_tables(&mut self, tables: Tables) -> Result<PollReport, DeskError> {
-        let now = self.clock.now();
+        let now = self.now();
         let last = self.last_sessions.max(self.last_requests);
         if last.is_some_and(|t| now - t > self.cfg.gap) {
             self.catch_up_next = true;
@@ -397,6 +409,8 @@ impl<D: Desktop> Desk<D> {
             }
         };
         self.failures = 0;
+        self.measure_skew();
+        let now = self.now();
         self.set_online(true).await?;
         for skipped in &batch.skipped {
             tracing::warn!(%skipped, "skipped a row Dynamics sent");
@@ -506,7 +520,7 @@ impl<D: Desktop> Desk<D> {
 
     /// Fires every timer that is due.
     pub async fn fire_due_timers(&mut self) -> Result<usize, DeskError> {
-        let due = self.timers.pop_due(self.clock.now());
+        let due = self.timers.pop_due(self.now());
         let n = due.len();
         for (key, _) in due {
             self.handle(Event::TimerFired(key)).await?.ok();
@@ -544,11 +558,13 @@ impl<D: Desktop> Desk<D> {
 
     /// When the sessions and the requests are next due.
     fn next_polls(&self) -> (Ts, Ts) {
-        let now = self.clock.now();
+        let now = self.now();
         let (si, ri) = self.poll_intervals();
+        // A clock set back (a correction, a resumed machine) leaves the last
+        // polls in its future: they count from now, not from then.
         (
-            self.last_sessions.map_or(now, |t| t + si),
-            self.last_requests.map_or(now, |t| t + ri),
+            self.last_sessions.map_or(now, |t| t.min(now) + si),
+            self.last_requests.map_or(now, |t| t.min(now) + ri),
         )
     }
 
@@ -567,12 +583,14 @@ impl<D: Desktop> Desk<D> {
         speed: f64,
     ) -> Result<Desk<D>, DeskError> {
         loop {
-            let now = self.clock.now();
+            let now = self.now();
             let next = self
                 .next_deadline()
                 .map_or(self.next_poll(), |t| t.min(self.next_poll()));
+            // Waits are the runtime's (monotonic); whatever the wall clock does
+            // meanwhile, the desk looks again within MAX_WAIT.
             let wait_ms = (next - now).0.max(0) as f64 / speed.max(0.001);
-            let wait = Duration::from_secs_f64(wait_ms / 1000.0);
+            let wait = Duration::from_secs_f64(wait_ms / 1000.0).min(MAX_WAIT);
             tokio::select! {
                 input = inputs.recv() => match input {
                     None => return Ok(self),
@@ -580,7 +598,7 @@ impl<D: Desktop> Desk<D> {
                 },
                 () = tokio::time::sleep(wait) => {
                     self.fire_due_timers().await?;
-                    if self.clock.now() >= self.next_poll() {
+                    if self.now() >= self.next_poll() {
                         match self.poll_due().await {
                             Ok(_) => {}
                             Err(DeskError::Dataverse(e)) => {
@@ -635,7 +653,7 @@ impl<D: Desktop> Desk<D> {
         event: Event,
         with: Commit<'_>,
     ) -> Result<Result<(), ActionError>, DeskError> {
-        let now = self.clock.now();
+        let now = self.now();
         // Changed rows and answered write-backs: see `carry_out`.
         let rows_changed = match &event {
             Event::Sync { changes, .. } => !changes.is_empty(),
@@ -725,7 +743,7 @@ impl<D: Desktop> Desk<D> {
         tracing::error!("the local cache is damaged or gone ({why}): rebuilding it from Dynamics");
         let rebuilt = self.store.rebuild(why).await?;
         self.unsaved.clear();
-        let now = self.clock.now();
+        let now = self.now();
         let (engine, effects) = Engine::restore(
             chatbell_core::Snapshot {
                 me: Some(self.me),
@@ -752,6 +770,40 @@ impl<D: Desktop> Desk<D> {
         Ok(())
     }
 
+    /// The org's time: this desk's clock, corrected by how far the org's
+    /// `Date` headers say it is off ([`SKEW_TOLERANCE`] and more). Idle offers,
+    /// request expiry and the reply window fall due by it.
+    pub fn now(&self) -> Ts {
+        self.clock.now() + self.skew
+    }
+
+    /// How far the org's clock is ahead of this desk's (0 within
+    /// [`SKEW_TOLERANCE`]).
+    pub fn skew(&self) -> Span {
+        self.skew
+    }
+
+    fn measure_skew(&mut self) {
+        let Some((date, at)) = self.poller.client().org_date() else {
+            return;
+        };
+        let local = self.clock.now() - Span(at.elapsed().as_millis() as i64);
+        // An HTTP date has whole seconds: up to one second under the truth.
+        let off = (date - local).0 + 500;
+        let skew = if off.abs() >= SKEW_TOLERANCE.0 {
+            Span(off)
+        } else {
+            Span(0)
+        };
+        if (skew.0 - self.skew.0).abs() >= SKEW_TOLERANCE.0 {
+            tracing::warn!(
+                seconds = skew.0 / 1000,
+                "this desktop's clock is off Dynamics' by this much: ChatBell keeps Dynamics' time"
+            );
+        }
+        self.skew = skew;
+    }
+
     /// How the cache is doing.
     pub fn cache_state(&self) -> &CacheState {
         &self.cache_state
@@ -762,7 +814,7 @@ impl<D: Desktop> Desk<D> {
     /// a damaged one is moved aside and rebuilt from Dynamics. `true` when it
     /// was rebuilt.
     pub async fn verify_cache(&mut self) -> Result<bool, DeskError> {
-        self.cache_checked = Some(self.clock.now());
+        self.cache_checked = Some(self.now());
         if !self.store.file_exists() {
             self.rebuild_cache("its file or folder was deleted").await?;
             return Ok(true);
@@ -839,7 +891,7 @@ impl<D: Desktop> Desk<D> {
 
     /// Sends a write-back and runs its answer through the engine.
     async fn write_back(&mut self, command: Command) -> Result<(), DeskError> {
-        let outcome = self.writer.send(&command, self.clock.now()).await;
+        let outcome = self.writer.send(&command, self.now()).await;
         if let WriteBackOutcome::Failed { message } = &outcome {
             tracing::warn!(%message, "a write-back failed");
         }

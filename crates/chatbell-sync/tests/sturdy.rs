@@ -223,3 +223,64 @@ async fn a_cache_folder_deleted_while_running_is_made_again() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn r6_an_idle_offer_falls_due_by_the_orgs_clock_when_the_desktops_is_off() {
+    use chatbell_core::{SessionId, Span};
+    let emu = org().await;
+    // This desktop's clock is four minutes ahead of the org's.
+    let clock = Arc::new(OffClock(emu.clock().clone(), Span::minutes(4)));
+    let mut dana = desk_on(&emu, DEMO_AGENT_EMAIL, None, quick(), test_schema(), clock).await;
+    dana.desk.poll().await.unwrap();
+    let off = dana.desk.skew();
+    assert!(
+        (off.0 + 240_000).abs() <= 1_000,
+        "the org is four minutes behind: {off:?}"
+    );
+    // Session 4 is Alex's (WhatsApp: idle timeout 5 minutes).
+    let s = SessionId(SeedIds::session(4));
+    let customer = act_as(&emu, SYSTEM);
+    // Alex answers, then the customer writes: a new idle stretch starts now.
+    act_as(&emu, ALEX)
+        .agent_replies(s, "One moment please")
+        .await;
+    emu.advance_clock(1);
+    customer.customer_writes(s, "hello? anyone?").await;
+    emu.advance_clock(2);
+    dana.desk.poll().await.unwrap();
+
+    // By the desktop's own clock the five minutes are over; by the org's not.
+    emu.advance_clock(90);
+    dana.desk.fire_due_timers().await.unwrap();
+    assert!(
+        live(dana.desk.engine(), NotificationKey::Offer(s)).is_none(),
+        "not early"
+    );
+    emu.advance_clock(5 * 60 - 90);
+    dana.desk.poll().await.unwrap();
+    dana.desk.fire_due_timers().await.unwrap();
+    let offer = live(dana.desk.engine(), NotificationKey::Offer(s)).expect("on the org's time");
+    assert_eq!(offer.kind, NotificationKind::AssignToMe);
+    assert_eq!(dana.recorder.shown(NotificationKey::Offer(s)), 1, "once");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_clock_set_back_does_not_hold_the_next_poll_back() {
+    use chatbell_core::Span;
+    let emu = org().await;
+    let mut me = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    me.desk.poll().await.unwrap();
+    // An hour back, as a correction of a clock that ran ahead would do.
+    emu.advance_clock(-3600);
+    let now = me.desk.now();
+    assert!(
+        me.desk.next_poll() <= now + quick().normal,
+        "the next poll waits one interval, not an hour: {:?} vs {:?}",
+        me.desk.next_poll(),
+        now
+    );
+    assert!(chatbell_sync::desk::MAX_WAIT <= std::time::Duration::from_secs(60));
+    let _ = Span::seconds(0);
+    emu.shutdown().await;
+}

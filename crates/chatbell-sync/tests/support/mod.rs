@@ -164,6 +164,35 @@ pub async fn desk_with(
     cfg: DeskConfig,
     schema: Schema,
 ) -> Agent {
+    desk_on(
+        emu,
+        user,
+        dir,
+        cfg,
+        schema,
+        Arc::new(EmuClock(emu.clock().clone())),
+    )
+    .await
+}
+
+/// A clock `offset` ahead of the emulator's (a desktop whose clock is off).
+pub struct OffClock(pub chatbell_emulator::OrgClock, pub chatbell_core::Span);
+
+impl Clock for OffClock {
+    fn now(&self) -> Ts {
+        Ts(self.0.now().timestamp_millis()) + self.1
+    }
+}
+
+/// [`desk_with`], on `clock`.
+pub async fn desk_on(
+    emu: &RunningEmulator,
+    user: &str,
+    dir: Option<Arc<tempfile::TempDir>>,
+    cfg: DeskConfig,
+    schema: Schema,
+    clock: Arc<dyn Clock>,
+) -> Agent {
     let dir = dir.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
     let token = emu.mint_token(user).unwrap();
     let pauses = Arc::new(RecordedPauses(Mutex::default(), Some(emu.clock().clone())));
@@ -176,16 +205,9 @@ pub async fn desk_with(
     .with_pause(pauses.clone());
     let store = Store::open(&dir.path().join("chatbell.db")).await.unwrap();
     let recorder = Recorder::default();
-    let desk = Desk::open(
-        store,
-        dv,
-        schema,
-        Arc::new(EmuClock(emu.clock().clone())),
-        recorder.clone(),
-        cfg,
-    )
-    .await
-    .unwrap();
+    let desk = Desk::open(store, dv, schema, clock, recorder.clone(), cfg)
+        .await
+        .unwrap();
     Agent {
         desk,
         recorder,
