@@ -77,7 +77,18 @@ impl DesktopShell {
 
     /// The app the toasts' buttons and the tray menu act on.
     pub fn attach(&self, app: App) {
-        let _ = self.app.set(app);
+        let _ = self.app.set(app.clone());
+        // Woken from sleep, or the network back: Dynamics is checked at once
+        // rather than when the backoff says.
+        chatbell_desktop::system::watch(move |event| {
+            use chatbell_desktop::system::SystemEvent;
+            if matches!(event, SystemEvent::Resumed | SystemEvent::NetworkUp) {
+                if let Err(e) = tauri::async_runtime::block_on(app.poll_now()) {
+                    tracing::debug!("no poll after {event:?}: {e}");
+                }
+            }
+            true
+        });
     }
 
     fn set_badge(&self, unread: u32) {

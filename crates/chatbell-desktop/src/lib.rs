@@ -6,4 +6,5 @@
 pub mod badge;
 pub mod doctor;
 pub mod sound;
+pub mod system;
 pub mod toast;

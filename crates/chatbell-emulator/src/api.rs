@@ -125,7 +125,35 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
+    // An outage (a dropped connection, a 5xx) hits every request, signed in
+    // or not; throttling (429) is per user, after the sign-in is known.
+    let outage = match &action {
+        FaultAction::Drop => true,
+        FaultAction::Fail(e) => e.status != StatusCode::TOO_MANY_REQUESTS,
+        FaultAction::Serve => false,
+    };
     let resp = match auth::authenticate(&sh, &parts.headers) {
+        Err(_) if outage => match action {
+            FaultAction::Drop => {
+                if let Some(c) = conn {
+                    c.drop_connection();
+                    std::future::pending::<()>().await;
+                }
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    codes::UNEXPECTED,
+                    "Connection dropped.",
+                )
+                .into_response()
+            }
+            FaultAction::Fail(e) => e.into_response(),
+            FaultAction::Serve => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::UNEXPECTED,
+                "Unavailable.",
+            )
+            .into_response(),
+        },
         Err(problem) => auth::unauthorized(&sh, problem),
         Ok(user) => {
             let who = user.to_string();

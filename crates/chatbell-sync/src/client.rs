@@ -160,6 +160,9 @@ pub struct Counters {
     pub retried: AtomicU64,
     /// The `Retry-After` waits honoured, in milliseconds, summed.
     pub retry_after_ms: AtomicU64,
+    /// Unauthenticated reachability probes sent while offline
+    /// ([`Dataverse::probe`]); not counted in `requests` (no data is read).
+    pub probes: AtomicU64,
 }
 
 /// A page of a collection.
@@ -256,6 +259,20 @@ impl Dataverse {
 
     pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
+    }
+
+    /// Whether Dynamics answers at all: one unauthenticated `GET` of the
+    /// service root, answered at the front door (a 401) without reaching the
+    /// org's data, within 2 s, without retries. While ChatBell is offline it
+    /// asks this, not a poll, to learn that Dynamics is back.
+    pub async fn probe(&self) -> bool {
+        self.counters.probes.fetch_add(1, Ordering::Relaxed);
+        self.http
+            .get(&self.api)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok()
     }
 
     /// The org's clock as of its latest answer: its `Date` header (whole

@@ -106,6 +106,13 @@ pub struct DeskConfig {
     /// How often the cache's file is checked for damage done to it while
     /// ChatBell runs ([`Desk::verify_cache`]).
     pub cache_check: Span,
+    /// While Dynamics is unreachable, how often it is asked whether it answers
+    /// at all ([`Dataverse::probe`]: one unauthenticated request, no data),
+    /// during the first [`DeskConfig::probe_fast_for`] of an outage; then every
+    /// [`DeskConfig::probe_slow`]. A probe answered brings a poll at once.
+    pub probe_fast: Span,
+    pub probe_fast_for: Span,
+    pub probe_slow: Span,
     pub poll: PollConfig,
 }
 
@@ -117,6 +124,9 @@ impl Default for DeskConfig {
             max_backoff: Span::seconds(60),
             gap: Span::seconds(90),
             cache_check: Span::minutes(10),
+            probe_fast: Span::seconds(1),
+            probe_fast_for: Span::minutes(2),
+            probe_slow: Span::seconds(10),
             poll: PollConfig::default(),
         }
     }
@@ -207,6 +217,9 @@ pub struct Desk<D: Desktop> {
     /// How far the org's clock is from this desk's (its `Date` headers): the
     /// engine's rules run on the org's time.
     skew: Span,
+    /// Since when Dynamics has been unreachable, and when it was last probed.
+    offline_since: Option<Ts>,
+    last_probe: Option<Ts>,
 }
 
 impl<D: Desktop> Desk<D> {
@@ -268,6 +281,8 @@ impl<D: Desktop> Desk<D> {
             cache_state: CacheState::Ok,
             cache_checked: Some(now),
             skew: Span(0),
+            offline_since: None,
+            last_probe: None,
         };
         desk.persist(Commit {
             effects: &effects,
@@ -568,6 +583,34 @@ impl<D: Desktop> Desk<D> {
         )
     }
 
+    /// While Dynamics is unreachable, when to ask next whether it answers.
+    pub fn next_probe(&self) -> Option<Ts> {
+        let since = self.offline_since?;
+        let now = self.now();
+        let every = if now - since.min(now) < self.cfg.probe_fast_for {
+            self.cfg.probe_fast
+        } else {
+            self.cfg.probe_slow
+        };
+        Some(self.last_probe.unwrap_or(since).min(now) + every)
+    }
+
+    /// While offline: asks Dynamics whether it answers at all, and polls at
+    /// once when it does. `true` when it answered.
+    pub async fn probe(&mut self) -> Result<bool, DeskError> {
+        self.last_probe = Some(self.now());
+        if !self.poller.client().probe().await {
+            return Ok(false);
+        }
+        tracing::info!("Dynamics answers again: polling now");
+        match self.poll().await {
+            Ok(_) => {}
+            Err(DeskError::Dataverse(e)) => tracing::warn!(error = %e, "poll failed"),
+            Err(e) => return Err(e),
+        }
+        Ok(true)
+    }
+
     /// When the next poll is due.
     pub fn next_poll(&self) -> Ts {
         let (s, r) = self.next_polls();
@@ -584,9 +627,12 @@ impl<D: Desktop> Desk<D> {
     ) -> Result<Desk<D>, DeskError> {
         loop {
             let now = self.now();
-            let next = self
+            let mut next = self
                 .next_deadline()
                 .map_or(self.next_poll(), |t| t.min(self.next_poll()));
+            if let Some(p) = self.next_probe() {
+                next = next.min(p);
+            }
             // Waits are the runtime's (monotonic); whatever the wall clock does
             // meanwhile, the desk looks again within MAX_WAIT.
             let wait_ms = (next - now).0.max(0) as f64 / speed.max(0.001);
@@ -598,7 +644,10 @@ impl<D: Desktop> Desk<D> {
                 },
                 () = tokio::time::sleep(wait) => {
                     self.fire_due_timers().await?;
-                    if self.now() >= self.next_poll() {
+                    let probe_due = self.next_probe().is_some_and(|p| self.now() >= p);
+                    if probe_due && self.now() < self.next_poll() {
+                        self.probe().await?;
+                    } else if self.now() >= self.next_poll() {
                         match self.poll_due().await {
                             Ok(_) => {}
                             Err(DeskError::Dataverse(e)) => {
@@ -838,6 +887,8 @@ impl<D: Desktop> Desk<D> {
             return Ok(());
         }
         self.online = online;
+        self.offline_since = if online { None } else { Some(self.now()) };
+        self.last_probe = None;
         self.desktop.connection(online);
         self.step(Event::Connectivity { online }, Commit::default())
             .await?

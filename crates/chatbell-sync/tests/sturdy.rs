@@ -284,3 +284,38 @@ async fn a_clock_set_back_does_not_hold_the_next_poll_back() {
     let _ = Span::seconds(0);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn offline_a_cheap_probe_every_second_brings_the_poll_as_soon_as_dynamics_answers() {
+    use chatbell_core::Span;
+    use chatbell_emulator::faults::FaultSettings;
+    let emu = org().await;
+    let mut me = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    me.desk.poll().await.unwrap();
+    // Every connection dropped: the polls fail, the desk is offline and backs off.
+    emu.set_faults(FaultSettings {
+        drop_every: 1,
+        ..FaultSettings::default()
+    });
+    for _ in 0..3 {
+        emu.advance_clock(2);
+        assert!(me.desk.poll().await.is_err());
+    }
+    assert!(!me.desk.is_online());
+    let now = me.desk.now();
+    assert!(me.desk.next_poll() >= now + Span::seconds(14), "backed off");
+    let probe = me.desk.next_probe().expect("probing while offline");
+    assert!(probe <= now + Span::seconds(1), "{probe:?} vs {now:?}");
+    let requests = me.desk.requests_sent();
+    assert!(!me.desk.probe().await.unwrap(), "still down");
+    assert_eq!(me.desk.requests_sent(), requests, "a probe reads no data");
+
+    // Dynamics answers again: the next probe brings a poll, and the desk is online.
+    emu.set_faults(FaultSettings::default());
+    emu.advance_clock(1);
+    assert!(me.desk.probe().await.unwrap());
+    assert!(me.desk.is_online());
+    assert_eq!(me.desk.next_probe(), None, "no probes while online");
+    assert_eq!(me.recorder.online.lock().unwrap().last(), Some(&true));
+    emu.shutdown().await;
+}
