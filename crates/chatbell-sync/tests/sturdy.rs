@@ -319,3 +319,53 @@ async fn offline_a_cheap_probe_every_second_brings_the_poll_as_soon_as_dynamics_
     assert_eq!(me.recorder.online.lock().unwrap().last(), Some(&true));
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn r17_a_resume_after_days_brings_one_catch_up_not_a_storm_of_offers() {
+    use chatbell_core::{Effect, SessionId};
+    // Tokens that outlive the sleep (a real desk refreshes its own).
+    let emu = chatbell_emulator::Emulator::start(in_test_org(
+        chatbell_emulator::Options::default()
+            .seed(chatbell_emulator::Seed::Demo)
+            .clock(chatbell_emulator::OrgClock::manual_default())
+            .access_token_lifetime(std::time::Duration::from_secs(10 * 86_400)),
+    ))
+    .await
+    .unwrap();
+    let mut dana = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    dana.desk.poll().await.unwrap();
+    let customer = act_as(&emu, SYSTEM);
+    // Alex's chats: answered, then the customers write again; then the
+    // machine sleeps for three days.
+    let alex = emu.user_id(ALEX).unwrap();
+    for n in 0..4 {
+        let s: SessionId = customer
+            .new_conversation(&format!("Idle {n}"), &format!("+1555777{n:04}"))
+            .await;
+        customer.customer_writes(s, "hello").await;
+        customer.take(s, alex).await;
+        act_as(&emu, ALEX).agent_replies(s, "One moment").await;
+        customer.customer_writes(s, "still there?").await;
+    }
+    emu.advance_clock(2);
+    dana.desk.poll().await.unwrap();
+    dana.recorder.take();
+    emu.advance_clock(3 * 24 * 3600);
+
+    // Awake: the timers that fell due meanwhile, then the first poll.
+    dana.desk.fire_due_timers().await.unwrap();
+    let report = dana.desk.poll().await.unwrap();
+    assert!(report.catch_up, "{report:?}");
+    let shown: Vec<_> = dana
+        .recorder
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Show(n) if n.toast => Some(n.kind),
+            _ => None,
+        })
+        .collect();
+    eprintln!("toasts after the resume: {shown:?}");
+    assert!(shown.len() <= 2, "one catch-up, not a storm: {shown:?}");
+    emu.shutdown().await;
+}
