@@ -1,5 +1,5 @@
 //! ChatBell under faults and races, end to end (issue: hostile input, faults and
-//! races). Three tests, each on a virtual desktop of its own:
+//! races). Four tests, each on a virtual desktop of its own:
 //!
 //! - `soak_r14_r16_kills_outage_and_throttling_lose_and_duplicate_nothing`: the
 //!   emulator's traffic simulation runs (`--simulate`: customers write, agents
@@ -30,6 +30,12 @@
 //!   overwritten and Dana is told what is true now, in the panel and a toast.
 //!   A Block refused because Sam accepted the chat first offers Block anyway:
 //!   the number is then blocked, the chat stays Sam's, and Sam is told.
+//! - `sturdy_a_full_disk_and_a_damaged_cache_lose_nothing`: Dana's data folder
+//!   is an 8 MiB tmpfs the test mounts (root only) and fills: new chats still
+//!   reach her as toasts, `status` and `doctor` say the cache cannot be saved;
+//!   emptied, the note goes and what waited is saved, and a restart shows none
+//!   of those chats again; then her cache is overwritten with garbage between
+//!   two runs: it is moved aside (kept), rebuilt from Dynamics, and said.
 //!
 //! Sizes (the short form is what `./dev test` runs; `./dev soak` runs the long
 //! one): `CHATBELL_SOAK_KILLS` (10; long 100), `CHATBELL_SOAK_OUTAGE_SECONDS`
@@ -58,6 +64,7 @@ const TESTS: &[&str] = &[
     "soak_r14_r16_kills_outage_and_throttling_lose_and_duplicate_nothing",
     "race_r15_two_agents_answer_the_same_chat_exactly_one_wins",
     "race_r15_an_action_moments_after_a_change_to_the_same_chat",
+    "sturdy_a_full_disk_and_a_damaged_cache_lose_nothing",
 ];
 
 /// The whole run may take this long before the watchdog ends it.
@@ -107,6 +114,8 @@ async fn run(name: &str) -> Result<(), String> {
     eprintln!("artefacts: {}", artefacts.root.display());
     if name.starts_with("soak") {
         soak(artefacts, &bin).await
+    } else if name.starts_with("sturdy") {
+        sturdy(artefacts, &bin).await
     } else if name.contains("moments_after") {
         late(artefacts, &bin).await
     } else {
@@ -156,6 +165,192 @@ fn uuid_of(row: &Value, col: &str) -> Option<Uuid> {
     row.get(col)
         .and_then(Value::as_str)
         .and_then(|s| Uuid::parse_str(s).ok())
+}
+
+// ---------------------------------------------------------------------------
+// A desktop's bad days
+
+/// A size-limited tmpfs mounted over a directory, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, kib: u32) -> Result<SmallDisk, String> {
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={kib}k,mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return Err(format!(
+                "cannot mount a {kib} KiB tmpfs on {} (the test needs root)",
+                dir.display()
+            ));
+        }
+        Ok(SmallDisk(dir.to_path_buf()))
+    }
+
+    /// Fills what is left with one file.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let filler = self.0.join("filler");
+        if let Ok(mut f) = std::fs::File::create(&filler) {
+            let block = vec![0u8; 16 * 1024];
+            while f.write_all(&block).is_ok() {}
+            let small = vec![0u8; 512];
+            while f.write_all(&small).is_ok() {}
+        }
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn cache_note(s: &Value) -> String {
+    s.get("cache_note")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The running ChatBell's data folder on a small disk that fills, then
+/// empties; then its cache damaged between two runs. Chats reach the agent
+/// throughout, `status` says what is wrong, and nothing is shown twice.
+async fn sturdy(artefacts: Artefacts, bin: &Path) -> Result<(), String> {
+    let mut desk = Desktop::start(artefacts.clone()).await?;
+    let org = Org::new(desk.emulator.base_url())?;
+    let mut dana = ChatBell::prepare(&desk, "dana", bin)?;
+    let disk = SmallDisk::mount(&dana.data_dir, 8 * 1024)?;
+    let result = sturdy_steps(&mut desk, &org, &mut dana, &disk).await;
+    desk.bus.toasts.dump(&artefacts.root.join("toasts.txt"));
+    if let Ok(s) = dana.status(&desk) {
+        let _ = std::fs::write(artefacts.root.join("status.json"), s.to_string());
+    }
+    dana.keep_logs(&desk);
+    dana.quit(&desk).await;
+    drop(disk);
+    result
+}
+
+async fn sturdy_steps(
+    desk: &mut Desktop,
+    org: &Org,
+    dana: &mut ChatBell,
+    disk: &SmallDisk,
+) -> Result<(), String> {
+    dana.start_headless(desk)?;
+    dana.sign_in_cli(desk, org, DANA).await?;
+    wait_connection(desk, dana, "online", Limit::secs(60)).await?;
+
+    // 1. The disk fills: chats still reach Dana, and ChatBell says it cannot save.
+    let filler = disk.fill();
+    let mark = desk.bus.toasts.mark();
+    let mut chats = Vec::new();
+    let mut full_said = false;
+    for n in 0..12 {
+        let name = format!("Fuller Disk {n}");
+        let s = org
+            .new_session(Channel::WhatsApp, &name, &format!("+1555600{n:04}"))
+            .await?;
+        org.customer_writes(s, "hello, is anyone there?").await?;
+        wait_until(Limit::secs(30), &format!("a toast for {name}"), || async {
+            (!desk.bus.toasts.matching(mark, &name).is_empty()).then_some(())
+        })
+        .await?;
+        chats.push(name);
+        let status = dana.status(desk)?;
+        if cache_note(&status).contains("cannot save") {
+            full_said = true;
+            break;
+        }
+    }
+    check(full_said, || {
+        "ChatBell never said it could not save to its cache on a full disk".into()
+    })?;
+    let (code, doctor) = dana.cli(desk, &["doctor"])?;
+    println!(
+        "  disk full: {} chats delivered while the cache could not be written; doctor exit {code}",
+        chats.len()
+    );
+    check(doctor.contains("cannot save"), || {
+        format!("doctor did not say so: {doctor}")
+    })?;
+
+    // 2. Room again: the note goes, what waited is saved.
+    std::fs::remove_file(&filler).map_err(|e| e.to_string())?;
+    let name = "Fuller Disk after";
+    let s = org
+        .new_session(Channel::WhatsApp, name, "+15556009999")
+        .await?;
+    org.customer_writes(s, "hello again").await?;
+    wait_until(Limit::secs(30), "the cache note gone", || async {
+        let st = dana.status(desk).ok()?;
+        cache_note(&st).is_empty().then_some(())
+    })
+    .await?;
+    chats.push(name.to_string());
+
+    // 3. A restart shows none of them again.
+    dana.quit(desk).await;
+    let mark = desk.bus.toasts.mark();
+    dana.start_headless(desk)?;
+    wait_connection(desk, dana, "online", Limit::secs(60)).await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for name in &chats {
+        let again = desk.bus.toasts.matching(mark, name);
+        let replaced_in_place = again.iter().all(|n| n.replaces != 0);
+        check(again.is_empty() || replaced_in_place, || {
+            format!("{name} shown again after the restart: {again:?}")
+        })?;
+    }
+
+    // 4. The cache damaged between two runs: moved aside, rebuilt, said.
+    dana.quit(desk).await;
+    let db = dana.data_dir.join("chatbell.db");
+    std::fs::write(&db, vec![0x5a; 64 * 1024]).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(dana.data_dir.join("chatbell.db-wal"));
+    dana.start_headless(desk)?;
+    wait_connection(desk, dana, "online", Limit::secs(60)).await?;
+    let status = dana.status(desk)?;
+    let note = cache_note(&status);
+    check(note.contains("moved aside"), || {
+        format!("the rebuild was not said: {status}")
+    })?;
+    let moved = std::fs::read_dir(&dana.data_dir)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("chatbell.db.damaged-")
+        })
+        .count();
+    check(moved == 1, || format!("{moved} damaged files kept, not 1"))?;
+    let mark = desk.bus.toasts.mark();
+    let s = org
+        .new_session(Channel::WhatsApp, "After The Damage", "+15556008888")
+        .await?;
+    org.customer_writes(s, "hi").await?;
+    wait_until(Limit::secs(30), "a toast after the rebuild", || async {
+        (!desk
+            .bus
+            .toasts
+            .matching(mark, "After The Damage")
+            .is_empty())
+        .then_some(())
+    })
+    .await?;
+    println!("  damaged cache: moved aside and rebuilt; the panel said: {note}");
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
