@@ -24,8 +24,42 @@ pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
 
 /// Fails with [`StoreError::TooNew`] when the database at `path` carries a schema
 /// version above `supported`, either in `PRAGMA user_version` or in
-/// `_sqlx_migrations`. Writes nothing.
+/// `_sqlx_migrations`. Writes nothing, but for one case: a hot rollback journal
+/// (a writer killed in the middle of a transaction before the file was in WAL
+/// mode, when it was being created) cannot be read without being rolled back,
+/// so it is rolled back first, by a read-write connection that changes nothing
+/// else, as any SQLite reader would.
 pub(crate) async fn refuse_newer(path: &Path, supported: i64) -> Result<(), StoreError> {
+    match refuse_newer_read_only(path, supported).await {
+        Err(StoreError::Sqlx(e)) if needs_rollback(&e) => {
+            let mut conn = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(false)
+                .connect()
+                .await
+                .map_err(|e| StoreError::classify(e, "recovering the file"))?;
+            // Reading is what rolls the hot journal back.
+            let _: i64 = sqlx::query_scalar("PRAGMA user_version")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| StoreError::classify(e, "recovering the file"))?;
+            let _ = conn.close().await;
+            refuse_newer_read_only(path, supported).await
+        }
+        other => other,
+    }
+}
+
+/// SQLITE_READONLY_ROLLBACK (776) or SQLITE_READONLY_RECOVERY (264): a
+/// read-only connection found a journal that must be rolled back or recovered.
+fn needs_rollback(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("776" | "264")),
+        _ => false,
+    }
+}
+
+async fn refuse_newer_read_only(path: &Path, supported: i64) -> Result<(), StoreError> {
     let quiet = !sibling(path, "-wal").exists() && !sibling(path, "-journal").exists();
     let options = SqliteConnectOptions::new()
         .filename(path)

@@ -156,3 +156,54 @@ async fn a_newer_chatbells_cache_is_never_moved() {
     assert!(!e.is_damaged() && !e.cannot_write());
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+#[tokio::test]
+async fn a_hot_journal_left_by_a_killed_writer_is_rolled_back_not_refused() {
+    let (dir, path) = data_dir();
+    filled(&path).await;
+    // The file in rollback-journal mode, a transaction half done: what a
+    // writer killed while creating the cache (before WAL mode) leaves behind.
+    let mut raw = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA journal_mode=DELETE")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA cache_size=1")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM rows")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let crashed = dir.path().join("crashed");
+    std::fs::create_dir_all(&crashed).unwrap();
+    let copy = crashed.join("chatbell.db");
+    std::fs::copy(&path, &copy).unwrap();
+    let journal = sibling(&path, "-journal");
+    assert!(
+        journal.exists(),
+        "a rollback journal while the transaction is open"
+    );
+    std::fs::copy(&journal, sibling(&copy, "-journal")).unwrap();
+    sqlx::query("ROLLBACK").execute(&mut raw).await.unwrap();
+    raw.close().await.unwrap();
+
+    let store = Store::open(&copy).await.unwrap();
+    let snap = store.snapshot_at(T0).await.unwrap();
+    let sessions = snap
+        .rows
+        .iter()
+        .filter(|c| matches!(c, Change::Session(_)))
+        .count();
+    assert_eq!(sessions, 200, "the half-done delete was rolled back");
+    store.integrity_check().await.unwrap();
+}
