@@ -902,7 +902,14 @@ impl App {
             Effect::CancelSignIn(cancel) => {
                 let _ = cancel.send(());
             }
-            Effect::StopDesk(desk) => stop_desk(desk).await,
+            Effect::StopDesk(desk) => {
+                stop_desk(desk).await;
+                // What was said of that desk's org and cache goes with it.
+                Inner::update_status(&self.inner, |s| {
+                    s.org_problems.clear();
+                    s.cache_note = None;
+                });
+            }
             Effect::ShutDown(org) => shut_down(org).await,
             Effect::ForgetSignIn(session) => session
                 .sign_out()

@@ -949,6 +949,13 @@ async fn doctor_names_a_missing_privilege_and_a_missing_column_and_the_panel_sho
         lines[0].0 && lines[0].1.contains("org not checked"),
         "{lines:?}"
     );
+    // Signed out, the org's problems go with its desk.
+    app.sign_out().await.unwrap();
+    assert!(
+        app.status().org_problems.is_empty(),
+        "{:?}",
+        app.status().org_problems
+    );
     app.quit().await;
     emu.shutdown().await;
 }

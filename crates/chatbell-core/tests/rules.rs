@@ -145,15 +145,35 @@ fn r2_taken_by_another_agent_withdraws_my_notification() {
 }
 
 #[test]
-fn r2_accept_after_someone_else_took_it_is_refused_with_their_name() {
+fn r15_accept_after_a_sync_said_someone_else_took_it_tells_who_and_writes_nothing() {
     let mut desk = Desk::new();
     let mut s = team_session(&mut desk, 1);
     desk.customer_writes(&mut s, "hello");
-    // Dynamics says Alice has it, but the notification is still up (not yet synced
-    // as withdrawn? it is: the engine withdraws on sync). Act on the stale key:
+    // A poll read that Alice took the chat, and took the item down, a moment
+    // before the agent's Accept arrived (from a toast still on screen, or the
+    // command line): the agent is told who took it, as R15 promises.
     desk.owner_becomes(&mut s, Owner::User(ALICE));
-    let err = desk
+    let out = desk
         .act(NotificationKey::Chat(s.id), Action::Accept)
+        .unwrap();
+    assert!(
+        !out.iter().any(|e| matches!(e, Effect::WriteBack(_))),
+        "nothing written: {out:?}"
+    );
+    let told = shows(&out);
+    assert_eq!(told.len(), 1, "{out:?}");
+    assert_eq!(told[0].kind, NotificationKind::ActionFailed);
+    assert!(told[0].toast);
+    assert!(
+        told[0]
+            .body
+            .contains("Alice Adams accepted this chat first"),
+        "{:?}",
+        told[0]
+    );
+    // Other actions on the item taken down are still refused as before.
+    let err = desk
+        .act(NotificationKey::Chat(s.id), Action::Dismiss)
         .unwrap_err();
     assert_eq!(err, ActionError::NotLive);
 }

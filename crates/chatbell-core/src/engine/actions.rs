@@ -1,6 +1,7 @@
 //! The agent's actions and what Dynamics made of them (R2, R6, R8, R9, R12, R15).
 
 use super::*;
+use crate::Refusal;
 
 impl WriteOp {
     /// The session this command moves to me, if it does.
@@ -35,6 +36,30 @@ impl Engine {
             .notifications
             .get(&key)
             .ok_or(ActionError::UnknownNotification)?;
+        // R15: the chat went to another agent before this answer left (a poll
+        // read it a moment ago, and may have taken the item down): the agent is
+        // told who took it, as when Dynamics refuses the write.
+        let attempt = match (n.kind, action) {
+            (NotificationKind::NewConversation, Action::Accept) => Some(Attempt::Accept),
+            (NotificationKind::AssignToMe, Action::Yes) => Some(Attempt::AssignToMe),
+            _ => None,
+        };
+        if let (Some(attempt), Some(session)) = (attempt, n.session) {
+            if let Some(owner) = self.taken_by_another(session, n.peer) {
+                self.tell_too_late_here(
+                    key,
+                    session,
+                    attempt,
+                    Refusal::TakenBy {
+                        owner,
+                        owner_name: None,
+                    },
+                    now,
+                    out,
+                );
+                return Ok(());
+            }
+        }
         if !n.is_live() {
             return Err(ActionError::NotLive);
         }
@@ -81,6 +106,54 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The agent another than me (and than `peer`, an offer's idle owner) who
+    /// owns `session` now, as the last sync said.
+    fn taken_by_another(&self, session: SessionId, peer: Option<UserId>) -> Option<UserId> {
+        let row = &self.sessions.get(&session)?.row;
+        match row.owner {
+            Owner::User(u) if Some(u) != self.me && Some(u) != peer => Some(u),
+            _ => None,
+        }
+    }
+
+    /// An answer this desk already knows is too late: told as a write-back
+    /// refused with `refusal` would be (an "ActionFailed" item and its toast),
+    /// and the item answered taken down. Nothing is written.
+    #[allow(clippy::too_many_arguments)]
+    fn tell_too_late_here(
+        &mut self,
+        key: NotificationKey,
+        session: SessionId,
+        attempt: Attempt,
+        refusal: Refusal,
+        now: Ts,
+        out: &mut Vec<Effect>,
+    ) {
+        let body = refusal.words(attempt, &|u, given| self.best_name(u, given), None, None);
+        self.seq += 1;
+        let id = CommandId(uuid::Uuid::from_u64_pair(now.0 as u64, self.seq));
+        self.show(
+            Notification::new(
+                NotificationKey::Info(id),
+                NotificationKind::ActionFailed,
+                Some(session),
+                (TOO_LATE.to_string(), body),
+                vec![Action::Open, Action::Dismiss],
+                now,
+            ),
+            out,
+        );
+        if self.notifications.get(&key).is_some_and(|n| n.is_live()) {
+            self.close(
+                key,
+                Lifecycle::Withdrawn {
+                    reason: WithdrawReason::TakenByOther,
+                },
+                out,
+            );
+        }
     }
 
     /// The main action (R12): open the chat, or the panel for the summary. What
