@@ -133,27 +133,9 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         FaultAction::Serve => false,
     };
     let resp = match auth::authenticate(&sh, &parts.headers) {
-        Err(_) if outage => match action {
-            FaultAction::Drop => {
-                if let Some(c) = conn {
-                    c.drop_connection();
-                    std::future::pending::<()>().await;
-                }
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    codes::UNEXPECTED,
-                    "Connection dropped.",
-                )
-                .into_response()
-            }
-            FaultAction::Fail(e) => e.into_response(),
-            FaultAction::Serve => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                codes::UNEXPECTED,
-                "Unavailable.",
-            )
-            .into_response(),
-        },
+        Err(problem) if outage => faulted(action, conn)
+            .await
+            .unwrap_or_else(|()| auth::unauthorized(&sh, problem)),
         Err(problem) => auth::unauthorized(&sh, problem),
         Ok(user) => {
             let who = user.to_string();
@@ -176,21 +158,9 @@ pub async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
                     action
                 }
             };
-            match action {
-                FaultAction::Drop => {
-                    if let Some(c) = conn {
-                        c.drop_connection();
-                        std::future::pending::<()>().await;
-                    }
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        codes::UNEXPECTED,
-                        "Connection dropped.",
-                    )
-                    .into_response()
-                }
-                FaultAction::Fail(e) => e.into_response(),
-                FaultAction::Serve => match axum::body::to_bytes(body, MAX_BODY).await {
+            match faulted(action, conn.clone()).await {
+                Ok(resp) => resp,
+                Err(()) => match axum::body::to_bytes(body, MAX_BODY).await {
                     Err(_) => ApiError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         codes::PAYLOAD,
@@ -348,6 +318,28 @@ async fn translate_out(sh: &Shared, resp: Response, table: &'static Table) -> Re
     };
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, body)
+}
+
+/// The answer to a request an injected fault hits: none at all for a dropped
+/// connection (the handler waits until the connection is gone), the error for a
+/// failure; `Err` when the request is to be served.
+async fn faulted(action: FaultAction, conn: Option<ConnInfo>) -> Result<Response, ()> {
+    match action {
+        FaultAction::Drop => {
+            if let Some(c) = conn {
+                c.drop_connection();
+                std::future::pending::<()>().await;
+            }
+            Ok(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::UNEXPECTED,
+                "Connection dropped.",
+            )
+            .into_response())
+        }
+        FaultAction::Fail(e) => Ok(e.into_response()),
+        FaultAction::Serve => Err(()),
+    }
 }
 
 fn finish(sh: &Shared, mut resp: Response) -> Response {
