@@ -85,6 +85,7 @@ export class Panel {
   private readonly storageNote: HTMLElement;
   private readonly orgNote: HTMLElement;
   private readonly cacheNote: HTMLElement;
+  private readonly clockNote: HTMLElement;
   private readonly orgList: HTMLElement;
   private readonly loadError: HTMLElement;
   // Tabs
@@ -188,6 +189,7 @@ export class Panel {
     this.signinSection = el("section", { class: "signin", "aria-labelledby": "signin-heading", hidden: true });
     this.storageNote = el("p", { class: "note storage-note", role: "note", hidden: true });
     this.cacheNote = el("p", { class: "note cache-note", role: "status", hidden: true });
+    this.clockNote = el("p", { class: "note clock-note", role: "status", hidden: true });
     this.orgList = el("ul", { class: "org-problems-list" });
     this.orgNote = el(
       "section",
@@ -256,7 +258,7 @@ export class Panel {
       "div",
       { class: "panel" },
       header,
-      el("main", {}, this.loadError, this.setupSection, this.signinSection, this.storageNote, this.cacheNote, this.orgNote, tablist, tabPanels),
+      el("main", {}, this.loadError, this.setupSection, this.signinSection, this.storageNote, this.cacheNote, this.clockNote, this.orgNote, tablist, tabPanels),
       this.announcer,
     );
     replaceChildren(this.container, this.root);
@@ -314,6 +316,8 @@ export class Panel {
     this.renderOrgProblems(s);
     this.cacheNote.hidden = !s.cache_note;
     setText(this.cacheNote, s.cache_note ?? "");
+    this.clockNote.hidden = !s.clock_note;
+    setText(this.clockNote, s.clock_note ?? "");
     this.renderLive(s);
     this.renderRequests(s.my_pending_requests ?? []);
     this.preferences.setAccount(s.account, s.demo);

@@ -127,6 +127,8 @@ export interface Status {
    * (a full disk; ChatBell keeps notifying) or it was rebuilt from Dynamics.
    */
   cache_note?: string | null;
+  /** This desktop's clock is far off Dynamics' (ChatBell keeps Dynamics' time). */
+  clock_note?: string | null;
 }
 
 /** One kind's sound (R19). */

@@ -171,6 +171,19 @@ describe("the local cache", () => {
   });
 });
 
+describe("the desktop's clock", () => {
+  it("clock_note_says_the_desktops_clock_is_off_until_it_is_not", async () => {
+    const note = "This desktop's clock is 4 min ahead of Dynamics'. ChatBell keeps Dynamics' time.";
+    const { root, ipc } = await mount(makeStatus({ clock_note: note }));
+    const el = root.querySelector<HTMLElement>(".clock-note")!;
+    expect(el.hidden).toBe(false);
+    expect(el.textContent).toBe(note);
+    expect(el.getAttribute("role")).toBe("status");
+    ipc.push(makeStatus({ clock_note: null }));
+    expect(el.hidden).toBe(true);
+  });
+});
+
 describe("first run", () => {
   it("first_run_asks_for_the_dynamics_url_or_demo", async () => {
     const { root, ipc } = await mount(makeStatus({ connection: "not_configured", account: null }));

@@ -908,6 +908,7 @@ impl App {
                 Inner::update_status(&self.inner, |s| {
                     s.org_problems.clear();
                     s.cache_note = None;
+                    s.clock_note = None;
                 });
             }
             Effect::ShutDown(org) => shut_down(org).await,
@@ -1408,6 +1409,15 @@ impl Desktop for AppDesktop {
             tracing::warn!("local cache: {n}");
         }
         Inner::update_status(&self.inner, |s| s.cache_note = note);
+    }
+
+    fn clock(&mut self, skew: chatbell_core::Span) {
+        if !self.inner.is_live(self.ticket) {
+            return;
+        }
+        // The org's clock ahead of the desktop's is the desktop's behind.
+        let note = chatbell_sync::orgcheck::clock_note(-skew.0);
+        Inner::update_status(&self.inner, |s| s.clock_note = note);
     }
 
     fn connection(&mut self, online: bool) {

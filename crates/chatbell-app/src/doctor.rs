@@ -73,10 +73,15 @@ pub fn running_verdict(answer: &Result<Value, ControlError>) -> (bool, String) {
             );
             // The local cache cannot be written, or was rebuilt: said, and a
             // check to fix while it cannot be written.
-            match v.get("cache_note").and_then(|n| n.as_str()) {
-                Some(note) => (!note.contains("cannot save"), format!("{running}; {note}")),
-                None => (true, running),
+            let mut line = running;
+            let cache = v.get("cache_note").and_then(|n| n.as_str());
+            // A clock far off is said; ChatBell keeps Dynamics' time, so it
+            // fails no check (the org check names it).
+            let clock = v.get("clock_note").and_then(|n| n.as_str());
+            for note in cache.iter().chain(clock.iter()) {
+                line = format!("{line}; {note}");
             }
+            (!cache.is_some_and(|n| n.contains("cannot save")), line)
         }
         Err(e @ ControlError::NotAnswering { .. }) => (false, e.to_string()),
         Err(_) => (true, "not running".into()),

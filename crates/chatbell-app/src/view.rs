@@ -102,6 +102,10 @@ pub struct Status {
     /// (damaged or deleted; what only it knew is lost). `None` when all is well.
     #[serde(default)]
     pub cache_note: Option<String>,
+    /// This desktop's clock is far off Dynamics' (more than a minute): what
+    /// to do about it. ChatBell keeps Dynamics' time meanwhile.
+    #[serde(default)]
+    pub clock_note: Option<String>,
 }
 
 impl Default for Status {
@@ -122,6 +126,7 @@ impl Default for Status {
             notifications: Vec::new(),
             org_problems: Vec::new(),
             cache_note: None,
+            clock_note: None,
         }
     }
 }
@@ -409,6 +414,7 @@ mod tests {
             "notifications",
             "org_problems",
             "cache_note",
+            "clock_note",
         ];
         expected.sort();
         let mut keys = keys;

@@ -51,6 +51,9 @@ pub trait Desktop: Send {
     fn connection(&mut self, _online: bool) {}
     /// How the local cache is doing (shown in the panel, `status`, doctor).
     fn cache(&mut self, _state: &CacheState) {}
+    /// How far the org's clock is ahead of this desktop's, each time that
+    /// changes by [`SKEW_TOLERANCE`] or more (0: they agree).
+    fn clock(&mut self, _skew: Span) {}
 }
 
 /// How the desk's local cache is doing.
@@ -220,6 +223,9 @@ pub struct Desk<D: Desktop> {
     /// Since when Dynamics has been unreachable, and when it was last probed.
     offline_since: Option<Ts>,
     last_probe: Option<Ts>,
+    /// When Dynamics last answered a poll: the timers' premises (R6, R8,
+    /// R20) are that fresh.
+    last_read: Option<Ts>,
 }
 
 impl<D: Desktop> Desk<D> {
@@ -251,7 +257,8 @@ impl<D: Desktop> Desk<D> {
         };
         snapshot.me = Some(me);
         // Restoring arms every kept timer (one already due fires at the first
-        // `fire_due_timers`) and withdraws what lapsed while ChatBell was closed.
+        // `fire_due_timers` after the first poll: the catch-up says whether it
+        // still applies) and withdraws what lapsed while ChatBell was closed.
         let (engine, effects) = Engine::restore(snapshot, now);
         let mut marks = Vec::new();
         for set in Poller::watermark_sets(&schema) {
@@ -283,6 +290,7 @@ impl<D: Desktop> Desk<D> {
             skew: Span(0),
             offline_since: None,
             last_probe: None,
+            last_read: None,
         };
         desk.persist(Commit {
             effects: &effects,
@@ -349,6 +357,7 @@ impl<D: Desktop> Desk<D> {
 
     /// A poll of the tables that are due (see [`Desk::next_poll`]).
     pub async fn poll_due(&mut self) -> Result<PollReport, DeskError> {
+        self.settle_clock();
         // Tables due within a second are read together: one wake-up, not two.
         let soon = self.now() + Span::seconds(1);
         let (s, r) = self.next_polls();
@@ -426,6 +435,7 @@ impl<D: Desktop> Desk<D> {
         self.failures = 0;
         self.measure_skew();
         let now = self.now();
+        self.last_read = Some(now);
         self.set_online(true).await?;
         for skipped in &batch.skipped {
             tracing::warn!(%skipped, "skipped a row Dynamics sent");
@@ -533,8 +543,22 @@ impl<D: Desktop> Desk<D> {
         Ok(())
     }
 
-    /// Fires every timer that is due.
+    /// Whether what the desk knows of Dynamics is older than
+    /// [`DeskConfig::gap`] (a sleep, a clock jumped forward, a start, a long
+    /// outage): the timers wait for the catch-up poll rather than fire on it.
+    /// An offer for a chat its owner answered while the machine slept, or a
+    /// request expiring that was answered meanwhile, is never shown (R17).
+    pub fn knowledge_stale(&self) -> bool {
+        let now = self.now();
+        self.last_read.is_none_or(|t| now - t > self.cfg.gap)
+    }
+
+    /// Fires every timer that is due; none while [`Desk::knowledge_stale`].
     pub async fn fire_due_timers(&mut self) -> Result<usize, DeskError> {
+        self.settle_clock();
+        if self.knowledge_stale() {
+            return Ok(0);
+        }
         let due = self.timers.pop_due(self.now());
         let n = due.len();
         for (key, _) in due {
@@ -569,6 +593,28 @@ impl<D: Desktop> Desk<D> {
             .any(|n| n.kind == NotificationKind::IncomingCall);
         let pace = |fast: bool| if fast { self.cfg.fast } else { self.cfg.normal };
         (pace(ringing || in_flight), pace(in_flight))
+    }
+
+    /// A clock set back (a correction, the org's time learnt from its `Date`
+    /// headers after the first poll) leaves the last poll, probe and cache
+    /// check in its future: they are taken as done now, so that each next one
+    /// is one interval away, not as far as the clock jumped.
+    fn settle_clock(&mut self) {
+        let now = self.now();
+        for t in [
+            &mut self.last_sessions,
+            &mut self.last_requests,
+            &mut self.last_probe,
+            &mut self.cache_checked,
+            &mut self.last_read,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if *t > now {
+                *t = now;
+            }
+        }
     }
 
     /// When the sessions and the requests are next due.
@@ -626,10 +672,11 @@ impl<D: Desktop> Desk<D> {
         speed: f64,
     ) -> Result<Desk<D>, DeskError> {
         loop {
+            self.settle_clock();
             let now = self.now();
-            let mut next = self
-                .next_deadline()
-                .map_or(self.next_poll(), |t| t.min(self.next_poll()));
+            // Timers held for a catch-up wait for it: no wake-up for them.
+            let deadline = self.next_deadline().filter(|_| !self.knowledge_stale());
+            let mut next = deadline.map_or(self.next_poll(), |t| t.min(self.next_poll()));
             if let Some(p) = self.next_probe() {
                 next = next.min(p);
             }
@@ -849,6 +896,8 @@ impl<D: Desktop> Desk<D> {
                 seconds = skew.0 / 1000,
                 "this desktop's clock is off Dynamics' by this much: ChatBell keeps Dynamics' time"
             );
+            self.skew = skew;
+            self.desktop.clock(skew);
         }
         self.skew = skew;
     }

@@ -111,30 +111,38 @@ pub async fn check(
 fn clock(date: Option<Ts>, now: Ts) -> Finding {
     match date {
         None => Finding::ok("clock", "Dynamics sent no date to compare with"),
-        Some(org) => {
-            let off_ms = now.0 - org.0;
-            let off = Duration::from_millis(off_ms.unsigned_abs());
-            // An HTTP date has whole seconds.
-            if off <= CLOCK_TOLERANCE + Duration::from_secs(1) {
-                Finding::ok(
-                    "clock",
-                    format!(
-                        "this desktop's clock agrees with Dynamics' (within {} s)",
-                        off.as_secs()
-                    ),
-                )
-            } else {
-                Finding::fail(
-                    "clock",
-                    format!(
-                        "this desktop's clock is {} s {} Dynamics': idle offers and request expiry would come at the wrong time. Turn on automatic time (NTP) on this desktop",
-                        off.as_secs(),
-                        if off_ms > 0 { "ahead of" } else { "behind" }
-                    ),
-                )
-            }
-        }
+        Some(org) => match clock_note(now.0 - org.0) {
+            None => Finding::ok(
+                "clock",
+                format!(
+                    "this desktop's clock agrees with Dynamics' (within {} s)",
+                    CLOCK_TOLERANCE.as_secs()
+                ),
+            ),
+            Some(note) => Finding::fail("clock", note),
+        },
     }
+}
+
+/// What to tell the agent (the org check, the panel, `status`) of a desktop
+/// clock `off_ms` milliseconds off Dynamics' (positive: ahead); `None` within
+/// [`CLOCK_TOLERANCE`] (an HTTP date has whole seconds: one more is allowed).
+pub fn clock_note(off_ms: i64) -> Option<String> {
+    let off = Duration::from_millis(off_ms.unsigned_abs());
+    if off <= CLOCK_TOLERANCE + Duration::from_secs(1) {
+        return None;
+    }
+    let secs = off.as_secs();
+    let how_far = match secs {
+        0..=119 => format!("{secs} s"),
+        120..=7_199 => format!("{} min", (secs + 30) / 60),
+        7_200..=172_799 => format!("{} h", (secs + 1_800) / 3_600),
+        _ => format!("{} days", (secs + 43_200) / 86_400),
+    };
+    Some(format!(
+        "This desktop's clock is {how_far} {} Dynamics'. ChatBell keeps Dynamics' time for idle offers and request expiry, but the times other programs show are off: turn on automatic time (NTP) on this desktop.",
+        if off_ms > 0 { "ahead of" } else { "behind" }
+    ))
 }
 
 /// One mapped table: it exists under its logical name and entity set, and each

@@ -46,6 +46,8 @@ async fn offered_to_dana(emu: &chatbell_emulator::RunningEmulator, dana: &mut Ag
     emu.advance_clock(2);
     dana.desk.poll().await.unwrap();
     emu.advance_clock(5 * 60);
+    // The desk polls as the minutes pass; then the idle timer fires.
+    dana.desk.poll().await.unwrap();
     dana.desk.fire_due_timers().await.unwrap();
     assert!(live(dana.desk.engine(), NotificationKey::Offer(s)).is_some());
     s

@@ -237,6 +237,11 @@ async fn r6_an_idle_offer_falls_due_by_the_orgs_clock_when_the_desktops_is_off()
         (off.0 + 240_000).abs() <= 1_000,
         "the org is four minutes behind: {off:?}"
     );
+    // The desktop is told once, and says so in the agent's words.
+    let told = dana.recorder.skews.lock().unwrap().clone();
+    assert_eq!(told, vec![off], "told once: {told:?}");
+    let note = chatbell_sync::orgcheck::clock_note(-off.0).expect("a note");
+    assert!(note.contains("4 min ahead of Dynamics'"), "{note}");
     // Session 4 is Alex's (WhatsApp: idle timeout 5 minutes).
     let s = SessionId(SeedIds::session(4));
     let customer = act_as(&emu, SYSTEM);
@@ -269,19 +274,43 @@ async fn r6_an_idle_offer_falls_due_by_the_orgs_clock_when_the_desktops_is_off()
 async fn a_clock_set_back_does_not_hold_the_next_poll_back() {
     use chatbell_core::Span;
     let emu = org().await;
-    let mut me = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    let clock = MovedClock::new(&emu);
+    let mut me = desk_on(
+        &emu,
+        DEMO_AGENT_EMAIL,
+        None,
+        quick(),
+        test_schema(),
+        clock.clone(),
+    )
+    .await;
     me.desk.poll().await.unwrap();
-    // An hour back, as a correction of a clock that ran ahead would do.
-    emu.advance_clock(-3600);
-    let now = me.desk.now();
+    // This desktop's clock set an hour back, as a correction of a clock that
+    // ran ahead would do: the last poll is now an hour in the clock's future
+    // (until the next poll learns the org's time again).
+    clock.set_off(Span::seconds(-3600));
+    let s = act_as(&emu, SYSTEM)
+        .new_conversation("Set Back", "+15557770001")
+        .await;
+    act_as(&emu, SYSTEM).customer_writes(s, "hello").await;
+    // The desk's loop: a poll when one is due, the clock moving a second at a
+    // time. The chat is read within one interval, not an hour.
+    let started = me.desk.now();
+    let mut read_after = None;
+    for second in 0..(quick().normal.0 / 1000 + 3) {
+        me.desk.poll_due().await.unwrap();
+        if live(me.desk.engine(), NotificationKey::Chat(s)).is_some() {
+            read_after = Some(second);
+            break;
+        }
+        emu.advance_clock(1);
+    }
+    let waited = read_after.map(Span::seconds);
     assert!(
-        me.desk.next_poll() <= now + quick().normal,
-        "the next poll waits one interval, not an hour: {:?} vs {:?}",
-        me.desk.next_poll(),
-        now
+        waited.is_some_and(|w| w <= quick().normal + Span::seconds(1)),
+        "read {waited:?} after the clock was set back (from {started:?})"
     );
     assert!(chatbell_sync::desk::MAX_WAIT <= std::time::Duration::from_secs(60));
-    let _ = Span::seconds(0);
     emu.shutdown().await;
 }
 
@@ -338,6 +367,7 @@ async fn r17_a_resume_after_days_brings_one_catch_up_not_a_storm_of_offers() {
     // Alex's chats: answered, then the customers write again; then the
     // machine sleeps for three days.
     let alex = emu.user_id(ALEX).unwrap();
+    let mut idle = Vec::new();
     for n in 0..4 {
         let s: SessionId = customer
             .new_conversation(&format!("Idle {n}"), &format!("+1555777{n:04}"))
@@ -345,27 +375,77 @@ async fn r17_a_resume_after_days_brings_one_catch_up_not_a_storm_of_offers() {
         customer.customer_writes(s, "hello").await;
         customer.take(s, alex).await;
         act_as(&emu, ALEX).agent_replies(s, "One moment").await;
+        // Dynamics' times are to the second.
+        emu.advance_clock(1);
         customer.customer_writes(s, "still there?").await;
+        idle.push(s);
     }
     emu.advance_clock(2);
     dana.desk.poll().await.unwrap();
     dana.recorder.take();
     emu.advance_clock(3 * 24 * 3600);
+    // Meanwhile Alex answered two of them; and new chats came for the team.
+    for s in &idle[..2] {
+        act_as(&emu, ALEX)
+            .agent_replies(*s, "Sorry for the wait")
+            .await;
+    }
+    for n in 0..3 {
+        let s = customer
+            .new_conversation(&format!("Overnight {n}"), &format!("+1555778{n:04}"))
+            .await;
+        customer.customer_writes(s, "good morning").await;
+    }
+    emu.advance_clock(60);
 
     // Awake: the timers that fell due meanwhile, then the first poll.
     dana.desk.fire_due_timers().await.unwrap();
     let report = dana.desk.poll().await.unwrap();
+    dana.desk.fire_due_timers().await.unwrap();
     assert!(report.catch_up, "{report:?}");
-    let shown: Vec<_> = dana
-        .recorder
-        .take()
-        .into_iter()
+    let effects = dana.recorder.take();
+    let shown: Vec<NotificationKey> = effects
+        .iter()
         .filter_map(|e| match e {
-            Effect::Show(n) if n.toast => Some(n.kind),
+            Effect::Show(n) if n.toast => Some(n.key),
             _ => None,
         })
         .collect();
     eprintln!("toasts after the resume: {shown:?}");
-    assert!(shown.len() <= 2, "one catch-up, not a storm: {shown:?}");
+    // An offer (a decision, R17) for each chat still waiting, once; none for
+    // the two Alex answered while the desktop slept.
+    for s in &idle[2..] {
+        let n = shown
+            .iter()
+            .filter(|k| **k == NotificationKey::Offer(*s))
+            .count();
+        assert_eq!(n, 1, "the offer for a chat still waiting, once: {shown:?}");
+    }
+    for s in &idle[..2] {
+        assert!(
+            !shown.contains(&NotificationKey::Offer(*s)),
+            "an offer for a chat answered during the sleep: {shown:?}"
+        );
+    }
+    assert!(
+        shown
+            .iter()
+            .all(|k| matches!(k, NotificationKey::Offer(_) | NotificationKey::CatchUp)),
+        "only offers and one catch-up: {shown:?}"
+    );
+    // The new chats: one summary (shown, or the one still up updated).
+    let summary = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Show(n) | Effect::Update(n) if n.key == NotificationKey::CatchUp => {
+                Some(n.count)
+            }
+            _ => None,
+        })
+        .next_back();
+    assert!(
+        summary.is_some_and(|c| c >= 3),
+        "one catch-up counting the three new chats: {summary:?}"
+    );
     emu.shutdown().await;
 }

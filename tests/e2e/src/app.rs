@@ -51,6 +51,8 @@ pub struct ChatBell {
     /// A session bus of its own (another agent's desktop session), instead of
     /// the desktop's.
     pub bus_address: Option<String>,
+    /// More environment for every `chatbell` run (a clock moved by libfaketime).
+    pub extra_env: Vec<(String, String)>,
 }
 
 fn free_port() -> Result<u16, String> {
@@ -102,6 +104,7 @@ impl ChatBell {
             panel: None,
             pid: 0,
             bus_address: None,
+            extra_env: Vec::new(),
         })
     }
 
@@ -111,7 +114,8 @@ impl ChatBell {
             .env("CHATBELL_CONFIG", &self.config)
             .env("CHATBELL_DATA_DIR", &self.data_dir)
             .env("XDG_RUNTIME_DIR", &self.runtime_dir)
-            .env("RUST_LOG", "info");
+            .env("RUST_LOG", "info")
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)));
         match &self.bus_address {
             Some(a) => cmd.env("DBUS_SESSION_BUS_ADDRESS", a),
             None => cmd,
@@ -306,6 +310,20 @@ impl ChatBell {
         self.stop_processes();
     }
 
+    /// Freezes ChatBell (SIGSTOP), as a machine going to sleep does.
+    pub fn freeze(&self) {
+        if self.alive() {
+            proc::signal(self.pid, "STOP");
+        }
+    }
+
+    /// Lets a frozen ChatBell run again (SIGCONT).
+    pub fn thaw(&self) {
+        if self.pid != 0 {
+            proc::signal(self.pid, "CONT");
+        }
+    }
+
     /// SIGKILL to ChatBell's own pid: no chance to save anything.
     pub fn kill_hard(&mut self) {
         if self.alive() {
@@ -349,5 +367,55 @@ impl ChatBell {
 impl Drop for ChatBell {
     fn drop(&mut self) {
         self.stop_processes();
+    }
+}
+
+/// The desktop's clock as one ChatBell sees it, moved while it runs:
+/// libfaketime (Debian's `libfaketime`) preloaded, its offset read from a file
+/// the test rewrites. Only the wall clock moves, as when NTP corrects it or a
+/// machine wakes: the monotonic clock is left alone.
+pub struct FakeClock {
+    file: PathBuf,
+}
+
+/// Where Debian puts libfaketime's multi-threaded library.
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
+impl FakeClock {
+    /// A clock file in `dir`, at the real time.
+    pub fn new(dir: &Path) -> Result<FakeClock, String> {
+        if !Path::new(LIBFAKETIME).exists() {
+            return Err(format!(
+                "{LIBFAKETIME} is missing: the clock tests need Debian's libfaketime package"
+            ));
+        }
+        let clock = FakeClock {
+            file: dir.join("faketime"),
+        };
+        clock.set("+0")?;
+        Ok(clock)
+    }
+
+    /// The environment that puts a `chatbell` run on this clock.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("LD_PRELOAD".into(), LIBFAKETIME.into()),
+            (
+                "FAKETIME_TIMESTAMP_FILE".into(),
+                self.file.display().to_string(),
+            ),
+            // Read again at every call: the move is seen at once.
+            ("FAKETIME_NO_CACHE".into(), "1".into()),
+            ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
+        ]
+    }
+
+    /// Moves the clock to the real time plus `offset`, in libfaketime's
+    /// words (`+4m`, `-1h`, `+3d`, `+0`).
+    pub fn set(&self, offset: &str) -> Result<(), String> {
+        // Written whole, then renamed: a reader never sees half a line.
+        let tmp = self.file.with_extension("new");
+        std::fs::write(&tmp, format!("{offset}\n")).map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, &self.file).map_err(|e| e.to_string())
     }
 }

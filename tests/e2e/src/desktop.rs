@@ -81,6 +81,9 @@ pub struct Desktop {
     pub display: String,
     pub bus_address: String,
     pub bus: DesktopBus,
+    /// A bus standing for the system bus (logind, NetworkManager): what
+    /// ChatBell hears the machine wake up on.
+    pub system_bus_address: String,
     pub recording: Recording,
     pub emulator: RunningEmulator,
     /// The file the browser stand-in appends every URL it is asked to open to.
@@ -270,6 +273,8 @@ impl Desktop {
         // accessibility bus).
         let (d, bus_address) = session_bus(&dir, "dbus", &display, &logs)?;
         procs.push(d);
+        let (d, system_bus_address) = session_bus(&dir, "dbus-system", &display, &logs)?;
+        procs.push(d);
 
         let bus = DesktopBus::start(&bus_address).await?;
         let emulator = Emulator::start(emulator)
@@ -282,6 +287,7 @@ impl Desktop {
             display,
             bus_address,
             bus,
+            system_bus_address,
             recording: Recording::default(),
             emulator,
             opened_links,
@@ -390,6 +396,7 @@ impl Desktop {
         let home = self.dir.join("home");
         cmd.env("DISPLAY", &self.display)
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &self.system_bus_address)
             .env("XDG_RUNTIME_DIR", self.dir.join("run"))
             .env("HOME", &home)
             .env("XDG_CONFIG_HOME", home.join(".config"))
@@ -405,6 +412,24 @@ impl Desktop {
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("DESKTOP_SESSION")
             .env_remove("XDG_CURRENT_DESKTOP")
+    }
+
+    /// Says on the system bus what logind says around a sleep:
+    /// `PrepareForSleep(true)` before it, `PrepareForSleep(false)` on waking.
+    pub async fn logind_prepare_for_sleep(&self, going: bool) -> Result<(), String> {
+        let conn = zbus::connection::Builder::address(self.system_bus_address.as_str())
+            .build()
+            .await
+            .map_err(|e| format!("the system bus: {e}"))?;
+        conn.emit_signal(
+            None::<()>,
+            "/org/freedesktop/login1",
+            "org.freedesktop.login1.Manager",
+            "PrepareForSleep",
+            &(going,),
+        )
+        .await
+        .map_err(|e| format!("PrepareForSleep: {e}"))
     }
 
     /// Keeps a process to be ended with the desktop.

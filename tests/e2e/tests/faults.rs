@@ -36,6 +36,16 @@
 //!   emptied, the note goes and what waited is saved, and a restart shows none
 //!   of those chats again; then her cache is overwritten with garbage between
 //!   two runs: it is moved aside (kept), rebuilt from Dynamics, and said.
+//! - `sturdy_r6_r17_the_clock_jumps_and_a_resume_after_days_brings_one_catch_up`:
+//!   Dana's ChatBell runs on a desktop clock the test moves (libfaketime; the
+//!   monotonic clock left alone, as NTP and a resume leave it). Four minutes
+//!   ahead: `status` and doctor say so, and an idle chat is offered (R6) when
+//!   the org's minute is over, not at once; an hour back: new chats still
+//!   come at once; then the machine sleeps (ChatBell frozen, logind's
+//!   `PrepareForSleep`) for three days of the org's and the desktop's time:
+//!   on waking it polls at once and shows one catch-up (R17) for what came
+//!   meanwhile, an offer only for the idle chats still waiting (none for those
+//!   answered during the sleep), and nothing is lost.
 //!
 //! Sizes (the short form is what `./dev test` runs; `./dev soak` runs the long
 //! one): `CHATBELL_SOAK_KILLS` (10; long 100), `CHATBELL_SOAK_OUTAGE_SECONDS`
@@ -46,7 +56,7 @@
 //! CHATBELL_BIN and CHATBELL_E2E_SKIP as for the rule scenarios.
 #![allow(clippy::unwrap_used)]
 
-use chatbell_e2e::app::{self, ChatBell};
+use chatbell_e2e::app::{self, ChatBell, FakeClock};
 use chatbell_e2e::bus::{Event, Toasts};
 use chatbell_e2e::desktop::{Artefacts, Desktop};
 use chatbell_e2e::org::{self, Channel, Org, ALEX, ASSIGN, DANA, SAM};
@@ -65,6 +75,7 @@ const TESTS: &[&str] = &[
     "race_r15_two_agents_answer_the_same_chat_exactly_one_wins",
     "race_r15_an_action_moments_after_a_change_to_the_same_chat",
     "sturdy_a_full_disk_and_a_damaged_cache_lose_nothing",
+    "sturdy_r6_r17_the_clock_jumps_and_a_resume_after_days_brings_one_catch_up",
 ];
 
 /// The whole run may take this long before the watchdog ends it.
@@ -114,6 +125,8 @@ async fn run(name: &str) -> Result<(), String> {
     eprintln!("artefacts: {}", artefacts.root.display());
     if name.starts_with("soak") {
         soak(artefacts, &bin).await
+    } else if name.contains("the_clock_jumps") {
+        clock_jumps(artefacts, &bin).await
     } else if name.starts_with("sturdy") {
         sturdy(artefacts, &bin).await
     } else if name.contains("moments_after") {
@@ -351,6 +364,241 @@ async fn sturdy_steps(
     .await?;
     println!("  damaged cache: moved aside and rebuilt; the panel said: {note}");
     Ok(())
+}
+
+/// Toasts (new ones, not replacements) since `mark` for notification `key`.
+fn toasts_for(toasts: &Toasts, mark: usize, key: &str) -> usize {
+    toasts
+        .notifies_since(mark)
+        .iter()
+        .filter(|n| n.replaces == 0 && n.key.as_deref() == Some(key))
+        .count()
+}
+
+/// The desktop's clock moved under a running ChatBell, then a sleep of days.
+async fn clock_jumps(artefacts: Artefacts, bin: &Path) -> Result<(), String> {
+    let mut desk = Desktop::start(artefacts.clone()).await?;
+    let org = Org::new(desk.emulator.base_url())?;
+    // SMS chats are offered after one idle minute.
+    org.configure(Channel::Sms, json!({"cb_idletimeoutminutes": 1}))
+        .await?;
+    let mut dana = ChatBell::prepare(&desk, "dana", bin)?;
+    let clock = FakeClock::new(&dana.data_dir.join(".."))?;
+    dana.extra_env = clock.env();
+    let result = clock_steps(&mut desk, &org, &mut dana, &clock).await;
+    desk.bus.toasts.dump(&artefacts.root.join("toasts.txt"));
+    if let Ok(s) = dana.status(&desk) {
+        let _ = std::fs::write(artefacts.root.join("status.json"), s.to_string());
+    }
+    dana.keep_logs(&desk);
+    dana.thaw();
+    dana.quit(&desk).await;
+    result
+}
+
+fn clock_note(s: &Value) -> String {
+    s.get("clock_note")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn clock_steps(
+    desk: &mut Desktop,
+    org: &Org,
+    dana: &mut ChatBell,
+    clock: &FakeClock,
+) -> Result<(), String> {
+    let toasts = desk.bus.toasts.clone();
+    // 1. Four minutes ahead of the org's clock.
+    clock.set("+4m")?;
+    dana.start_headless(desk)?;
+    dana.sign_in_cli(desk, org, DANA).await?;
+    let me = &*dana;
+    let said = wait_until(
+        Limit::secs(30),
+        "status says the clock is ahead",
+        || async {
+            let n = clock_note(&me.status(desk).ok()?);
+            n.contains("4 min ahead").then_some(n)
+        },
+    )
+    .await?;
+    let (_, doctor) = dana.cli(desk, &["doctor"])?;
+    check(doctor.contains("4 min ahead"), || {
+        format!("doctor did not say the clock is ahead: {doctor}")
+    })?;
+    println!("  desktop 4 min ahead: status says \"{said}\"");
+    // Alex's SMS chat: he answered, the customer wrote again. By the
+    // desktop's clock the idle minute is long over at once; by the org's it
+    // is over in a minute.
+    let s = org
+        .owned_session(Channel::Sms, "Clocked Customer", "+15556007777", ALEX)
+        .await?;
+    org.agent_replies(ALEX, s, "One moment please").await?;
+    // Dynamics' times are to the second: the customer writes after it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mark = toasts.mark();
+    org.customer_writes(s, "hello? anyone?").await?;
+    let wrote = Instant::now();
+    let offer = format!("offer:{s}");
+    wait_until(Limit::secs(120), "the idle chat offered", || async {
+        (toasts_for(&toasts, mark, &offer) > 0).then_some(())
+    })
+    .await?;
+    let after = wrote.elapsed();
+    println!(
+        "  R6 with the desktop 4 min ahead: offered {:.1} s after the customer wrote (the org's idle minute)",
+        after.as_secs_f64()
+    );
+    check(after >= Duration::from_secs(50), || {
+        format!("offered {after:?} after the customer wrote: by the desktop's clock, not the org's")
+    })?;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    check(toasts_for(&toasts, mark, &offer) == 1, || {
+        "the idle chat offered more than once".into()
+    })?;
+
+    // 2. An hour back, as a correction does: chats still come at once.
+    clock.set("-1h")?;
+    let mark = toasts.mark();
+    let s = org
+        .new_session(Channel::WhatsApp, "Set Back Customer", "+15556007778")
+        .await?;
+    org.customer_writes(s, "hello").await?;
+    let t = Instant::now();
+    wait_until(
+        Limit::secs(30),
+        "a toast with the clock set back",
+        || async { (toasts_for(&toasts, mark, &format!("chat:{s}")) > 0).then_some(()) },
+    )
+    .await?;
+    let toast_after = t.elapsed();
+    let said = wait_until(
+        Limit::secs(30),
+        "status says the clock is behind",
+        || async {
+            let n = clock_note(&me.status(desk).ok()?);
+            n.contains("60 min behind").then_some(n)
+        },
+    )
+    .await?;
+    println!(
+        "  desktop set back an hour: a new chat shown {:.1} s after the customer wrote; status says \"{said}\"",
+        toast_after.as_secs_f64()
+    );
+    check(toast_after <= Duration::from_secs(15), || {
+        format!("a new chat waited {toast_after:?} with the clock set back")
+    })?;
+
+    // 3. Right again, then three days asleep.
+    clock.set("+0")?;
+    wait_until(Limit::secs(30), "the clock note gone", || async {
+        clock_note(&me.status(desk).ok()?).is_empty().then_some(())
+    })
+    .await?;
+    // Before the sleep: Alex's chats whose customers wait (each is offered to
+    // Dana on waking, days idle, unless Alex answered meanwhile).
+    let mut sleepy = Vec::new();
+    for n in 0..4 {
+        let s = org
+            .owned_session(
+                Channel::Sms,
+                &format!("Sleepy {n}"),
+                &format!("+155560066{n:02}"),
+                ALEX,
+            )
+            .await?;
+        org.agent_replies(ALEX, s, "One moment").await?;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        org.customer_writes(s, "still there?").await?;
+        sleepy.push(s);
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    desk.logind_prepare_for_sleep(true).await?;
+    dana.freeze();
+    // Asleep: Alex answers two of them; new conversations come for the team.
+    for s in &sleepy[..2] {
+        org.agent_replies(ALEX, *s, "Sorry for the wait").await?;
+    }
+    let mut meanwhile = Vec::new();
+    for n in 0..3 {
+        let s = org
+            .new_session(
+                Channel::WhatsApp,
+                &format!("Overnight {n}"),
+                &format!("+155560055{n:02}"),
+            )
+            .await?;
+        org.customer_writes(s, "good morning").await?;
+        meanwhile.push(format!("chat:{s}"));
+    }
+    desk.emulator.advance_clock(3 * 86_400);
+    clock.set("+3d")?;
+    let mark = toasts.mark();
+    dana.thaw();
+    let woke = Instant::now();
+    desk.logind_prepare_for_sleep(false).await?;
+    // The catch-up: a summary toast, or the one still up updated in place.
+    let summary = wait_until(Limit::secs(30), "the catch-up after the sleep", || async {
+        toasts
+            .notifies_since(mark)
+            .into_iter()
+            .rfind(|n| n.key.as_deref() == Some("catchup"))
+    })
+    .await?;
+    let caught_up = woke.elapsed();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let shown: Vec<String> = toasts
+        .notifies_since(mark)
+        .into_iter()
+        .filter(|n| n.replaces == 0)
+        .filter_map(|n| n.key)
+        .collect();
+    let status = dana.status(desk)?;
+    let live: BTreeSet<String> = status["notifications"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let missing: Vec<&String> = meanwhile.iter().filter(|k| !live.contains(*k)).collect();
+    println!(
+        "  three days asleep: \"{}\" {:.1} s after waking; new toasts on waking: {shown:?}; missing from the panel: {missing:?}",
+        summary.summary,
+        caught_up.as_secs_f64()
+    );
+    check(caught_up <= Duration::from_secs(3), || {
+        format!("the catch-up came {caught_up:?} after waking, not at once")
+    })?;
+    for s in &sleepy[..2] {
+        let k = format!("offer:{s}");
+        check(!shown.contains(&k), || {
+            format!("offered a chat Alex answered during the sleep: {shown:?}")
+        })?;
+    }
+    for s in &sleepy[2..] {
+        let k = format!("offer:{s}");
+        let n = shown.iter().filter(|x| **x == k).count();
+        check(n == 1, || {
+            format!("a chat still waiting offered {n} times, not once: {shown:?}")
+        })?;
+    }
+    check(
+        shown
+            .iter()
+            .all(|k| k.starts_with("offer:") || k == "catchup"),
+        || format!("more than one catch-up and the offers on waking: {shown:?}"),
+    )?;
+    check(missing.is_empty(), || {
+        format!("chats that came during the sleep are not in the panel: {missing:?}")
+    })?;
+    check(connection(&status) == "online", || {
+        format!("not online after waking: {status}")
+    })?;
+    clock.set("+0")
 }
 
 // ---------------------------------------------------------------------------

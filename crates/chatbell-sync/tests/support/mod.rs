@@ -36,6 +36,8 @@ pub struct Recorder {
     pub my_pending: Arc<Mutex<Vec<usize>>>,
     /// What the desktop was told of the cache, in order.
     pub cache: Arc<Mutex<Vec<chatbell_sync::CacheState>>>,
+    /// What the desktop was told of the org's clock against its own, in order.
+    pub skews: Arc<Mutex<Vec<chatbell_core::Span>>>,
 }
 
 impl Desktop for Recorder {
@@ -51,6 +53,9 @@ impl Desktop for Recorder {
     }
     fn cache(&mut self, state: &chatbell_sync::CacheState) {
         self.cache.lock().unwrap().push(state.clone());
+    }
+    fn clock(&mut self, skew: chatbell_core::Span) {
+        self.skews.lock().unwrap().push(skew);
     }
 }
 
@@ -181,6 +186,32 @@ pub struct OffClock(pub chatbell_emulator::OrgClock, pub chatbell_core::Span);
 impl Clock for OffClock {
     fn now(&self) -> Ts {
         Ts(self.0.now().timestamp_millis()) + self.1
+    }
+}
+
+/// A desktop's clock that can be moved while the desk runs (by hand, NTP),
+/// off the emulator's by what was last set; the org's clock stays.
+pub struct MovedClock(
+    pub chatbell_emulator::OrgClock,
+    pub std::sync::atomic::AtomicI64,
+);
+
+impl MovedClock {
+    pub fn new(org: &RunningEmulator) -> Arc<MovedClock> {
+        Arc::new(MovedClock(
+            org.clock().clone(),
+            std::sync::atomic::AtomicI64::new(0),
+        ))
+    }
+    /// From now on this desktop's clock is `off` the org's.
+    pub fn set_off(&self, off: chatbell_core::Span) {
+        self.1.store(off.0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for MovedClock {
+    fn now(&self) -> Ts {
+        Ts(self.0.now().timestamp_millis() + self.1.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
 
