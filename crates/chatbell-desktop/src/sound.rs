@@ -77,12 +77,21 @@ pub trait Speaker: Send + 'static {
     /// until [`Speaker::stop`].
     fn start(&mut self, channel: &str, samples: &[f32], volume: f32, repeat: bool);
     fn stop(&mut self, channel: &str);
+    /// Whether anything still plays. A speaker that holds a device lets it go
+    /// when nothing does: an open output stream wakes the process up a
+    /// hundred times a second and more, even silent.
+    fn busy(&mut self) -> bool {
+        false
+    }
 }
 
-/// The default output device through rodio.
+/// The default output device through rodio, open only while a sound plays.
+#[derive(Default)]
 pub struct Speakers {
-    sink: rodio::MixerDeviceSink,
+    sink: Option<rodio::MixerDeviceSink>,
     players: HashMap<String, rodio::Player>,
+    /// The last failure to open the device, said once until it opens again.
+    failed: Option<String>,
 }
 
 /// No sound device could be opened.
@@ -91,14 +100,24 @@ pub struct Speakers {
 pub struct NoSoundDevice(pub String);
 
 impl Speakers {
+    /// The default output device, opened (and checked) now; it is let go once
+    /// nothing plays and opened again for the next sound.
     pub fn open() -> Result<Speakers, NoSoundDevice> {
-        let mut sink = rodio::DeviceSinkBuilder::open_default_sink()
-            .map_err(|e| NoSoundDevice(e.to_string()))?;
-        sink.log_on_drop(false);
-        Ok(Speakers {
-            sink,
-            players: HashMap::new(),
-        })
+        let mut speakers = Speakers::default();
+        speakers.device()?;
+        Ok(speakers)
+    }
+
+    fn device(&mut self) -> Result<&rodio::MixerDeviceSink, NoSoundDevice> {
+        if self.sink.is_none() {
+            let mut sink = rodio::DeviceSinkBuilder::open_default_sink()
+                .map_err(|e| NoSoundDevice(e.to_string()))?;
+            sink.log_on_drop(false);
+            self.sink = Some(sink);
+        }
+        self.sink
+            .as_ref()
+            .ok_or_else(|| NoSoundDevice("the output was not opened".into()))
     }
 }
 
@@ -111,7 +130,18 @@ impl Speaker for Speakers {
         ) else {
             return;
         };
-        let player = rodio::Player::connect_new(self.sink.mixer());
+        if let Err(e) = self.device() {
+            if self.failed.as_deref() != Some(e.0.as_str()) {
+                tracing::warn!("{e}: this sound is not played");
+                self.failed = Some(e.0);
+            }
+            return;
+        }
+        self.failed = None;
+        let Some(sink) = self.sink.as_ref() else {
+            return;
+        };
+        let player = rodio::Player::connect_new(sink.mixer());
         player.set_volume(volume.clamp(0.0, 1.0));
         let buffer = rodio::buffer::SamplesBuffer::new(channels, rate, samples.to_vec());
         if repeat {
@@ -131,7 +161,20 @@ impl Speaker for Speakers {
             p.stop();
         }
     }
+
+    fn busy(&mut self) -> bool {
+        self.players.retain(|_, p| !p.empty());
+        if self.players.is_empty() {
+            // Nothing plays: the device goes, and its threads with it.
+            self.sink = None;
+        }
+        !self.players.is_empty()
+    }
 }
+
+/// While a sound plays, how often the sound thread looks whether it ended
+/// (to let the device go).
+const WHILE_PLAYING: std::time::Duration = std::time::Duration::from_millis(500);
 
 enum Command {
     Play {
@@ -154,16 +197,10 @@ pub struct SoundPlayer {
 }
 
 impl SoundPlayer {
-    /// A player on the default output device. With no device, it logs that once
-    /// and every sound is a no-op.
+    /// A player on the default output device, opened for each sound and let
+    /// go when nothing plays. With no device, a sound is a no-op (said once).
     pub fn with_default_device() -> SoundPlayer {
-        Self::spawn(|| match Speakers::open() {
-            Ok(s) => Some(Box::new(s) as Box<dyn Speaker>),
-            Err(e) => {
-                tracing::warn!("{e}: ChatBell goes on without sound");
-                None
-            }
-        })
+        Self::spawn(|| Some(Box::new(Speakers::default()) as Box<dyn Speaker>))
     }
 
     /// A player on a speaker made on the player's thread.
@@ -177,8 +214,27 @@ impl SoundPlayer {
                     .into_iter()
                     .map(|s| (s, samples(s)))
                     .collect();
-                while let Ok(cmd) = rx.recv() {
+                let mut busy = false;
+                loop {
+                    // Idle: blocked until a command, no wake-up at all.
+                    let cmd = if busy {
+                        match rx.recv_timeout(WHILE_PLAYING) {
+                            Ok(cmd) => Some(cmd),
+                            Err(mpsc::RecvTimeoutError::Timeout) => None,
+                            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                        }
+                    } else {
+                        match rx.recv() {
+                            Ok(cmd) => Some(cmd),
+                            Err(_) => break,
+                        }
+                    };
                     let Some(sp) = speaker.as_mut() else { continue };
+                    let Some(cmd) = cmd else {
+                        // A look while a sound plays: has it ended?
+                        busy = sp.busy();
+                        continue;
+                    };
                     match cmd {
                         Command::Play { sound, volume } => {
                             let channel = format!("{sound:?}");
@@ -196,6 +252,7 @@ impl SoundPlayer {
                         ),
                         Command::StopRing(session) => sp.stop(&format!("call:{session}")),
                     }
+                    busy = sp.busy();
                 }
             });
         if let Err(e) = spawned {
@@ -278,6 +335,61 @@ mod tests {
         fn stop(&mut self, channel: &str) {
             self.0.lock().expect("lock").push(format!("stop {channel}"));
         }
+    }
+
+    /// A device that plays for `plays` looks, then is idle.
+    struct Device {
+        log: Arc<Mutex<Vec<&'static str>>>,
+        plays: usize,
+    }
+
+    impl Speaker for Device {
+        fn start(&mut self, _: &str, _: &[f32], _: f32, _: bool) {
+            self.log.lock().expect("lock").push("start");
+            self.plays = 2;
+        }
+        fn stop(&mut self, _: &str) {}
+        fn busy(&mut self) -> bool {
+            let busy = self.plays > 0;
+            self.plays = self.plays.saturating_sub(1);
+            self.log
+                .lock()
+                .expect("lock")
+                .push(if busy { "busy" } else { "idle" });
+            busy
+        }
+    }
+
+    #[test]
+    fn r19_the_sound_device_is_looked_at_while_a_sound_plays_then_let_be() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let device = Device {
+            log: log.clone(),
+            plays: 0,
+        };
+        let player = SoundPlayer::spawn(move || Some(Box::new(device) as Box<dyn Speaker>));
+        player.play(Sound::Message, 0.8);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !log.lock().expect("lock").ends_with(&["idle"])
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let seen = log.lock().expect("lock").clone();
+        assert_eq!(seen.first(), Some(&"start"), "{seen:?}");
+        assert!(
+            seen.iter().filter(|e| **e == "busy").count() >= 2,
+            "{seen:?}"
+        );
+        assert_eq!(
+            seen.last(),
+            Some(&"idle"),
+            "asked until it was idle: {seen:?}"
+        );
+        // Idle, the thread waits for the next sound without looking again.
+        std::thread::sleep(WHILE_PLAYING * 3);
+        assert_eq!(log.lock().expect("lock").len(), seen.len(), "no more looks");
+        drop(player);
     }
 
     #[test]

@@ -87,6 +87,8 @@ struct Memory {
     file: PathBuf,
     /// The unique bus name of the notification server's connection.
     server: String,
+    /// The last save failed (a full disk): said once, until one works again.
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Memory {
@@ -102,8 +104,18 @@ impl Memory {
         let text = format_memory(&self.server, shown);
         let tmp = self.file.with_extension("tmp");
         let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.file));
-        if let Err(e) = result {
-            tracing::warn!(file = %self.file.display(), "could not remember the toasts on screen: {e}");
+        use std::sync::atomic::Ordering;
+        match result {
+            Err(e) => {
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(file = %self.file.display(), "could not remember the toasts on screen: {e}");
+                }
+            }
+            Ok(()) => {
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!(file = %self.file.display(), "the toasts on screen are remembered again");
+                }
+            }
         }
     }
 }
@@ -191,6 +203,7 @@ impl Toasts {
             notification_server_name().map(|server| Memory {
                 file: f.to_path_buf(),
                 server,
+                failing: Default::default(),
             })
         });
         let remembered = memory.as_ref().map(Memory::load).unwrap_or_default();

@@ -164,6 +164,8 @@ pub struct PollReport {
 pub struct DeskStats {
     pub polls: u64,
     pub failed_polls: u64,
+    /// Transactions on the cache (a poll that read nothing new makes none).
+    pub commits: u64,
     /// Rows that reached the engine in live polls.
     pub rows: u64,
     /// For the newest [`LAG_SAMPLES`] rows of live polls: how long after the row
@@ -213,6 +215,9 @@ pub struct Desk<D: Desktop> {
     /// Commits the cache could not take (a full disk), in order: written with
     /// the next one that it can.
     unsaved: Vec<OwnedCommit>,
+    /// The watermarks last written to the cache: a poll that read nothing
+    /// new writes nothing (no transaction, no wake-up of the cache's thread).
+    saved_marks: Vec<(String, chatbell_store::Watermark)>,
     /// What the desktop was last told of the cache.
     cache_state: CacheState,
     /// When the cache's file was last checked.
@@ -285,6 +290,7 @@ impl<D: Desktop> Desk<D> {
             last_requests: None,
             stats: DeskStats::default(),
             unsaved: Vec::new(),
+            saved_marks: Vec::new(),
             cache_state: CacheState::Ok,
             cache_checked: Some(now),
             skew: Span(0),
@@ -784,6 +790,17 @@ impl<D: Desktop> Desk<D> {
             self.rebuild_cache("its file or folder was deleted").await?;
             return Ok(Persisted::Rebuilt);
         }
+        let nothing_new = c.changes.is_empty()
+            && c.effects.is_empty()
+            && c.completed.is_empty()
+            && c.me.is_none()
+            && c.muted.is_none()
+            && c.watermarks == self.saved_marks.as_slice();
+        if nothing_new && self.unsaved.is_empty() {
+            return Ok(Persisted::Saved);
+        }
+        let marks = (!c.watermarks.is_empty()).then(|| c.watermarks.to_vec());
+        self.stats.commits += 1;
         let result = {
             let mut all: Vec<Commit<'_>> =
                 self.unsaved.iter().map(OwnedCommit::as_commit).collect();
@@ -799,6 +816,9 @@ impl<D: Desktop> Desk<D> {
                     );
                 }
                 self.unsaved.clear();
+                if let Some(m) = marks {
+                    self.saved_marks = m;
+                }
                 self.tell_cache(CacheState::Ok);
                 Ok(Persisted::Saved)
             }
@@ -839,6 +859,7 @@ impl<D: Desktop> Desk<D> {
         tracing::error!("the local cache is damaged or gone ({why}): rebuilding it from Dynamics");
         let rebuilt = self.store.rebuild(why).await?;
         self.unsaved.clear();
+        self.saved_marks.clear();
         let now = self.now();
         let (engine, effects) = Engine::restore(
             chatbell_core::Snapshot {

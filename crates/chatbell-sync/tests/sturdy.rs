@@ -255,13 +255,14 @@ async fn r6_an_idle_offer_falls_due_by_the_orgs_clock_when_the_desktops_is_off()
     dana.desk.poll().await.unwrap();
 
     // By the desktop's own clock the five minutes are over; by the org's not.
-    emu.advance_clock(90);
+    emu.advance_clock(60);
+    assert!(!dana.desk.knowledge_stale(), "polled a minute ago");
     dana.desk.fire_due_timers().await.unwrap();
     assert!(
         live(dana.desk.engine(), NotificationKey::Offer(s)).is_none(),
         "not early"
     );
-    emu.advance_clock(5 * 60 - 90);
+    emu.advance_clock(5 * 60 - 60);
     dana.desk.poll().await.unwrap();
     dana.desk.fire_due_timers().await.unwrap();
     let offer = live(dana.desk.engine(), NotificationKey::Offer(s)).expect("on the org's time");
@@ -446,6 +447,51 @@ async fn r17_a_resume_after_days_brings_one_catch_up_not_a_storm_of_offers() {
     assert!(
         summary.is_some_and(|c| c >= 3),
         "one catch-up counting the three new chats: {summary:?}"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_poll_that_reads_nothing_new_writes_nothing_to_the_cache() {
+    let emu = org().await;
+    let mut me = desk(&emu, DEMO_AGENT_EMAIL, None, quick()).await;
+    me.desk.poll().await.unwrap();
+    me.desk.poll().await.unwrap();
+    let wal = me.dir.path().join("chatbell.db-wal");
+    let written = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()))
+    };
+    let before = written(&wal);
+    assert!(before.is_some(), "the cache has a WAL file");
+    let commits = me.desk.stats().commits;
+    // Polls that find nothing: no transaction, the cache's files untouched.
+    for _ in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        emu.advance_clock(7);
+        let report = me.desk.poll().await.unwrap();
+        assert_eq!(report.changes, 0, "{report:?}");
+    }
+    assert_eq!(written(&wal), before, "an idle poll wrote to the cache");
+    assert_eq!(
+        me.desk.stats().commits,
+        commits,
+        "an idle poll made a transaction"
+    );
+    // A change is written.
+    let s = act_as(&emu, SYSTEM)
+        .new_conversation("Written", "+15557770099")
+        .await;
+    act_as(&emu, SYSTEM).customer_writes(s, "hello").await;
+    emu.advance_clock(2);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    me.desk.poll().await.unwrap();
+    assert_ne!(written(&wal), before, "a change was not written");
+    assert_eq!(
+        me.desk.stats().commits,
+        commits + 1,
+        "one transaction for the change"
     );
     emu.shutdown().await;
 }

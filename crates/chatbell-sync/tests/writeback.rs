@@ -162,6 +162,8 @@ async fn r6_assign_to_me_after_idle_timeout_and_yes_moves_ownership_in_dynamics(
     assert!(live(dana.desk.engine(), NotificationKey::Offer(s)).is_none());
 
     emu.advance_clock(5 * 60);
+    // The desk polls as the minutes pass; then the idle timer fires.
+    dana.desk.poll().await.unwrap();
     dana.desk.fire_due_timers().await.unwrap();
     let offer = live(dana.desk.engine(), NotificationKey::Offer(s)).expect("Assign to me?");
     assert_eq!(offer.kind, NotificationKind::AssignToMe);

@@ -12,8 +12,12 @@
 //!   notification server shows: nothing lost, no toast shown twice (R14, R16),
 //!   no toast left up for what is gone, every `Retry-After` waited out. One kill
 //!   in four comes just after Dana accepted a chat: each such Accept took
-//!   effect in Dynamics, or another agent had the chat first (R15). Last, no
-//!   token issued to Dana is in her data dir or in a log.
+//!   effect in Dynamics, or another agent had the chat first (R15). Between
+//!   the outage and the throttling, her data folder's disk (a tmpfs of its
+//!   own) is full for a while, then her desktop's clock is two hours ahead
+//!   for a while and set back (libfaketime): each chat made meanwhile must
+//!   show once, and each stretch's cost is printed. Last, no token issued to
+//!   Dana is in her data dir or in a log.
 //! - `race_r15_two_agents_answer_the_same_chat_exactly_one_wins`: Dana's and
 //!   Sam's ChatBells (separate data dirs, separate D-Bus sessions with their own
 //!   notification servers) answer the same new conversation (Accept), the same
@@ -49,7 +53,8 @@
 //!
 //! Sizes (the short form is what `./dev test` runs; `./dev soak` runs the long
 //! one): `CHATBELL_SOAK_KILLS` (10; long 100), `CHATBELL_SOAK_OUTAGE_SECONDS`
-//! (60), `CHATBELL_SOAK_THROTTLE_SECONDS` (30), `CHATBELL_RACE_ROUNDS` rounds of
+//! (60), `CHATBELL_SOAK_THROTTLE_SECONDS` (30), `CHATBELL_SOAK_DISK_FULL_SECONDS`
+//! and `CHATBELL_SOAK_CLOCK_JUMP_SECONDS` (20; long 60), `CHATBELL_RACE_ROUNDS` rounds of
 //! each kind (5; long 100), `CHATBELL_LATE_ROUNDS` times every late-action
 //! case (1; long 10), `CHATBELL_SOAK_SEED` (the random kill moments and
 //! the simulation; printed). Figures are printed at the end of each test.
@@ -630,10 +635,21 @@ async fn soak(artefacts: Artefacts, bin: &Path) -> Result<(), String> {
     let org = Org::new(desk.emulator.base_url())?;
     let dana_id = org.user_id(DANA).await?;
     let mut dana = ChatBell::prepare(&desk, "dana", bin)?;
+    // Her data folder on a disk of its own, filled for a while (phase 3);
+    // her desktop's clock moved for a while (phase 4).
+    let disk = SmallDisk::mount(&dana.data_dir, 64 * 1024)?;
+    let clock = FakeClock::new(&dana.data_dir.join(".."))?;
+    dana.extra_env = clock.env();
     dana.start_headless(&desk)?;
     dana.sign_in_cli(&desk, &org, DANA).await?;
+    let bad_days = BadDays {
+        disk: &disk,
+        clock: &clock,
+        full_for: env_number("CHATBELL_SOAK_DISK_FULL_SECONDS", 20),
+        jumped_for: env_number("CHATBELL_SOAK_CLOCK_JUMP_SECONDS", 20),
+    };
     let result = soak_phases(
-        &mut desk, &org, &mut dana, dana_id, &mut rng, kills, outage, throttling,
+        &mut desk, &org, &mut dana, dana_id, &mut rng, kills, outage, throttling, &bad_days,
     )
     .await;
     desk.bus.toasts.dump(&artefacts.root.join("toasts.txt"));
@@ -702,6 +718,196 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// A desktop's bad days in the soak: a disk that fills, a clock that jumps.
+struct BadDays<'a> {
+    disk: &'a SmallDisk,
+    clock: &'a FakeClock,
+    /// Seconds the disk stays full.
+    full_for: u64,
+    /// Seconds the desktop's clock stays two hours ahead.
+    jumped_for: u64,
+}
+
+/// What a stretch of the soak cost: chats made during it, each of which
+/// must show once.
+#[derive(Default)]
+struct Cost {
+    chats: usize,
+    /// Taken by a simulated agent before Dana's next poll: never due to her.
+    taken_first: usize,
+    lost: Vec<String>,
+    duplicated: Vec<String>,
+    slowest: Duration,
+}
+
+impl Cost {
+    fn line(&self) -> String {
+        format!(
+            "{} chats during it ({} more taken by another agent before Dana's next poll): lost {}, duplicated {}, each shown within {:.1} s",
+            self.chats,
+            self.taken_first,
+            self.lost.len(),
+            self.duplicated.len(),
+            self.slowest.as_secs_f64()
+        )
+    }
+}
+
+/// Chats to Dana's team, one at a time, each waited for as a toast (up to
+/// 30 s), until `until`; the cost counted.
+async fn marker_chats(
+    desk: &Desktop,
+    org: &Org,
+    tag: &str,
+    until: Instant,
+    cost: &mut Cost,
+    marks: &mut Vec<(usize, String)>,
+) -> Result<(), String> {
+    let toasts = desk.bus.toasts.clone();
+    let mut n = 0;
+    while Instant::now() < until || n == 0 {
+        let mark = toasts.mark();
+        let name = format!("{tag} {n}");
+        let s = org
+            .new_session(
+                Channel::WhatsApp,
+                &name,
+                &format!("+1555{:03}{n:04}", rand_digits(tag) % 1000),
+            )
+            .await?;
+        org.customer_writes(s, "hello, anyone?").await?;
+        let t = Instant::now();
+        let key = format!("chat:{s}");
+        // Shown, or no longer due: the simulated agents take chats from the
+        // queue too, sometimes before Dana's next poll.
+        let outcome = wait_until(Limit::secs(30), &format!("a toast for {name}"), || async {
+            if toasts_for(&toasts, mark, &key) > 0 {
+                return Some(true);
+            }
+            let row = org.row("cb_chatsessions", s).await.ok()?;
+            let waiting = org::int(&row, "statecode") == Some(0)
+                && row.get("cb_acceptedon").is_none_or(Value::is_null);
+            (!waiting).then_some(false)
+        })
+        .await;
+        match outcome {
+            Ok(true) => {
+                cost.chats += 1;
+                cost.slowest = cost.slowest.max(t.elapsed());
+            }
+            // Taken before Dana could see it: nothing was due.
+            Ok(false) => cost.taken_first += 1,
+            Err(_) => {
+                cost.chats += 1;
+                cost.lost.push(key.clone());
+            }
+        }
+        marks.push((mark, key));
+        n += 1;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    Ok(())
+}
+
+/// After a stretch: each of its chats shown no more than once.
+fn count_duplicates(desk: &Desktop, marks: &[(usize, String)], cost: &mut Cost) {
+    for (mark, key) in marks {
+        if toasts_for(&desk.bus.toasts, *mark, key) > 1 {
+            cost.duplicated.push(key.clone());
+        }
+    }
+}
+
+/// The disk fills for `full_for` seconds, then has room again.
+async fn disk_full_stretch(
+    desk: &Desktop,
+    org: &Org,
+    dana: &ChatBell,
+    bad: &BadDays<'_>,
+) -> Result<(Cost, Option<Duration>, Option<Duration>), String> {
+    // After a poll of its own: what the outage's catch-up summarised is
+    // behind (a chat made during a catch-up is counted in its summary).
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let filler = bad.disk.fill();
+    let started = Instant::now();
+    let mut cost = Cost::default();
+    let mut marks = Vec::new();
+    // Said once a commit fails (the simulation changes something every few
+    // seconds).
+    let said = wait_until(Limit::secs(40), "the full disk said", || async {
+        let st = dana.status(desk).ok()?;
+        cache_note(&st).contains("cannot save").then_some(())
+    })
+    .await
+    .ok()
+    .map(|()| started.elapsed());
+    marker_chats(
+        desk,
+        org,
+        "Full Disk",
+        started + Duration::from_secs(bad.full_for),
+        &mut cost,
+        &mut marks,
+    )
+    .await?;
+    std::fs::remove_file(&filler).map_err(|e| e.to_string())?;
+    let room = Instant::now();
+    let saved = wait_until(Limit::secs(60), "the cache saved again", || async {
+        let st = dana.status(desk).ok()?;
+        cache_note(&st).is_empty().then_some(())
+    })
+    .await
+    .ok()
+    .map(|()| room.elapsed());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    count_duplicates(desk, &marks, &mut cost);
+    Ok((cost, said, saved))
+}
+
+/// The desktop's clock two hours ahead for `jumped_for` seconds, then set
+/// back to the right time (two hours back).
+async fn clock_jump_stretch(
+    desk: &Desktop,
+    org: &Org,
+    dana: &ChatBell,
+    bad: &BadDays<'_>,
+) -> Result<Cost, String> {
+    let mut cost = Cost::default();
+    let mut marks = Vec::new();
+    bad.clock.set("+2h")?;
+    let started = Instant::now();
+    // Once a poll has read the org's time, chats come one by one.
+    wait_until(Limit::secs(30), "the clock said ahead", || async {
+        clock_note(&dana.status(desk).ok()?)
+            .contains("ahead")
+            .then_some(())
+    })
+    .await?;
+    marker_chats(
+        desk,
+        org,
+        "Ahead Clock",
+        started + Duration::from_secs(bad.jumped_for),
+        &mut cost,
+        &mut marks,
+    )
+    .await?;
+    bad.clock.set("+0")?;
+    let back = Instant::now();
+    marker_chats(
+        desk,
+        org,
+        "Set Back Clock",
+        back + Duration::from_secs(bad.jumped_for / 2),
+        &mut cost,
+        &mut marks,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    count_duplicates(desk, &marks, &mut cost);
+    Ok(cost)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn soak_phases(
     desk: &mut Desktop,
@@ -712,6 +918,7 @@ async fn soak_phases(
     kills: u64,
     outage: u64,
     throttling: u64,
+    bad: &BadDays<'_>,
 ) -> Result<(), String> {
     let toasts = desk.bus.toasts.clone();
     let started = Instant::now();
@@ -798,7 +1005,13 @@ async fn soak_phases(
     wait_connection(desk, dana, "online", Limit::secs(120)).await?;
     let back_after_outage = t.elapsed();
 
-    // 3. Throttled: every 2nd request a 429 with Retry-After 2 s.
+    // 3. The disk fills, then has room again.
+    let (full_cost, full_said, full_saved) = disk_full_stretch(desk, org, dana, bad).await?;
+
+    // 4. The desktop's clock two hours ahead, then set back.
+    let jump_cost = clock_jump_stretch(desk, org, dana, bad).await?;
+
+    // 5. Throttled: every 2nd request a 429 with Retry-After 2 s.
     let before = desk.emulator.stats();
     desk.emulator.set_faults(FaultSettings {
         throttle_every: 2,
@@ -821,7 +1034,7 @@ async fn soak_phases(
             .unwrap_or(0);
     let requests_while_throttled = during.total - before.total;
 
-    // 4. The org settles; ChatBell catches up.
+    // 6. The org settles; ChatBell catches up.
     let sim_events = desk.emulator.simulation_events();
     desk.emulator.stop_simulation();
     wait_connection(desk, dana, "online", Limit::secs(60)).await?;
@@ -879,6 +1092,18 @@ async fn soak_phases(
         back_after_outage.as_secs_f64()
     );
     println!(
+        "  disk full for {} s: {}; said it cannot save {} after it filled; saved again {} after room came back",
+        bad.full_for,
+        full_cost.line(),
+        full_said.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64())),
+        full_saved.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()))
+    );
+    println!(
+        "  desktop clock 2 h ahead for {} s, then set back 2 h: {}",
+        bad.jumped_for,
+        jump_cost.line()
+    );
+    println!(
         "  throttling: {requests_while_throttled} Web API requests in {throttling} s, {throttled} answered 429 with Retry-After 2 s, {early} sent before their Retry-After was over"
     );
     println!(
@@ -893,6 +1118,26 @@ async fn soak_phases(
         a.in_summary
     );
 
+    for (stretch, cost) in [("disk full", &full_cost), ("clock jump", &jump_cost)] {
+        check(cost.chats > 0, || {
+            format!("{stretch}: no chat reached Dana during it: nothing was measured")
+        })?;
+        check(cost.lost.is_empty() && cost.duplicated.is_empty(), || {
+            format!(
+                "{stretch}: lost {:?}, duplicated {:?}",
+                cost.lost, cost.duplicated
+            )
+        })?;
+    }
+    check(full_said.is_some(), || {
+        "the full disk was never said".into()
+    })?;
+    check(full_saved.is_some(), || {
+        "the cache was not saved again once there was room".into()
+    })?;
+    check(back_after_outage <= Duration::from_secs(2), || {
+        format!("online again {back_after_outage:?} after Dynamics came back, over 2 s")
+    })?;
     check(lost_actions.is_empty(), || {
         format!("accepted just before a kill, still in the queue: {lost_actions:?}")
     })?;
