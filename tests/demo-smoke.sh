@@ -90,12 +90,54 @@ field 'all(n["id"] and n["kind"] and isinstance(n["actions"], list) for n in s["
 icon() { ls "$XDG_RUNTIME_DIR"/tray-icon/*.png >/dev/null 2>&1; }
 wait_for 30 icon || fail "no tray icon was written under $XDG_RUNTIME_DIR/tray-icon"
 
+# The demo org is a process of its own, ChatBell's child (`chatbell-emulator`;
+# the kernel keeps 15 characters of a name).
+children_named() {
+    local parent=$1 name=$2 k
+    for k in $(cat /proc/"$parent"/task/*/children 2>/dev/null); do
+        [ "$(cat /proc/"$k"/comm 2>/dev/null)" = "$name" ] && echo "$k"
+    done
+    return 0
+}
+# `cargo run` either replaces itself with ChatBell or starts it as its child.
+if [ "$(cat /proc/"$RUN"/comm 2>/dev/null)" = chatbell ]; then
+    APP=$RUN
+else
+    APP=$(children_named "$RUN" chatbell | head -1)
+fi
+[ -n "$APP" ] || fail "no chatbell process under ./dev run"
+EMU=$(children_named "$APP" chatbell-emulat | head -1)
+[ -n "$EMU" ] || fail "the demo org is not a process of its own under ChatBell"
+gone() { [ ! -r /proc/"$1"/stat ] || [ "$(sed 's/^.*) //' /proc/"$1"/stat | cut -c1)" = Z ]; }
+
 "$BIN" quit || fail "chatbell quit failed"
 end=$((SECONDS + 20))
 while alive; do
     [ $SECONDS -lt $end ] || fail "./dev run still running 20 s after chatbell quit"
     sleep 0.2
 done
+end=$((SECONDS + 10))
+until gone "$EMU"; do
+    [ $SECONDS -lt $end ] || fail "the demo org still runs 10 s after ChatBell quit"
+    sleep 0.2
+done
 trap - EXIT
-echo "demo smoke: ./dev run came up as $agent, online, $unread unread, $live live notifications, tray icon drawn; chatbell quit stopped it"
+
+# Killed outright, ChatBell takes its demo org with it (the org stops when its
+# input, a pipe from ChatBell, closes).
+"$BIN" >>"$LOG" 2>&1 &
+APP=$!
+up() { "$BIN" status --json 2>/dev/null | grep -q '"connection":"online"'; }
+RUN=$APP
+wait_for 60 up || fail "ChatBell did not start again"
+EMU=$(children_named "$APP" chatbell-emulat | head -1)
+[ -n "$EMU" ] || fail "no demo org under the second ChatBell"
+kill -KILL "$APP"
+wait "$APP" 2>/dev/null || true
+end=$((SECONDS + 10))
+until gone "$EMU"; do
+    [ $SECONDS -lt $end ] || { kill "$EMU" 2>/dev/null; fail "the demo org outlived a killed ChatBell by 10 s"; }
+    sleep 0.2
+done
+echo "demo smoke: ./dev run came up as $agent, online, $unread unread, $live live notifications, tray icon drawn, the demo org a process of its own; chatbell quit stopped both, and a killed ChatBell took its demo org with it"
 INNER

@@ -72,7 +72,34 @@ async fn until<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T 
 }
 
 /// No keychain, no start-at-login entry: nothing outside the test's folder.
+/// The demo org's program, as `cargo test --workspace` builds it (in the
+/// target folder above this test's own); a message when it is missing.
+fn use_the_built_emulator() {
+    let exe = std::env::current_exe().unwrap();
+    let program = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join(chatbell_app::demo::EMULATOR_PROGRAM))
+        .unwrap();
+    assert!(
+        program.is_file(),
+        "{} is missing: build it first (cargo build -p chatbell-emulator)",
+        program.display()
+    );
+    // Every test sets the same value.
+    std::env::set_var("CHATBELL_EMULATOR", &program);
+}
+
+#[test]
+fn the_demo_signs_in_as_the_emulators_demo_agent() {
+    assert_eq!(
+        chatbell_app::demo::DEMO_AGENT_EMAIL,
+        chatbell_emulator::DEMO_AGENT_EMAIL
+    );
+}
+
 fn test_options() -> AppOptions {
+    use_the_built_emulator();
     AppOptions {
         keychain: false,
         autostart: false,

@@ -1,7 +1,10 @@
 //! `chatbell-emulator`: runs the Dataverse emulator until SIGINT or SIGTERM.
 //!
 //! The first line of standard output is the base URL (e.g.
-//! `http://127.0.0.1:41234`), so that scripts and tests can read it.
+//! `http://127.0.0.1:41234`), so that scripts and tests can read it; a line
+//! `tenant: <id>` follows. With `--exit-with-stdin` it also stops when its
+//! standard input closes: ChatBell's demo starts it so, and it goes with the
+//! ChatBell that started it however that one ends.
 
 use anyhow::{bail, Context, Result};
 use chatbell_emulator::{Emulator, Options, OrgClock, Seed};
@@ -10,10 +13,19 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: chatbell-emulator [--listen ADDR] [--seed demo|empty] [--simulate] \
 [--simulate-speed X] [--simulate-rate EVENTS_PER_HOUR] [--random-seed N] [--state FILE] \
-[--org PROFILE.toml] [--token-lifetime SECONDS] [--delta-token-max-age SECONDS] [--manual-clock [2026-11-21T09:00:00Z]]";
+[--org PROFILE.toml] [--token-lifetime SECONDS] [--delta-token-max-age SECONDS] [--manual-clock [2026-11-21T09:00:00Z]] \
+[--device-code-interval SECONDS] [--exit-with-stdin]";
 
-fn parse_args() -> Result<Options> {
+/// The command line: the emulator's options, and whether it stops when its
+/// standard input closes.
+struct Args {
+    options: Options,
+    exit_with_stdin: bool,
+}
+
+fn parse_args() -> Result<Args> {
     let mut o = Options::default();
+    let mut exit_with_stdin = false;
     let mut args = std::env::args().skip(1).peekable();
     while let Some(a) = args.next() {
         let mut value = |name: &str| {
@@ -76,6 +88,14 @@ fn parse_args() -> Result<Options> {
                     None => OrgClock::manual_default(),
                 });
             }
+            "--device-code-interval" => {
+                o.device_code_interval = Duration::from_secs(
+                    value("--device-code-interval")?
+                        .parse()
+                        .context("--device-code-interval")?,
+                )
+            }
+            "--exit-with-stdin" => exit_with_stdin = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -83,13 +103,16 @@ fn parse_args() -> Result<Options> {
             other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
-    Ok(o)
+    Ok(Args {
+        options: o,
+        exit_with_stdin,
+    })
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let opts = parse_args()?;
-    let emu = Emulator::start(opts)
+    let args = parse_args()?;
+    let emu = Emulator::start(args.options)
         .await
         .context("starting the emulator")?;
     // The base URL first, flushed on its own; the rest is informational. Write
@@ -97,6 +120,7 @@ async fn main() -> Result<()> {
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", emu.base_url());
+        let _ = writeln!(out, "tenant: {}", emu.tenant_id());
         let _ = out.flush();
         let _ = writeln!(out, "web api:   {}", emu.api_url());
         let _ = writeln!(out, "authority: {}", emu.authority());
@@ -109,9 +133,28 @@ async fn main() -> Result<()> {
         }
         let _ = out.flush();
     }
-    wait_for_signal().await;
+    if args.exit_with_stdin {
+        tokio::select! {
+            () = wait_for_signal() => {}
+            () = stdin_closed() => {}
+        }
+    } else {
+        wait_for_signal().await;
+    }
     emu.shutdown().await;
     Ok(())
+}
+
+/// Returns when standard input reaches its end (the writer closed it, or ended).
+async fn stdin_closed() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = stdin.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
 }
 
 async fn wait_for_signal() {
