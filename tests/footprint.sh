@@ -122,25 +122,31 @@ rss_kb() {
     echo "$sum"
 }
 
-# Wake-ups: how many times each thread of ChatBell's processes was put on a
-# CPU (the third field of /proc/<pid>/task/<tid>/schedstat), summed.
-wakeups() {
-    local sum=0
+# Wake-ups: how many times the threads of ChatBell's processes were put on a
+# CPU (the third field of /proc/<pid>/task/<tid>/schedstat). Sampled every
+# second, per thread, so that threads that come and go meanwhile (a blocking
+# pool's) are counted too: a thread first seen counts from zero.
+declare -A seen=()
+woken=0
+sample_wakeups() {
+    local p t n tid
     for p in $(tree "$APP"); do
-        for t in /proc/"$p"/task/*/schedstat; do
-            [ -r "$t" ] || continue
-            set -- $(cat "$t" 2>/dev/null || echo 0 0 0)
-            sum=$(( sum + ${3:-0} ))
+        for t in /proc/"$p"/task/*; do
+            tid=${t##*/}
+            n=$(cut -d' ' -f3 "$t/schedstat" 2>/dev/null) || continue
+            [ -n "$n" ] || continue
+            woken=$(( woken + n - ${seen[$tid]:-0} ))
+            seen[$tid]=$n
         done
     done
-    echo "$sum"
 }
 
 # Let start-up settle (first sync, the demo's sign-in), then measure the idle stretch.
 sleep 20
-t0=$(cpu_ticks); k0=$(wakeups); w0=$(date +%s%N)
-sleep "$IDLE"
-t1=$(cpu_ticks); k1=$(wakeups); w1=$(date +%s%N)
+sample_wakeups; woken=0
+t0=$(cpu_ticks); w0=$(date +%s%N)
+for _ in $(seq "$IDLE"); do sleep 1; sample_wakeups; done
+t1=$(cpu_ticks); w1=$(date +%s%N)
 rss=$(rss_kb)
 # Beside RSS: the proportional share of shared pages, and what is ChatBell's own
 # (private dirty: heap, stacks, written data; the rest is library and binary
@@ -160,7 +166,7 @@ for p in $(tree "$APP"); do echo "footprint:   $(tr "\0" " " < /proc/$p/cmdline 
 procs=$(tree "$APP" | wc -l)
 wall_s=$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 cpu_pct=$(awk -v t="$((t1 - t0))" -v hz="$ticks" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.3f", 100 * (t / hz) / ((b - a) / 1e9) }')
-wake_s=$(awk -v k="$((k1 - k0))" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.2f", k / ((b - a) / 1e9) }')
+wake_s=$(awk -v k="$woken" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.2f", k / ((b - a) / 1e9) }')
 kill "$APP"; wait "$APP" 2>/dev/null || true
 
 echo "footprint: $(nproc) cores, $(free -m | awk '/^Mem:/ {print $2}') MB, binary $(basename "$BIN"), org: $ORG, panel closed"
