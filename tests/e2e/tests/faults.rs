@@ -1092,10 +1092,12 @@ async fn soak_phases(
         back_after_outage.as_secs_f64()
     );
     println!(
-        "  disk full for {} s: {}; said it cannot save {} after it filled; saved again {} after room came back",
+        "  disk full for {} s: {}; the cache's writes failed: {}; its note gone {} after room came back",
         bad.full_for,
         full_cost.line(),
-        full_said.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64())),
+        full_said.map_or("no (they fitted in room its files already had)".into(), |d| {
+            format!("yes, said {:.1} s after the disk filled", d.as_secs_f64())
+        }),
         full_saved.map_or("never".into(), |d| format!("{:.1} s", d.as_secs_f64()))
     );
     println!(
@@ -1129,11 +1131,11 @@ async fn soak_phases(
             )
         })?;
     }
-    check(full_said.is_some(), || {
-        "the full disk was never said".into()
-    })?;
+    // Whether the cache's writes failed depends on the room its files already
+    // had (SQLite reuses its write-ahead log's space): `sturdy_a_full_disk_...`
+    // checks what is said then; here, that it went once room came back.
     check(full_saved.is_some(), || {
-        "the cache was not saved again once there was room".into()
+        "the cache still said it cannot save once there was room".into()
     })?;
     check(back_after_outage <= Duration::from_secs(2), || {
         format!("online again {back_after_outage:?} after Dynamics came back, over 2 s")
