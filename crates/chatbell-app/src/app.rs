@@ -1474,7 +1474,33 @@ impl Handler for App {
                     });
                     control::ok()
                 }
+                // Answered by the connection itself (`Handler::watch`).
+                Request::Watch => control::error("watch is a stream of its own"),
             }
         })
+    }
+
+    fn watch(&self) -> Option<watch::Receiver<serde_json::Value>> {
+        let json = |s: &Status| serde_json::to_value(s).unwrap_or_else(control::error);
+        let mut status = self.subscribe();
+        let (tx, rx) = watch::channel(json(&status.borrow_and_update()));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    changed = status.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let now = json(&status.borrow_and_update());
+                        if tx.send(now).is_err() {
+                            return;
+                        }
+                    }
+                    // The watching connection ended.
+                    () = tx.closed() => return,
+                }
+            }
+        });
+        Some(rx)
     }
 }

@@ -73,6 +73,10 @@ pub enum Request {
     OrgInspect,
     /// The org checked with the agent's sign-in.
     OrgCheck,
+    /// The connection becomes a stream: the status now, then each time it
+    /// changes, one `{"status": …}` line each, until the client closes it. A
+    /// panel in a process of its own follows ChatBell so.
+    Watch,
 }
 
 impl Request {
@@ -81,7 +85,9 @@ impl Request {
     /// this long while ChatBell keeps answering pings. Zero: answered from memory.
     pub fn may_take(&self) -> Duration {
         match self {
-            Request::Status | Request::Ping | Request::Open | Request::Quit => Duration::ZERO,
+            Request::Status | Request::Ping | Request::Open | Request::Quit | Request::Watch => {
+                Duration::ZERO
+            }
             // The desk's answer from Dynamics: the app gives up by itself after
             // ACTION_TIMEOUT and answers why.
             Request::Act { .. } => crate::app::ACTION_TIMEOUT + Duration::from_secs(10),
@@ -139,6 +145,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// What answers requests: the running app.
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, request: Request) -> BoxFuture<'_, Value>;
+    /// What a [`Request::Watch`] follows: the status as JSON, its changes
+    /// announced. `None`: this handler has nothing to watch.
+    fn watch(&self) -> Option<tokio::sync::watch::Receiver<Value>> {
+        None
+    }
 }
 
 /// Why the control socket could not be used.
@@ -231,11 +242,39 @@ pub async fn serve_lines(
             continue;
         }
         let answer = match serde_json::from_str::<Request>(line) {
+            Ok(Request::Watch) => match handler.watch() {
+                Some(changes) => {
+                    stream_status(&mut reader, &mut write, changes).await;
+                    return;
+                }
+                None => error("nothing to watch here"),
+            },
             Ok(req) => handler.handle(req).await,
             Err(e) => error(format!("bad request: {e}")),
         };
         if !write_line(&mut write, &answer).await {
             return;
+        }
+    }
+}
+
+/// A [`Request::Watch`]: the status now and at each change, until the client
+/// closes the connection (or writes anything more) or the app stops.
+async fn stream_status(
+    reader: &mut (impl AsyncRead + Unpin),
+    write: &mut (impl AsyncWrite + Unpin),
+    mut changes: tokio::sync::watch::Receiver<Value>,
+) {
+    let mut byte = [0u8; 1];
+    loop {
+        let status = changes.borrow_and_update().clone();
+        if !write_line(write, &serde_json::json!({ "status": status })).await {
+            return;
+        }
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            // The client closed (or broke the protocol): the stream ends.
+            _ = reader.read(&mut byte) => return,
         }
     }
 }
@@ -416,6 +455,50 @@ mod unix {
             }),
             Err(_) => Err(not_answering()),
         }
+    }
+
+    /// Follows the instance at `path` ([`Request::Watch`]): `each` gets the
+    /// status now and at every change, until it returns `false` or ChatBell
+    /// stops (then `Ok`: the stream ended).
+    pub async fn watch(
+        path: &Path,
+        mut each: impl FnMut(Value) -> bool,
+    ) -> Result<(), ControlError> {
+        let patience = Patience::default();
+        let stream = connect(path, patience.connect).await?;
+        let io = |source| ControlError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let (read, mut write) = stream.into_split();
+        let mut line = serde_json::to_string(&Request::Watch)
+            .map_err(|e| ControlError::BadAnswer(e.to_string()))?;
+        line.push('\n');
+        write.write_all(line.as_bytes()).await.map_err(io)?;
+        // As for an answer: a status line up to 64 MiB.
+        const MAX_ANSWER: u64 = 64 * 1024 * 1024;
+        let mut reader = BufReader::new(read);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = (&mut reader)
+                .take(MAX_ANSWER)
+                .read_until(b'\n', &mut line)
+                .await
+                .map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            let v: Value = serde_json::from_slice(&line)
+                .map_err(|e| ControlError::BadAnswer(e.to_string()))?;
+            let Some(status) = v.get("status") else {
+                return Err(ControlError::BadAnswer(v.to_string()));
+            };
+            if !each(status.clone()) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The pid of the process listening at the other end (its peer credentials).

@@ -423,17 +423,30 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
     ));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(v) = control::request(&sock, &Request::Status).await {
-            if v["connection"] == "online" && v["demo"] == true {
-                break;
-            }
+        if control::request(&sock, &Request::Ping).await.is_ok() {
+            break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "headless never came online"
+            "headless never answered"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Watched from its start, the status comes as it changes, up to online
+    // in the demo (a panel in a process of its own follows it so).
+    let mut seen = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        control::watch(&sock, |s| {
+            seen.push(s["connection"].as_str().unwrap_or_default().to_string());
+            !(s["connection"] == "online" && s["demo"] == true)
+        }),
+    )
+    .await
+    .expect("headless never came online")
+    .unwrap();
+    assert_eq!(seen.last().map(String::as_str), Some("online"), "{seen:?}");
+    assert!(seen.len() >= 2, "the changes on the way: {seen:?}");
     // A second instance finds the first one running.
     let second = chatbell_app::headless::run(
         paths,

@@ -459,3 +459,84 @@ async fn a_full_queue_is_not_answering_and_its_socket_is_kept() {
     ));
     assert!(path.exists());
 }
+
+/// A handler whose status the test sets.
+struct Watched {
+    status: tokio::sync::watch::Sender<Value>,
+}
+
+impl Handler for Watched {
+    fn handle(&self, _request: Request) -> BoxFuture<'_, Value> {
+        Box::pin(async { control::ok() })
+    }
+    fn watch(&self) -> Option<tokio::sync::watch::Receiver<Value>> {
+        Some(self.status.subscribe())
+    }
+}
+
+#[tokio::test]
+async fn control_watch_streams_the_status_now_and_at_each_change_until_the_client_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run").join("control.sock");
+    let (tx, _) = tokio::sync::watch::channel(json!({"unread": 0}));
+    let handler = Arc::new(Watched { status: tx });
+    let server = ControlServer::bind(&path, handler.clone()).await.unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let watcher = {
+        let (path, seen) = (path.clone(), seen.clone());
+        tokio::spawn(async move {
+            control::watch(&path, |s| {
+                let unread = s["unread"].as_u64().unwrap();
+                seen.lock().unwrap().push(unread);
+                unread < 2
+            })
+            .await
+        })
+    };
+    // The status now, then each change.
+    let got = |n: usize| {
+        let seen = seen.clone();
+        async move {
+            within(Duration::from_secs(5), async {
+                while seen.lock().unwrap().len() < n {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await
+        }
+    };
+    got(1).await;
+    handler.status.send_replace(json!({"unread": 1}));
+    got(2).await;
+    // Nobody else is kept waiting by a watcher.
+    assert_eq!(
+        control::request(&path, &Request::Ping).await.unwrap(),
+        json!({"ok": true})
+    );
+    handler.status.send_replace(json!({"unread": 2}));
+    within(Duration::from_secs(5), watcher)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(*seen.lock().unwrap(), vec![0, 1, 2]);
+    // The client left: the server stops following it.
+    within(Duration::from_secs(5), async {
+        while handler.status.receiver_count() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn control_watch_on_a_handler_with_nothing_to_watch_is_an_error_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run").join("control.sock");
+    let server = ControlServer::bind(&path, Arc::new(Fake::default()))
+        .await
+        .unwrap();
+    let answer = control::request(&path, &Request::Watch).await.unwrap();
+    assert_eq!(answer["ok"], false, "{answer}");
+    server.shutdown().await;
+}
