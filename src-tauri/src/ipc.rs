@@ -1,6 +1,7 @@
 //! The panel's commands (`ui/src/types.ts` is their contract). Each one hands its
 //! input to [`App`], which checks it; errors go back as the message to show.
 
+use chatbell_app::control::HISTORY_MAX;
 use chatbell_app::prefs::PanelPrefs;
 use chatbell_app::view::{NotificationView, SignInPrompt, Status};
 use chatbell_app::App;
@@ -11,9 +12,6 @@ type Answer<T> = Result<T, String>;
 fn says<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
-
-/// The most history items the panel may ask for at once.
-const HISTORY_MAX: u32 = 500;
 
 #[tauri::command]
 pub async fn status(app: State<'_, App>) -> Answer<Status> {

@@ -1474,6 +1474,31 @@ impl Handler for App {
                     });
                     control::ok()
                 }
+                Request::WithdrawRequest { request_id, reason } => {
+                    done(self.withdraw_request(&request_id, &reason).await)
+                }
+                Request::History { limit } => {
+                    match self.history(limit.min(control::HISTORY_MAX)).await {
+                        Ok(items) => serde_json::to_value(items).unwrap_or_else(control::error),
+                        Err(e) => control::error(e),
+                    }
+                }
+                Request::Preferences => serde_json::to_value(self.panel_preferences().await)
+                    .unwrap_or_else(control::error),
+                Request::SetPreferences { prefs } => {
+                    match serde_json::from_value::<crate::prefs::PanelPrefs>(prefs) {
+                        Ok(prefs) => done(self.set_panel_preferences(prefs).await),
+                        Err(e) => control::error(format!("preferences: {e}")),
+                    }
+                }
+                Request::CancelSignin => {
+                    self.cancel_sign_in().await;
+                    control::ok()
+                }
+                Request::UseDemo => done(self.use_demo().await),
+                Request::SetDynamics { url, app_id } => {
+                    done(self.set_dynamics(Some(&url), app_id.as_deref()).await)
+                }
                 // Answered by the connection itself (`Handler::watch`).
                 Request::Watch => control::error("watch is a stream of its own"),
             }

@@ -46,6 +46,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 pub const MAX_LINE: usize = 64 * 1024;
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 16;
+/// The most history items one request may ask for.
+pub const HISTORY_MAX: u32 = 500;
 
 /// A request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +75,31 @@ pub enum Request {
     OrgInspect,
     /// The org checked with the agent's sign-in.
     OrgCheck,
+    /// Withdraw a request I made (R8), with the reason the requested agent sees.
+    WithdrawRequest {
+        request_id: String,
+        reason: String,
+    },
+    /// The notifications of late, newest first, at most `limit` (500).
+    History {
+        limit: u32,
+    },
+    /// The panel's preferences.
+    Preferences,
+    /// Change the panel's preferences (`PanelPrefs` as JSON), checked whole.
+    SetPreferences {
+        prefs: Value,
+    },
+    /// Stop a sign-in in progress.
+    CancelSignin,
+    /// Use the demo org.
+    UseDemo,
+    /// Use this Dynamics org (and model-driven app).
+    SetDynamics {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        app_id: Option<String>,
+    },
     /// The connection becomes a stream: the status now, then each time it
     /// changes, one `{"status": …}` line each, until the client closes it. A
     /// panel in a process of its own follows ChatBell so.
@@ -85,9 +112,20 @@ impl Request {
     /// this long while ChatBell keeps answering pings. Zero: answered from memory.
     pub fn may_take(&self) -> Duration {
         match self {
-            Request::Status | Request::Ping | Request::Open | Request::Quit | Request::Watch => {
-                Duration::ZERO
+            Request::Status
+            | Request::Ping
+            | Request::Open
+            | Request::Quit
+            | Request::Watch
+            | Request::CancelSignin => Duration::ZERO,
+            Request::WithdrawRequest { .. } => crate::app::ACTION_TIMEOUT + Duration::from_secs(10),
+            // The local cache and preference files.
+            Request::History { .. } | Request::Preferences | Request::SetPreferences { .. } => {
+                Duration::from_secs(10)
             }
+            // The demo org started (its program has 20 s to say where it
+            // listens), or the desk of another org opened.
+            Request::UseDemo | Request::SetDynamics { .. } => Duration::from_secs(40),
             // The desk's answer from Dynamics: the app gives up by itself after
             // ACTION_TIMEOUT and answers why.
             Request::Act { .. } => crate::app::ACTION_TIMEOUT + Duration::from_secs(10),

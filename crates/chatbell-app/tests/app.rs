@@ -156,6 +156,74 @@ async fn demo_signs_in_and_shows_notifications() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_panels_requests_go_through_the_control_socket_and_bad_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _shell) = demo_app(&dir).await;
+    let sock = dir.path().join("run").join("control.sock");
+    let server = ControlServer::bind(&sock, Arc::new(app.clone()))
+        .await
+        .unwrap();
+    let ask = |r: Request| {
+        let sock = sock.clone();
+        async move { control::request(&sock, &r).await.unwrap() }
+    };
+    until(60, "the demo online", || {
+        (app.status().connection == Connection::Online).then_some(())
+    })
+    .await;
+
+    // Preferences: read, changed, read back; a wrong shape or value refused.
+    let mut prefs = ask(Request::Preferences).await;
+    assert_eq!(prefs["sounds"]["message"]["on"], true, "{prefs}");
+    prefs["sounds"]["message"]["on"] = serde_json::json!(false);
+    let answer = ask(Request::SetPreferences {
+        prefs: prefs.clone(),
+    })
+    .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(
+        ask(Request::Preferences).await["sounds"]["message"]["on"],
+        false
+    );
+    assert!(!app.panel_preferences().await.sounds.message.on);
+    let answer = ask(Request::SetPreferences {
+        prefs: serde_json::json!({"sounds": "loud"}),
+    })
+    .await;
+    assert_eq!(answer["ok"], false, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("preferences"),
+        "{answer}"
+    );
+
+    // History: what the panel's history tab shows, bounded.
+    let history = ask(Request::History { limit: 3 }).await;
+    let items = history.as_array().expect("a list");
+    assert!(!items.is_empty() && items.len() <= 3, "{history}");
+    assert!(items[0]["id"].is_string(), "{history}");
+
+    // A request that is not one is refused with the reason.
+    let answer = ask(Request::WithdrawRequest {
+        request_id: "not-a-request".into(),
+        reason: "covered".into(),
+    })
+    .await;
+    assert_eq!(answer["ok"], false, "{answer}");
+
+    // A Dynamics address that is not one is refused; the demo goes on.
+    let answer = ask(Request::SetDynamics {
+        url: "not a url".into(),
+        app_id: None,
+    })
+    .await;
+    assert_eq!(answer["ok"], false, "{answer}");
+    assert!(app.status().demo);
+    assert_eq!(ask(Request::CancelSignin).await["ok"], true);
+    server.shutdown().await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn act_over_the_control_socket_reaches_the_engine() {
     let dir = tempfile::tempdir().unwrap();
     let (app, shell) = demo_app(&dir).await;
