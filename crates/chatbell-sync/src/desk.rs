@@ -845,6 +845,9 @@ impl<D: Desktop> Desk<D> {
     fn tell_cache(&mut self, state: CacheState) {
         let changed = match (&self.cache_state, &state) {
             (CacheState::CannotWrite { .. }, CacheState::CannotWrite { .. }) => false,
+            // A rebuild stays said (what only the cache knew is lost) while the
+            // new cache takes writes: it is news for the rest of the run.
+            (CacheState::Rebuilt { .. }, CacheState::Ok) => return,
             (a, b) => a != b,
         };
         if changed {

@@ -176,6 +176,12 @@ async fn a_cache_damaged_while_running_is_moved_aside_and_rebuilt_in_one_catch_u
     let report = me.desk.poll().await.unwrap();
     assert!(report.catch_up, "{report:?}");
     assert!(live(me.desk.engine(), NotificationKey::Chat(s)).is_some());
+    // The new cache takes writes; the rebuild stays said.
+    assert!(
+        matches!(me.desk.cache_state(), CacheState::Rebuilt { .. }),
+        "{:?}",
+        me.desk.cache_state()
+    );
     assert_eq!(
         me.desk
             .store()

@@ -39,7 +39,9 @@
 //!   reach her as toasts, `status` and `doctor` say the cache cannot be saved;
 //!   emptied, the note goes and what waited is saved, and a restart shows none
 //!   of those chats again; then her cache is overwritten with garbage between
-//!   two runs: it is moved aside (kept), rebuilt from Dynamics, and said.
+//!   two runs: it is moved aside (kept), rebuilt from Dynamics, and said; then
+//!   it is deleted while ChatBell runs: made again at the next write, said, and
+//!   the chat that came meanwhile is there.
 //! - `sturdy_r6_r17_the_clock_jumps_and_a_resume_after_days_brings_one_catch_up`:
 //!   Dana's ChatBell runs on a desktop clock the test moves (libfaketime; the
 //!   monotonic clock left alone, as NTP and a resume leave it). Four minutes
@@ -368,6 +370,41 @@ async fn sturdy_steps(
     })
     .await?;
     println!("  damaged cache: moved aside and rebuilt; the panel said: {note}");
+
+    // 5. The cache deleted while ChatBell runs: found at the next write,
+    // made again from Dynamics, said; chats still come.
+    for f in ["chatbell.db", "chatbell.db-wal", "chatbell.db-shm"] {
+        let _ = std::fs::remove_file(dana.data_dir.join(f));
+    }
+    let mark = desk.bus.toasts.mark();
+    let s = org
+        .new_session(Channel::WhatsApp, "Deleted Cache", "+15556008877")
+        .await?;
+    org.customer_writes(s, "hello?").await?;
+    let key = format!("chat:{s}");
+    wait_until(
+        Limit::secs(30),
+        "a toast after the cache was deleted",
+        || async {
+            (!desk.bus.toasts.matching(mark, "Deleted Cache").is_empty()
+                || toasts_for(&desk.bus.toasts, mark, "catchup") > 0)
+                .then_some(())
+        },
+    )
+    .await?;
+    let note = wait_until(Limit::secs(30), "the deleted cache said", || async {
+        let n = cache_note(&dana.status(desk).ok()?);
+        n.contains("was gone").then_some(n)
+    })
+    .await?;
+    check(dana.data_dir.join("chatbell.db").exists(), || {
+        "the cache was not made again".into()
+    })?;
+    let live = dana.status(desk)?;
+    check(live.to_string().contains(&key), || {
+        format!("the chat is not in the panel after the rebuild: {live}")
+    })?;
+    println!("  cache deleted while running: made again; the panel said: {note}");
     Ok(())
 }
 
