@@ -1,5 +1,6 @@
 //! What ChatBell shows and plays on the desktop, apart from the webview: the
-//! unread count drawn on the tray icon, toasts with their actions, and sounds.
+//! unread count drawn on the tray icon, the tray icon itself (a StatusNotifierItem,
+//! no GTK), toasts with their actions, and sounds.
 //!
 //! Kept out of the Tauri shell so that it builds and is tested without WebKit.
 
@@ -8,3 +9,4 @@ pub mod doctor;
 pub mod sound;
 pub mod system;
 pub mod toast;
+pub mod tray;
