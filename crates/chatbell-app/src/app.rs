@@ -1109,13 +1109,34 @@ impl App {
             let db = db.clone();
             let rt = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || {
-                rt.block_on(Store::open_or_rebuild(&db))
-                    .map_err(|e| e.to_string())
+                rt.block_on(async {
+                    match Store::open_or_rebuild(&db).await {
+                        // The disk cannot take the cache (full): a cache in
+                        // memory for this run, the file left as it is.
+                        Err(e) if e.cannot_write() && !e.is_damaged() => {
+                            let why = e.to_string();
+                            Store::open_in_memory(&db)
+                                .await
+                                .map(|s| (s, None, Some(why)))
+                                .map_err(|e| e.to_string())
+                        }
+                        Ok((store, rebuilt)) => Ok((store, rebuilt, None)),
+                        Err(e) => Err(e.to_string()),
+                    }
+                })
             })
             .await
         };
         match opened.map_err(|e| e.to_string()).and_then(|r| r) {
-            Ok((store, rebuilt)) => {
+            Ok((store, _, Some(why))) => {
+                let note = chatbell_sync::CacheState::InMemory { why }.note();
+                if let Some(n) = &note {
+                    tracing::warn!("local cache {}: {n}", db.display());
+                }
+                Inner::update_status(&self.inner, |s| s.cache_note = note);
+                Ok((url, store))
+            }
+            Ok((store, rebuilt, None)) => {
                 // A cache found damaged at start was moved aside: the agent is
                 // told, and the desk fills the new one in its first catch-up.
                 let note = rebuilt.map(|r| {

@@ -1118,3 +1118,70 @@ async fn a_cache_damaged_between_runs_is_moved_aside_rebuilt_and_said() {
     app.quit().await;
     emu.shutdown().await;
 }
+
+/// A size-limited tmpfs at `dir` (root only), unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, kib: u32) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={kib}k,mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("cannot mount a tmpfs here (root is needed): the full-disk start is not run");
+            return None;
+        }
+        Some(SmallDisk(dir.to_path_buf()))
+    }
+
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        let block = vec![0u8; 16 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let small = vec![0u8; 256];
+        while f.write_all(&small).is_ok() {}
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_on_a_full_disk_keeps_notifying_from_a_cache_in_memory_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let Some(disk) = SmallDisk::mount(&data, 2 * 1024) else {
+        return;
+    };
+    // The disk is full before ChatBell starts (a roaming profile at login).
+    disk.fill();
+    let (app, shell) = demo_app(&dir).await;
+    until(60, "the demo online with notifications", || {
+        let s = app.status();
+        (s.connection == Connection::Online && !s.notifications.is_empty()).then_some(())
+    })
+    .await;
+    assert!(
+        !shell.outputs.lock().unwrap().is_empty(),
+        "toasts still reach the desktop"
+    );
+    let note = app.status().cache_note.unwrap_or_default();
+    assert!(
+        note.contains("cannot save") && note.contains("restart"),
+        "{note}"
+    );
+    app.quit().await;
+}

@@ -146,6 +146,9 @@ struct Inner {
     path: PathBuf,
     /// [`Store::close`] ran: no connecting again.
     closed: std::sync::atomic::AtomicBool,
+    /// Held in memory only ([`Store::open_in_memory`]): `path` is the file it
+    /// stands in for, never opened.
+    in_memory: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -179,8 +182,29 @@ impl Store {
                 conn: Mutex::new(Some(conn)),
                 path: path.to_path_buf(),
                 closed: std::sync::atomic::AtomicBool::new(false),
+                in_memory: false,
             }),
         })
+    }
+
+    /// A cache in memory only, standing in for the file at `path` when that
+    /// cannot be opened (a full disk at start): ChatBell keeps notifying, the
+    /// file is left as it is, and nothing of this run is kept after it.
+    pub async fn open_in_memory(path: &Path) -> Result<Store, StoreError> {
+        let conn = connect_memory().await?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(Some(conn)),
+                path: path.to_path_buf(),
+                closed: std::sync::atomic::AtomicBool::new(false),
+                in_memory: true,
+            }),
+        })
+    }
+
+    /// Whether this cache is held in memory only ([`Store::open_in_memory`]).
+    pub fn in_memory(&self) -> bool {
+        self.inner.in_memory
     }
 
     /// [`Store::open`]; a file that is no usable cache (damaged, truncated,
@@ -215,6 +239,13 @@ impl Store {
             let _ = conn.close().await;
         }
         let path = &self.inner.path;
+        if self.inner.in_memory {
+            *slot = Some(connect_memory().await?);
+            return Ok(Rebuilt {
+                moved_to: None,
+                why: why.to_string(),
+            });
+        }
         let moved_to = move_aside(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
@@ -232,7 +263,7 @@ impl Store {
     /// Whether the cache's file is still where it was opened (a folder deleted
     /// while ChatBell runs leaves it writing to a file no one can find).
     pub fn file_exists(&self) -> bool {
-        self.inner.path.exists()
+        self.inner.in_memory || self.inner.path.exists()
     }
 
     /// The database file.
@@ -243,7 +274,10 @@ impl Store {
     /// The connection, once the operations before this one are done.
     async fn conn(&self) -> Result<MappedMutexGuard<'_, SqliteConnection>, StoreError> {
         let mut slot = self.inner.conn.lock().await;
-        if slot.is_none() && !self.inner.closed.load(std::sync::atomic::Ordering::SeqCst) {
+        if slot.is_none()
+            && !self.inner.closed.load(std::sync::atomic::Ordering::SeqCst)
+            && !self.inner.in_memory
+        {
             *slot = Some(connect_elsewhere(&self.inner.path).await?);
         }
         MutexGuard::try_map(slot, Option::as_mut).map_err(|_| StoreError::Closed)
@@ -254,6 +288,9 @@ impl Store {
     /// ChatBell runs (which the store's own connection may not read again for
     /// a long time) is [`StoreError::Corrupt`]. Writes nothing.
     pub async fn verify(&self) -> Result<(), StoreError> {
+        if self.inner.in_memory {
+            return Ok(());
+        }
         let mut conn = SqliteConnectOptions::new()
             .filename(&self.inner.path)
             .read_only(true)
@@ -599,6 +636,32 @@ async fn connect(path: &Path) -> Result<SqliteConnection, StoreError> {
         return Err(e);
     }
     Ok(conn)
+}
+
+/// A cache in memory, its schema made (on a blocking thread, as
+/// [`connect_elsewhere`]).
+async fn connect_memory() -> Result<SqliteConnection, StoreError> {
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        rt.block_on(async {
+            let mut conn = SqliteConnectOptions::new()
+                .in_memory(true)
+                .foreign_keys(true)
+                .connect()
+                .await
+                .map_err(|e| StoreError::classify(e, "opening a cache in memory"))?;
+            if let Err(e) = migrate(&mut conn).await {
+                let _ = conn.close().await;
+                return Err(e.reclassify("making the cache in memory"));
+            }
+            Ok(conn)
+        })
+    })
+    .await
+    .map_err(|e| StoreError::Io {
+        path: PathBuf::from(":memory:"),
+        source: std::io::Error::other(e.to_string()),
+    })?
 }
 
 /// [`connect`] on a blocking thread: the compiler cannot prove the future of

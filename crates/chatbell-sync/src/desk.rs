@@ -71,6 +71,10 @@ pub enum CacheState {
         moved_to: Option<std::path::PathBuf>,
         why: String,
     },
+    /// The cache's file could not be opened at start (a full disk): the desk
+    /// runs on a cache in memory, the file left as it was; nothing of this
+    /// run is kept after it.
+    InMemory { why: String },
 }
 
 impl CacheState {
@@ -80,6 +84,9 @@ impl CacheState {
             CacheState::Ok => None,
             CacheState::CannotWrite { why, waiting } => Some(format!(
                 "ChatBell cannot save to its cache on this computer ({why}). It keeps notifying you, and saves what came meanwhile ({waiting} step(s) waiting) once there is room: free some disk space."
+            )),
+            CacheState::InMemory { why } => Some(format!(
+                "ChatBell cannot save to its cache on this computer ({why}). It keeps notifying you, but what it shows is not kept after it stops: free some disk space, then restart ChatBell."
             )),
             CacheState::Rebuilt { moved_to, why } => Some(match moved_to {
                 Some(p) => format!(

@@ -501,3 +501,39 @@ async fn a_poll_that_reads_nothing_new_writes_nothing_to_the_cache() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_start_on_a_full_disk_moves_no_healthy_cache_aside() {
+    let Some(disk) = SmallDisk::mount(4 * 1024) else {
+        return;
+    };
+    let emu = org().await;
+    let mut me = desk(&emu, DEMO_AGENT_EMAIL, Some(disk.dir.clone()), quick()).await;
+    me.desk.poll().await.unwrap();
+    let path = disk.path().join("chatbell.db");
+    drop(me);
+    // The disk fills while ChatBell is closed (a roaming profile at login).
+    let _filler = disk.fill();
+    let opened = chatbell_store::Store::open_or_rebuild(&path).await;
+    let moved: Vec<_> = std::fs::read_dir(disk.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("damaged"))
+        .collect();
+    assert!(moved.is_empty(), "a healthy cache moved aside: {moved:?}");
+    match opened {
+        // Opened after all: what it held is there.
+        Ok((store, rebuilt)) => {
+            assert!(rebuilt.is_none(), "{rebuilt:?}");
+            let snap = store.snapshot_at(chatbell_core::Ts(0)).await.unwrap();
+            assert!(!snap.rows.is_empty(), "what it held is there");
+        }
+        // Or it cannot be written: the app then runs on a cache in memory
+        // (`chatbell-app`'s a_start_on_a_full_disk_keeps_notifying_...).
+        Err(e) => assert!(e.cannot_write() && !e.is_damaged(), "{e}"),
+    }
+    let stand_in = chatbell_store::Store::open_in_memory(&path).await.unwrap();
+    assert!(stand_in.in_memory() && stand_in.file_exists());
+    emu.shutdown().await;
+}
