@@ -167,8 +167,9 @@ async fn the_panels_requests_go_through_the_control_socket_and_bad_input_is_refu
         let sock = sock.clone();
         async move { control::request(&sock, &r).await.unwrap() }
     };
-    until(60, "the demo online", || {
-        (app.status().connection == Connection::Online).then_some(())
+    until(60, "the demo online with notifications", || {
+        let s = app.status();
+        (s.connection == Connection::Online && !s.notifications.is_empty()).then_some(())
     })
     .await;
 
