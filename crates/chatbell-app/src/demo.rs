@@ -97,10 +97,20 @@ impl DemoOrg {
             ])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| DemoError::Emulator(format!("{}: {e}", program.display())))?;
+        // What it says went wrong (it writes nothing else there) goes to
+        // ChatBell's log.
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    tracing::warn!("demo org: {line}");
+                }
+            });
+        }
         let stdout = child
             .stdout
             .take()

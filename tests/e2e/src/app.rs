@@ -376,21 +376,28 @@ impl Drop for ChatBell {
 /// machine wakes: the monotonic clock is left alone.
 pub struct FakeClock {
     file: PathBuf,
+    library: PathBuf,
 }
 
-/// Where Debian puts libfaketime's multi-threaded library.
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+/// Where Debian puts libfaketime's multi-threaded library, for this machine's
+/// architecture (`/usr/lib/<triplet>/faketime/`).
+fn libfaketime() -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib")
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("faketime/libfaketimeMT.so.1"))
+        .find(|p| p.is_file())
+}
 
 impl FakeClock {
     /// A clock file in `dir`, at the real time.
     pub fn new(dir: &Path) -> Result<FakeClock, String> {
-        if !Path::new(LIBFAKETIME).exists() {
-            return Err(format!(
-                "{LIBFAKETIME} is missing: the clock tests need Debian's libfaketime package"
-            ));
-        }
+        let library = libfaketime().ok_or(
+            "no /usr/lib/*/faketime/libfaketimeMT.so.1: the clock tests need Debian's libfaketime package",
+        )?;
         let clock = FakeClock {
             file: dir.join("faketime"),
+            library,
         };
         clock.set("+0")?;
         Ok(clock)
@@ -399,7 +406,7 @@ impl FakeClock {
     /// The environment that puts a `chatbell` run on this clock.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
-            ("LD_PRELOAD".into(), LIBFAKETIME.into()),
+            ("LD_PRELOAD".into(), self.library.display().to_string()),
             (
                 "FAKETIME_TIMESTAMP_FILE".into(),
                 self.file.display().to_string(),

@@ -438,6 +438,20 @@ async fn clock_jumps(artefacts: Artefacts, bin: &Path) -> Result<(), String> {
     result
 }
 
+/// Waits until `who`'s `status` says of the desktop's clock something with
+/// `needle` in it; the note.
+async fn wait_clock_note(desk: &Desktop, who: &ChatBell, needle: &str) -> Result<String, String> {
+    wait_until(
+        Limit::secs(30),
+        &format!("status says the clock is {needle}"),
+        || async {
+            let n = clock_note(&who.status(desk).ok()?);
+            n.contains(needle).then_some(n)
+        },
+    )
+    .await
+}
+
 fn clock_note(s: &Value) -> String {
     s.get("clock_note")
         .and_then(Value::as_str)
@@ -457,15 +471,7 @@ async fn clock_steps(
     dana.start_headless(desk)?;
     dana.sign_in_cli(desk, org, DANA).await?;
     let me = &*dana;
-    let said = wait_until(
-        Limit::secs(30),
-        "status says the clock is ahead",
-        || async {
-            let n = clock_note(&me.status(desk).ok()?);
-            n.contains("4 min ahead").then_some(n)
-        },
-    )
-    .await?;
+    let said = wait_clock_note(desk, dana, "4 min ahead").await?;
     let (_, doctor) = dana.cli(desk, &["doctor"])?;
     check(doctor.contains("4 min ahead"), || {
         format!("doctor did not say the clock is ahead: {doctor}")
@@ -516,15 +522,7 @@ async fn clock_steps(
     )
     .await?;
     let toast_after = t.elapsed();
-    let said = wait_until(
-        Limit::secs(30),
-        "status says the clock is behind",
-        || async {
-            let n = clock_note(&me.status(desk).ok()?);
-            n.contains("60 min behind").then_some(n)
-        },
-    )
-    .await?;
+    let said = wait_clock_note(desk, me, "60 min behind").await?;
     println!(
         "  desktop set back an hour: a new chat shown {:.1} s after the customer wrote; status says \"{said}\"",
         toast_after.as_secs_f64()
@@ -914,12 +912,7 @@ async fn clock_jump_stretch(
     bad.clock.set("+2h")?;
     let started = Instant::now();
     // Once a poll has read the org's time, chats come one by one.
-    wait_until(Limit::secs(30), "the clock said ahead", || async {
-        clock_note(&dana.status(desk).ok()?)
-            .contains("ahead")
-            .then_some(())
-    })
-    .await?;
+    wait_clock_note(desk, dana, "ahead").await?;
     marker_chats(
         desk,
         org,
