@@ -6,8 +6,8 @@ Standard library only (zlib + struct write the PNGs). Every icon is an
 executable and the installers) and icon.icns (macOS: the .app bundle) hold the
 same drawing as PNG images at the sizes each platform asks for.
 
-    python3 assets/make-icons.py            # writes src-tauri/icons/
-    python3 assets/make-icons.py OUT_DIR    # writes elsewhere
+    python3 assets/make-icons.py            # writes src-tauri/icons/ and crates/chatbell/tray.png
+    python3 assets/make-icons.py OUT_DIR    # writes everything to OUT_DIR
 """
 
 import math
@@ -26,8 +26,9 @@ ICONS = {
     "128x128@2x.png": 256,
     "256x256.png": 256,  # hicolor/256x256 in the Linux packages
     "icon.png": 512,
-    "tray.png": 64,
 }
+# The tray icon, drawn into the resident process (crates/chatbell).
+TRAY = ("tray.png", 64)
 
 
 def in_rounded_square(x, y, margin=0.03, radius=0.2):
@@ -152,6 +153,10 @@ def main():
         path = out / name
         path.write_bytes(png(size))
         print(f"{path} {size}x{size}")
+    tray_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else root / "crates" / "chatbell"
+    path = tray_dir / TRAY[0]
+    path.write_bytes(png(TRAY[1]))
+    print(f"{path} {TRAY[1]}x{TRAY[1]}")
     path = out / "icon.ico"
     path.write_bytes(ico_bytes([(s, png(s)) for s in ICO_SIZES]))
     print(f"{path} {ICO_SIZES}")

@@ -17,7 +17,7 @@ stop_chatbell() {
     pids=""
     for p in /proc/[0-9]*; do
         case "$(readlink "$p/exe" 2>/dev/null || true)" in
-            /usr/bin/chatbell | "/usr/bin/chatbell (deleted)") pids="$pids ${p#/proc/}" ;;
+            /usr/bin/chatbell | "/usr/bin/chatbell (deleted)" | /usr/bin/chatbell-panel | "/usr/bin/chatbell-panel (deleted)") pids="$pids ${p#/proc/}" ;;
         esac
     done
     [ -n "$pids" ] || return 0

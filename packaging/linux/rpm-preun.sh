@@ -6,7 +6,7 @@ if [ "$1" = 0 ]; then
     pids=""
     for p in /proc/[0-9]*; do
         case "$(readlink "$p/exe" 2>/dev/null || true)" in
-            /usr/bin/chatbell | "/usr/bin/chatbell (deleted)") pids="$pids ${p#/proc/}" ;;
+            /usr/bin/chatbell | "/usr/bin/chatbell (deleted)" | /usr/bin/chatbell-panel | "/usr/bin/chatbell-panel (deleted)") pids="$pids ${p#/proc/}" ;;
         esac
     done
     if [ -n "$pids" ]; then

@@ -1,8 +1,10 @@
 //! In-app updates, only where ChatBell updates itself: the AppImage and the
 //! Windows installers (NSIS, MSI). A .deb or .rpm install is updated by the
 //! package manager and a build from source by whoever built it: for those the
-//! updater plugin is not even loaded. The panel cannot reach the updater (its
-//! capability grants none of the plugin's commands); ChatBell checks by itself.
+//! updater plugin is not even loaded. The page cannot reach the updater (its
+//! capability grants none of the plugin's commands); the panel's process checks
+//! by itself, while the panel is open (ChatBell's resident process links no
+//! Tauri: it stays small all day).
 //!
 //! The endpoints and the public key that every update must be signed with are
 //! `plugins.updater` in `tauri.conf.json` (README: Updates).
@@ -13,8 +15,9 @@ use tauri::utils::config::BundleType;
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_updater::UpdaterExt as _;
 
-/// The first check, a little after the start; then one a day.
-const FIRST_CHECK: Duration = Duration::from_secs(120);
+/// The first check, a little after the panel opens; then one a day while it
+/// stays open.
+const FIRST_CHECK: Duration = Duration::from_secs(20);
 const EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How this ChatBell was installed, as the packager wrote it into the binary.

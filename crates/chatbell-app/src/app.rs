@@ -14,6 +14,7 @@ use crate::demo::{DemoError, DemoOrg};
 use crate::lifecycle::{
     DeskReport, Effect, Event, Kit, Lifecycle, LifecycleError, Signer, Ticket, Wanted, Way,
 };
+use crate::panels::Panels;
 use crate::prefs::{DynamicsPrefs, PanelPrefs, Prefs, PrefsError};
 use crate::view::{self, AccountView, Connection, NotificationView, SignInPrompt, Status, Storage};
 use chatbell_auth::{
@@ -192,6 +193,8 @@ impl std::fmt::Debug for App {
 
 struct Inner {
     paths: Paths,
+    /// The panel process attached, if any.
+    panels: Panels,
     options: AppOptions,
     shell: Arc<dyn Shell>,
     status: watch::Sender<Status>,
@@ -373,6 +376,7 @@ impl App {
                     life: Lifecycle::Activating { wanted },
                 }),
                 first_run,
+                panels: Panels::default(),
             }),
         };
         tokio::spawn(apply_desk_reports(Arc::downgrade(&app.inner), desk_reports));
@@ -423,6 +427,11 @@ impl App {
     /// Status changes, as they happen.
     pub fn subscribe(&self) -> watch::Receiver<Status> {
         self.inner.status.subscribe()
+    }
+
+    /// Whether a panel is attached, and the way to bring it to the front.
+    pub fn panels(&self) -> &Panels {
+        &self.inner.panels
     }
 
     /// Why the configuration file could not be used, if it could not.
@@ -1521,9 +1530,24 @@ impl Handler for App {
                     done(self.set_dynamics(Some(&url), app_id.as_deref()).await)
                 }
                 // Answered by the connection itself (`Handler::watch`).
-                Request::Watch => control::error("watch is a stream of its own"),
+                Request::Watch | Request::Panel => control::error("watch is a stream of its own"),
             }
         })
+    }
+
+    fn panel(&self) -> Option<Result<control::PanelFeed, serde_json::Value>> {
+        let Some(attached) = self.inner.panels.attach() else {
+            let mut refused = control::error("ChatBell's panel is open already");
+            refused["already_open"] = serde_json::Value::Bool(true);
+            return Some(Err(refused));
+        };
+        let status = self.watch()?;
+        let show = attached.show.clone();
+        Some(Ok(control::PanelFeed {
+            status,
+            show,
+            attached: Box::new(attached),
+        }))
     }
 
     fn watch(&self) -> Option<watch::Receiver<serde_json::Value>> {

@@ -17,6 +17,15 @@
 //! {"cmd":"ping"}                                                → {"ok":true}
 //! {"cmd":"open"}                                                → {"ok":true}   (shows the panel)
 //! {"cmd":"quit"}                                                → {"ok":true}   (then ChatBell stops)
+//! {"cmd":"watch"}                                               → {"status":…} now and at each change
+//! {"cmd":"panel"}                                               → as watch, and {"show":true} lines
+//! ```
+//!
+//! and the panel's own (`withdraw_request`, `history`, `preferences`,
+//! `set_preferences`, `cancel_signin`, `use_demo`, `set_dynamics`): see
+//! [`Request`].
+//!
+//! ```text
 //! ```
 //!
 //! Malformed input gets an error answer; a line longer than [`MAX_LINE`] gets one
@@ -104,6 +113,12 @@ pub enum Request {
     /// changes, one `{"status": …}` line each, until the client closes it. A
     /// panel in a process of its own follows ChatBell so.
     Watch,
+    /// The panel attaches: a [`Request::Watch`] stream that also carries a
+    /// `{"show":true}` line each time ChatBell wants the panel in front (the
+    /// tray's "Open panel", a toast, `chatbell open`). One panel at most: while
+    /// one is attached, another gets one error answer with `"already_open":true`
+    /// (and the attached one is brought to the front).
+    Panel,
 }
 
 impl Request {
@@ -117,6 +132,7 @@ impl Request {
             | Request::Open
             | Request::Quit
             | Request::Watch
+            | Request::Panel
             | Request::CancelSignin => Duration::ZERO,
             Request::WithdrawRequest { .. } => crate::app::ACTION_TIMEOUT + Duration::from_secs(10),
             // The local cache and preference files.
@@ -177,6 +193,15 @@ pub fn error(message: impl std::fmt::Display) -> Value {
     json!({"ok": false, "error": message.to_string()})
 }
 
+/// A line of a [`Request::Panel`] stream, as the panel gets it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PanelLine {
+    /// The status now.
+    Status(Value),
+    /// ChatBell wants the panel in front.
+    Show,
+}
+
 /// A boxed future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -188,6 +213,19 @@ pub trait Handler: Send + Sync + 'static {
     fn watch(&self) -> Option<tokio::sync::watch::Receiver<Value>> {
         None
     }
+    /// A panel attaches ([`Request::Panel`]). `None`: no panel here; `Err`: the
+    /// answer that refuses it (one is attached already).
+    fn panel(&self) -> Option<Result<PanelFeed, Value>> {
+        None
+    }
+}
+
+/// What an attached panel follows: the status, and the times it is asked to
+/// come to the front. It stays attached while `attached` lives.
+pub struct PanelFeed {
+    pub status: tokio::sync::watch::Receiver<Value>,
+    pub show: tokio::sync::watch::Receiver<u64>,
+    pub attached: Box<dyn Send + Sync>,
 }
 
 /// Why the control socket could not be used.
@@ -215,6 +253,8 @@ pub enum ControlError {
     NotAnswering { path: PathBuf, pid: Option<u32> },
     #[error("unreadable answer from ChatBell: {0}")]
     BadAnswer(String),
+    #[error("ChatBell's panel is open already (it was brought to the front)")]
+    PanelOpen,
     #[error("the control socket is not supported on this platform")]
     Unsupported,
 }
@@ -282,10 +322,24 @@ pub async fn serve_lines(
         let answer = match serde_json::from_str::<Request>(line) {
             Ok(Request::Watch) => match handler.watch() {
                 Some(changes) => {
-                    stream_status(&mut reader, &mut write, changes).await;
+                    stream_status(&mut reader, &mut write, changes, None).await;
                     return;
                 }
                 None => error("nothing to watch here"),
+            },
+            Ok(Request::Panel) => match handler.panel() {
+                Some(Ok(feed)) => {
+                    let PanelFeed {
+                        status,
+                        show,
+                        attached,
+                    } = feed;
+                    stream_status(&mut reader, &mut write, status, Some(show)).await;
+                    drop(attached);
+                    return;
+                }
+                Some(Err(refused)) => refused,
+                None => error("no panel here"),
             },
             Ok(req) => handler.handle(req).await,
             Err(e) => error(format!("bad request: {e}")),
@@ -296,21 +350,42 @@ pub async fn serve_lines(
     }
 }
 
-/// A [`Request::Watch`]: the status now and at each change, until the client
-/// closes the connection (or writes anything more) or the app stops.
+/// A [`Request::Watch`] (or [`Request::Panel`], with `show`): the status now
+/// and at each change, and `{"show":true}` each time `show` changes, until the
+/// client closes the connection (or writes anything more) or the app stops.
 async fn stream_status(
     reader: &mut (impl AsyncRead + Unpin),
     write: &mut (impl AsyncWrite + Unpin),
     mut changes: tokio::sync::watch::Receiver<Value>,
+    mut show: Option<tokio::sync::watch::Receiver<u64>>,
 ) {
     let mut byte = [0u8; 1];
+    let mut status_due = true;
     loop {
-        let status = changes.borrow_and_update().clone();
-        if !write_line(write, &serde_json::json!({ "status": status })).await {
+        if status_due {
+            let status = changes.borrow_and_update().clone();
+            if !write_line(write, &serde_json::json!({ "status": status })).await {
+                return;
+            }
+        } else if !write_line(write, &serde_json::json!({ "show": true })).await {
             return;
         }
+        let shown = async {
+            match show.as_mut() {
+                Some(s) => s.changed().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            changed = changes.changed() => if changed.is_err() { return },
+            changed = changes.changed() => {
+                if changed.is_err() { return }
+                status_due = true;
+            }
+            changed = shown => {
+                if changed.is_err() { return }
+                if let Some(s) = show.as_mut() { s.borrow_and_update(); }
+                status_due = false;
+            }
             // The client closed (or broke the protocol): the stream ends.
             _ = reader.read(&mut byte) => return,
         }
@@ -502,6 +577,30 @@ mod unix {
         path: &Path,
         mut each: impl FnMut(Value) -> bool,
     ) -> Result<(), ControlError> {
+        follow(path, &Request::Watch, |line| match line {
+            PanelLine::Status(s) => each(s),
+            PanelLine::Show => true,
+        })
+        .await
+    }
+
+    /// Attaches a panel to the instance at `path` ([`Request::Panel`]): `each`
+    /// gets the status now and at every change, and each request to come to the
+    /// front, until it returns `false` or ChatBell stops (then `Ok`). A panel
+    /// attached already: [`ControlError::PanelOpen`] (it was brought to the
+    /// front).
+    pub async fn attach_panel(
+        path: &Path,
+        each: impl FnMut(PanelLine) -> bool,
+    ) -> Result<(), ControlError> {
+        follow(path, &Request::Panel, each).await
+    }
+
+    async fn follow(
+        path: &Path,
+        request: &Request,
+        mut each: impl FnMut(PanelLine) -> bool,
+    ) -> Result<(), ControlError> {
         let patience = Patience::default();
         let stream = connect(path, patience.connect).await?;
         let io = |source| ControlError::Io {
@@ -509,8 +608,8 @@ mod unix {
             source,
         };
         let (read, mut write) = stream.into_split();
-        let mut line = serde_json::to_string(&Request::Watch)
-            .map_err(|e| ControlError::BadAnswer(e.to_string()))?;
+        let mut line =
+            serde_json::to_string(request).map_err(|e| ControlError::BadAnswer(e.to_string()))?;
         line.push('\n');
         write.write_all(line.as_bytes()).await.map_err(io)?;
         // As for an answer: a status line up to 64 MiB.
@@ -529,10 +628,16 @@ mod unix {
             }
             let v: Value = serde_json::from_slice(&line)
                 .map_err(|e| ControlError::BadAnswer(e.to_string()))?;
-            let Some(status) = v.get("status") else {
+            let line = if let Some(status) = v.get("status") {
+                PanelLine::Status(status.clone())
+            } else if v.get("show") == Some(&Value::Bool(true)) {
+                PanelLine::Show
+            } else if v.get("already_open") == Some(&Value::Bool(true)) {
+                return Err(ControlError::PanelOpen);
+            } else {
                 return Err(ControlError::BadAnswer(v.to_string()));
             };
-            if !each(status.clone()) {
+            if !each(line) {
                 break;
             }
         }

@@ -954,7 +954,12 @@ fn logs(out: &mut String, dir: &Path, wanted: usize) {
     };
     let mut files: Vec<(SystemTime, String, PathBuf)> = entries
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("chatbell.log"))
+        // ChatBell's and its panel's.
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("chatbell.log") || name.starts_with("panel.log")
+        })
         .filter_map(|e| {
             let meta = e.metadata().ok().filter(|m| m.is_file())?;
             Some((

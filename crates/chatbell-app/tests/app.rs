@@ -2,7 +2,7 @@
 //! file in a temporary directory, a real Unix socket.
 #![allow(clippy::unwrap_used)]
 
-use chatbell_app::control::{self, ControlServer, Request};
+use chatbell_app::control::{self, ControlError, ControlServer, PanelLine, Request};
 use chatbell_app::{App, AppOptions, Connection, Paths, Shell, Status};
 use chatbell_core::present::Output;
 use chatbell_core::NotificationKey;
@@ -467,7 +467,7 @@ async fn preferences_are_checked_saved_and_applied() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn headless_runs_the_demo_behind_the_control_socket() {
+async fn headless_runs_the_demo_behind_the_control_socket_and_one_panel_attaches() {
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths::new(dir.path().join("config.toml"), dir.path().join("data"));
     let sock = dir.path().join("run").join("control.sock");
@@ -516,6 +516,43 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
     .unwrap();
     assert_eq!(seen.last().map(String::as_str), Some("online"), "{seen:?}");
     assert!(seen.len() >= 2, "the changes on the way: {seen:?}");
+    // A panel attaches and follows the status; a second panel is refused, and
+    // the first one is told to come to the front instead.
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    let first = tokio::spawn({
+        let sock = sock.clone();
+        async move { control::attach_panel(&sock, move |line| lines_tx.send(line).is_ok()).await }
+    });
+    let PanelLine::Status(status) = next_line(&mut lines).await else {
+        panic!("a panel hears the status first");
+    };
+    assert_eq!(status["connection"], "online", "{status}");
+    let second = control::attach_panel(&sock, |_| true).await;
+    assert!(
+        matches!(second, Err(ControlError::PanelOpen)),
+        "a second panel: {second:?}"
+    );
+    assert_eq!(next_line(&mut lines).await, PanelLine::Show);
+    // The panel closes: another one may attach.
+    first.abort();
+    let _ = first.await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let again = tokio::time::timeout(
+            Duration::from_secs(5),
+            control::attach_panel(&sock, |_| false),
+        )
+        .await
+        .expect("attach answers");
+        if again.is_ok() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the closed panel stays attached: {again:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // A second instance finds the first one running.
     let second = chatbell_app::headless::run(
         paths,
@@ -530,6 +567,14 @@ async fn headless_runs_the_demo_behind_the_control_socket() {
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
     assert!(!sock.exists());
+}
+
+/// What a panel hears next, within 10 s.
+async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<PanelLine>) -> PanelLine {
+    tokio::time::timeout(Duration::from_secs(10), lines.recv())
+        .await
+        .expect("the panel heard nothing")
+        .expect("the panel's stream ended")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

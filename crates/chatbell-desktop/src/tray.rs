@@ -722,6 +722,12 @@ fn watcher_appeared(msg: &zbus::Message) -> bool {
     }
 }
 
+/// The desktop's session bus (`DBUS_SESSION_BUS_ADDRESS`), where the tray host
+/// listens.
+pub async fn session_bus() -> Result<Connection, TrayError> {
+    Ok(Connection::session().await?)
+}
+
 /// Distinguishes the trays of one process in their bus names.
 static TRAYS: AtomicU32 = AtomicU32::new(1);
 

@@ -17,6 +17,21 @@ use std::time::Duration;
 /// The model-driven app id written into the configuration (deep links carry it).
 pub const APP_ID: &str = "6a4c1f0e-1111-2222-3333-444455556666";
 
+/// The panel's binary: `$CHATBELL_PANEL_BIN`, or `chatbell-panel` beside `bin`.
+pub fn panel_binary(bin: &Path) -> Result<PathBuf, String> {
+    let p = std::env::var_os("CHATBELL_PANEL_BIN")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bin.with_file_name("chatbell-panel"));
+    if !p.is_file() {
+        return Err(format!(
+            "no panel binary at {} (build it: cargo build -p chatbell-panel; or set CHATBELL_PANEL_BIN)",
+            p.display()
+        ));
+    }
+    Ok(p)
+}
+
 /// The `chatbell` binary: `$CHATBELL_BIN`.
 pub fn binary() -> Result<PathBuf, String> {
     let p = std::env::var_os("CHATBELL_BIN")
@@ -43,11 +58,15 @@ pub struct ChatBell {
     pub data_dir: PathBuf,
     pub runtime_dir: PathBuf,
     bin: PathBuf,
-    /// WebKitWebDriver (panel runs) or ChatBell itself (headless runs).
+    /// ChatBell itself.
     proc: Option<Proc>,
+    /// WebKitWebDriver, which started the panel (panel runs).
+    driver: Option<Proc>,
     pub panel: Option<Session>,
     /// ChatBell's own pid.
     pub pid: u32,
+    /// The panel's process (`chatbell-panel`), while it runs.
+    pub panel_pid: u32,
     /// A session bus of its own (another agent's desktop session), instead of
     /// the desktop's.
     pub bus_address: Option<String>,
@@ -101,8 +120,10 @@ impl ChatBell {
             runtime_dir,
             bin: bin.to_path_buf(),
             proc: None,
+            driver: None,
             panel: None,
             pid: 0,
+            panel_pid: 0,
             bus_address: None,
             extra_env: Vec::new(),
         })
@@ -133,12 +154,48 @@ impl ChatBell {
         serde_json::from_str(&out).map_err(|e| format!("`chatbell status --json`: {e}: {out}"))
     }
 
-    /// Starts ChatBell through WebKitWebDriver, so that its panel can be driven.
+    /// Starts ChatBell in the tray (`chatbell --no-panel`), then its panel
+    /// (`chatbell-panel`) through WebKitWebDriver, so that it can be driven.
     pub async fn start_with_panel(&mut self, desk: &Desktop) -> Result<(), String> {
+        let panel_bin = panel_binary(&self.bin)?;
+        let logs = desk.artefacts.logs();
+        let resident = Proc::spawn(
+            &format!("{}-chatbell", self.name),
+            self.env(
+                desk,
+                Command::new(&self.bin)
+                    .arg("--no-panel")
+                    .stdin(Stdio::null()),
+            ),
+            &logs,
+            false,
+        )?;
+        self.pid = resident.pid();
+        self.proc = Some(resident);
+        let me = &*self;
+        wait_until(
+            Limit::secs(30),
+            "ChatBell answers `chatbell ping`",
+            || async {
+                if !me.alive() {
+                    return Some(Err("ChatBell stopped at its start".to_string()));
+                }
+                me.cli(desk, &["ping"])
+                    .ok()
+                    .filter(|(code, _)| *code == 0)
+                    .map(|_| Ok(()))
+            },
+        )
+        .await??;
+        self.open_panel(desk, &panel_bin).await
+    }
+
+    /// Starts the panel through WebKitWebDriver (ChatBell runs).
+    async fn open_panel(&mut self, desk: &Desktop, panel_bin: &Path) -> Result<(), String> {
         let port = free_port()?;
         let logs = desk.artefacts.logs();
         let mut driver = Proc::spawn(
-            &format!("{}-chatbell", self.name),
+            &format!("{}-chatbell-panel", self.name),
             self.env(
                 desk,
                 Command::new("WebKitWebDriver")
@@ -163,20 +220,20 @@ impl ChatBell {
                 .filter(|r| r.status().is_success())
         })
         .await?;
-        let bin = self.bin.display().to_string();
+        let bin = panel_bin.display().to_string();
         let session = Session::start(&url, &bin, Duration::from_secs(90)).await;
         let pid = proc::children_of(driver.pid())
             .into_iter()
-            .find(|(_, comm)| comm.starts_with("chatbell"))
+            .find(|(_, comm)| comm.starts_with("chatbell-panel"))
             .map(|(pid, _)| pid);
         if let Some(pid) = pid {
             driver.companions.push(pid);
-            self.pid = pid;
+            self.panel_pid = pid;
         }
-        self.proc = Some(driver);
+        self.driver = Some(driver);
         let session = session?;
-        if self.pid == 0 {
-            return Err("ChatBell's process was not found under WebKitWebDriver".into());
+        if self.panel_pid == 0 {
+            return Err("the panel's process was not found under WebKitWebDriver".into());
         }
         let s = &session;
         wait_until(Limit::secs(30), "the panel is rendered", || async {
@@ -324,7 +381,8 @@ impl ChatBell {
         }
     }
 
-    /// SIGKILL to ChatBell's own pid: no chance to save anything.
+    /// SIGKILL to ChatBell's own pid: no chance to save anything. Its panel,
+    /// if open, closes by itself (its connection to ChatBell ends).
     pub fn kill_hard(&mut self) {
         if self.alive() {
             proc::signal(self.pid, "KILL");
@@ -339,6 +397,10 @@ impl ChatBell {
     }
 
     fn stop_processes(&mut self) {
+        if let Some(mut d) = self.driver.take() {
+            d.stop(Duration::from_secs(5));
+        }
+        self.panel_pid = 0;
         if let Some(mut p) = self.proc.take() {
             p.stop(Duration::from_secs(5));
         }

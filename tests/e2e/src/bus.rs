@@ -504,6 +504,25 @@ impl DesktopBus {
             .map_err(|e| format!("{name}: {e}"))
     }
 
+    /// A tray item's `IconPixmap`: its images as (width, height, ARGB32 in
+    /// network byte order).
+    pub async fn tray_pixmaps(&self, item: &TrayItem) -> Result<Vec<(i32, i32, Vec<u8>)>, String> {
+        let v = self.tray_variant(item, "IconPixmap").await?;
+        let v = zbus::Variant::from(v);
+        let images: zbus::Array = v
+            .downcast()
+            .map_err(|e| format!("IconPixmap is not an array: {e}"))?;
+        let mut out = Vec::new();
+        for image in images.iter() {
+            let image = image.try_clone().map_err(|e| format!("IconPixmap: {e}"))?;
+            let (w, h, bytes): (i32, i32, Vec<u8>) = image
+                .downcast()
+                .map_err(|e| format!("IconPixmap image: {e}"))?;
+            out.push((w, h, bytes));
+        }
+        Ok(out)
+    }
+
     /// Reads a string property of a tray item.
     pub async fn tray_property(&self, item: &TrayItem, name: &str) -> Result<String, String> {
         let reply = self
