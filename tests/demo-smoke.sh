@@ -2,8 +2,9 @@
 # The README's run command, as a newcomer runs it, on a virtual desktop: starts
 # `./dev run` under Xvfb with a private D-Bus session and no configuration, then
 # checks that the demo came up the way the README promises — signed in as the
-# demo agent, online, notifications live, an unread count, and the tray icon
-# drawn with it — and that `chatbell quit` stops it.
+# demo agent, online, notifications live, an unread count, the tray icon drawn
+# with it, and the first run's panel open in a process of its own — and that
+# `chatbell quit` stops it all.
 #
 #   tests/demo-smoke.sh            (./dev test runs it; needs xvfb and dbus)
 #
@@ -55,6 +56,13 @@ wait_for() {
     done
 }
 
+# The desktop's tray host (a StatusNotifierWatcher): ChatBell registers with it.
+WORK=$(dirname "$LOG")
+/usr/bin/python3 "$ROOT/tests/sni-watcher.py" serve "$WORK/tray" >"$WORK/watcher.log" 2>&1 &
+WATCHER=$!
+for _ in $(seq 100); do [ -s "$WORK/tray.ready" ] && break; sleep 0.1; done
+[ -s "$WORK/tray.ready" ] || { cat "$WORK/watcher.log" >&2; fail "the tray host did not start"; }
+
 "$ROOT/dev" run >"$LOG" 2>&1 &
 RUN=$!
 stop_run() {
@@ -62,6 +70,7 @@ stop_run() {
     local kids
     kids=$(cat /proc/"$RUN"/task/*/children 2>/dev/null || true)
     kill "$RUN" $kids 2>/dev/null || true
+    kill "$WATCHER" 2>/dev/null || true
 }
 trap stop_run EXIT
 
@@ -86,10 +95,6 @@ live=$(field 'len(s["notifications"])' <<<"$s")
 field 'all(n["id"] and n["kind"] and isinstance(n["actions"], list) for n in s["notifications"])' <<<"$s" | grep -qx True \
     || fail "a notification lacks its id, kind or actions"
 
-# The tray icon: libayatana-appindicator writes each icon ChatBell sets as a PNG.
-icon() { ls "$XDG_RUNTIME_DIR"/tray-icon/*.png >/dev/null 2>&1; }
-wait_for 30 icon || fail "no tray icon was written under $XDG_RUNTIME_DIR/tray-icon"
-
 # The demo org is a process of its own, ChatBell's child (`chatbell-emulator`;
 # the kernel keeps 15 characters of a name).
 children_named() {
@@ -108,6 +113,23 @@ fi
 [ -n "$APP" ] || fail "no chatbell process under ./dev run"
 EMU=$(children_named "$APP" chatbell-emulat | head -1)
 [ -n "$EMU" ] || fail "the demo org is not a process of its own under ChatBell"
+
+# The tray icon: registered by ChatBell's process, its image carried over D-Bus.
+registered() { grep -q " $APP\$" "$WORK/tray"; }
+wait_for 30 registered || fail "no tray item registered by ChatBell (pid $APP): $(cat "$WORK/tray" 2>/dev/null)"
+read -r tray_bus tray_path _ < <(grep " $APP\$" "$WORK/tray" | tail -1)
+item=$(/usr/bin/python3 "$ROOT/tests/sni-watcher.py" item "$tray_bus" "$tray_path") || fail "cannot read the tray item"
+[ "$(field 's["Status"]' <<<"$item")" = Active ] || fail "the tray item is not active: $item"
+[ -n "$(field 's["IconPixmap"]' <<<"$item")" ] || fail "the tray item has no image: $item"
+
+# The first run opens the panel: a process of its own (`chatbell-panel`) with
+# the web engine under it; ChatBell itself maps no web engine and no GTK.
+panel_up() { [ -n "$(children_named "$APP" chatbell-panel)" ]; }
+wait_for 60 panel_up || fail "the first run did not open the panel"
+PANEL=$(children_named "$APP" chatbell-panel | head -1)
+if grep -q -e webkit2gtk -e libgtk-3 /proc/"$APP"/maps; then
+    fail "ChatBell's own process maps GTK or WebKit"
+fi
 gone() { [ ! -r /proc/"$1"/stat ] || [ "$(sed 's/^.*) //' /proc/"$1"/stat | cut -c1)" = Z ]; }
 
 "$BIN" quit || fail "chatbell quit failed"
@@ -117,11 +139,12 @@ while alive; do
     sleep 0.2
 done
 end=$((SECONDS + 10))
-until gone "$EMU"; do
-    [ $SECONDS -lt $end ] || fail "the demo org still runs 10 s after ChatBell quit"
+until gone "$EMU" && gone "$PANEL"; do
+    [ $SECONDS -lt $end ] || fail "the demo org or the panel still runs 10 s after ChatBell quit"
     sleep 0.2
 done
 trap - EXIT
+kill "$WATCHER" 2>/dev/null || true
 
 # Killed outright, ChatBell takes its demo org with it (the org stops when its
 # input, a pipe from ChatBell, closes).
@@ -139,5 +162,5 @@ until gone "$EMU"; do
     [ $SECONDS -lt $end ] || { kill "$EMU" 2>/dev/null; fail "the demo org outlived a killed ChatBell by 10 s"; }
     sleep 0.2
 done
-echo "demo smoke: ./dev run came up as $agent, online, $unread unread, $live live notifications, tray icon drawn, the demo org a process of its own; chatbell quit stopped both, and a killed ChatBell took its demo org with it"
+echo "demo smoke: ./dev run came up as $agent, online, $unread unread, $live live notifications, tray icon drawn ($item), the panel and the demo org processes of their own; chatbell quit stopped all three, and a killed ChatBell took its demo org with it"
 INNER

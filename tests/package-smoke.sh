@@ -112,7 +112,7 @@ wait_for() {
     done
 }
 
-# The tray host first: libayatana-appindicator registers with it.
+# The tray host first: ChatBell registers with it.
 /usr/bin/python3 "$ROOT/tests/sni-watcher.py" serve "$WORK/tray" >"$WORK/watcher.log" 2>&1 &
 WATCHER=$!
 trap 'kill "$WATCHER" 2>/dev/null || true' EXIT
@@ -146,10 +146,23 @@ read -r bus path pid <"$WORK/tray"
 item=$(/usr/bin/python3 "$ROOT/tests/sni-watcher.py" item "$bus" "$path") || fail "cannot read the tray item's properties"
 [ "$(field 's["Status"]' <<<"$item")" = Active ] || fail "the tray item is not active: $item"
 
+[ -n "$(field 's["IconPixmap"]' <<<"$item")" ] || fail "the tray item has no image: $item"
+
+# The first run's panel: the installed chatbell-panel, a process of its own.
+panel_pid() {
+    for k in $(cat /proc/"$APP"/task/*/children 2>/dev/null); do
+        [ "$(readlink /proc/"$k"/exe 2>/dev/null)" = /usr/bin/chatbell-panel ] && echo "$k"
+    done
+    return 0
+}
+panel_up() { [ -n "$(panel_pid)" ]; }
+wait_for 60 panel_up || fail "the first run did not open the installed panel (/usr/bin/chatbell-panel)"
+PANEL=$(panel_pid | head -1)
+
 # Installed from a .deb: the package manager updates it, never ChatBell itself.
-# (ChatBell's own log file: no colours)
-grep -q 'updates: not in-app.*installed="deb"' "$CHATBELL_DATA_DIR"/logs/chatbell.log* \
-    || fail "the binary does not know it came in a .deb, or its in-app updater is on"
+# (The panel's own log file: no colours)
+in_deb() { grep -q 'updates: not in-app.*installed="deb"' "$CHATBELL_DATA_DIR"/logs/panel.log* 2>/dev/null; }
+wait_for 30 in_deb || fail "the panel does not know it came in a .deb, or its in-app updater is on"
 
 # 3. Remove the package while ChatBell runs: its prerm stops ChatBell.
 "${SUDO[@]}" dpkg -r chatbell >"$WORK/remove.log" 2>&1 || { cat "$WORK/remove.log" >&2; fail "dpkg -r failed"; }
@@ -157,6 +170,11 @@ code=0
 wait "$APP" || code=$?
 [ "$code" = 0 ] || fail "ChatBell exited with $code when the package was removed (not a clean quit)"
 grep -q "Stopping ChatBell" "$WORK/remove.log" || fail "the prerm did not stop ChatBell: $(cat "$WORK/remove.log")"
+end=$((SECONDS + 10))
+while alive "$PANEL"; do
+    [ $SECONDS -lt $end ] || fail "the panel outlived ChatBell by 10 s"
+    sleep 0.2
+done
 echo "package smoke: up in ${up} s (demo online, welcome shown, tray item $bus$path: $item); dpkg -r stopped it cleanly"
 INNER
 

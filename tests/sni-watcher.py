@@ -7,8 +7,9 @@ that registers, and a look at a registered item's properties.
                                   "ready" to FILE.ready once it does, then one
                                   line per registration to FILE:
                                   "<unique bus name> <object path> <pid>"
-    sni-watcher.py item BUS PATH  prints the item's Id, Category, Status and
-                                  IconName as JSON
+    sni-watcher.py item BUS PATH  prints the item's Id, Category, Status,
+                                  IconName and IconPixmap (its images'
+                                  sizes, "64x64 ...") as JSON
 
 Run it with Debian's /usr/bin/python3 (python3-dbus, python3-gi).
 """
@@ -93,7 +94,9 @@ def serve(out):
 def item(name, path):
     bus = dbus.SessionBus()
     props = bus.get_object(name, path).GetAll(ITEM, dbus_interface=PROPS)
-    print(json.dumps({k: str(props.get(k, "")) for k in ("Id", "Category", "Status", "IconName")}))
+    out = {k: str(props.get(k, "")) for k in ("Id", "Category", "Status", "IconName")}
+    out["IconPixmap"] = " ".join(f"{int(w)}x{int(h)}" for w, h, _ in props.get("IconPixmap", []))
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

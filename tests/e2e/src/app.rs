@@ -269,6 +269,16 @@ impl ChatBell {
         cmd
     }
 
+    /// `chatbell-panel` against this instance, to be run (its output piped).
+    pub fn panel_command(&self, desk: &Desktop) -> Result<Command, String> {
+        let mut cmd = Command::new(panel_binary(&self.bin)?);
+        self.env(desk, &mut cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Ok(cmd)
+    }
+
     /// Runs `chatbell <args>` against this instance; (exit code, stdout).
     pub fn cli(&self, desk: &Desktop, args: &[&str]) -> Result<(i32, String), String> {
         let out = self

@@ -388,6 +388,30 @@ impl Desktop {
         Ok(desk)
     }
 
+    /// Whether a window titled `title` of the program `class` (its WM_CLASS
+    /// instance) is mapped and viewable on the display (`xwininfo`).
+    pub fn window_viewable(&self, title: &str, class: &str) -> bool {
+        let run = |args: &[&str]| {
+            Command::new("xwininfo")
+                .args(args)
+                .env("DISPLAY", &self.display)
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        };
+        let Some(tree) = run(&["-root", "-tree"]) else {
+            return false;
+        };
+        let wanted = format!("\"{title}\": (\"{class}\"");
+        tree.lines()
+            .filter(|l| l.contains(&wanted))
+            .filter_map(|l| l.split_whitespace().next())
+            .any(|id| run(&["-id", id]).is_some_and(|w| w.contains("Map State: IsViewable")))
+    }
+
     /// Sets the desktop session's environment on a command.
     pub fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
         let path = std::env::var_os("PATH").unwrap_or_default();

@@ -1,5 +1,5 @@
 //! ChatBell under faults and races, end to end (issue: hostile input, faults and
-//! races). Four tests, each on a virtual desktop of its own:
+//! races). Six tests, each on a virtual desktop of its own:
 //!
 //! - `soak_r14_r16_kills_outage_and_throttling_lose_and_duplicate_nothing`: the
 //!   emulator's traffic simulation runs (`--simulate`: customers write, agents
@@ -52,6 +52,13 @@
 //!   on waking it polls at once and shows one catch-up (R17) for what came
 //!   meanwhile, an offer only for the idle chats still waiting (none for those
 //!   answered during the sleep), and nothing is lost.
+//! - `light_r14_a_killed_panel_or_chatbell_loses_nothing`: the panel is a
+//!   process of its own. Killed (SIGKILL) with a chat on it, ChatBell goes on:
+//!   the next chat still comes as a toast and both chats are in its status,
+//!   `chatbell open` starts a new panel (its window comes up), and a second
+//!   panel refuses to open beside it; ChatBell killed while that panel is
+//!   open: the panel closes by itself, and ChatBell started again shows both
+//!   chats in its panel (R14) and accepts one in Dynamics.
 //!
 //! Sizes (the short form is what `./dev test` runs; `./dev soak` runs the long
 //! one): `CHATBELL_SOAK_KILLS` (10; long 100), `CHATBELL_SOAK_OUTAGE_SECONDS`
@@ -83,6 +90,7 @@ const TESTS: &[&str] = &[
     "race_r15_an_action_moments_after_a_change_to_the_same_chat",
     "sturdy_a_full_disk_and_a_damaged_cache_lose_nothing",
     "sturdy_r6_r17_the_clock_jumps_and_a_resume_after_days_brings_one_catch_up",
+    "light_r14_a_killed_panel_or_chatbell_loses_nothing",
 ];
 
 /// The whole run may take this long before the watchdog ends it.
@@ -136,6 +144,8 @@ async fn run(name: &str) -> Result<(), String> {
         clock_jumps(artefacts, &bin).await
     } else if name.starts_with("sturdy") {
         sturdy(artefacts, &bin).await
+    } else if name.starts_with("light") {
+        light(artefacts, &bin).await
     } else if name.contains("moments_after") {
         late(artefacts, &bin).await
     } else {
@@ -436,6 +446,168 @@ async fn clock_jumps(artefacts: Artefacts, bin: &Path) -> Result<(), String> {
     dana.thaw();
     dana.quit(&desk).await;
     result
+}
+
+async fn light(artefacts: Artefacts, bin: &Path) -> Result<(), String> {
+    let mut desk = Desktop::start(artefacts.clone()).await?;
+    let org = Org::new(desk.emulator.base_url())?;
+    let mut dana = ChatBell::prepare(&desk, "dana", bin)?;
+    let result = light_steps(&mut desk, &org, &mut dana).await;
+    desk.bus.toasts.dump(&artefacts.root.join("toasts.txt"));
+    if let Ok(s) = dana.status(&desk) {
+        let _ = std::fs::write(artefacts.root.join("status.json"), s.to_string());
+    }
+    dana.keep_logs(&desk);
+    dana.quit(&desk).await;
+    result
+}
+
+/// The chats (their customers' names) `status` lists now.
+fn chats_in(status: &Value, names: &[&str]) -> Vec<String> {
+    let text = status["notifications"].to_string();
+    names
+        .iter()
+        .filter(|n| text.contains(*n))
+        .map(|n| n.to_string())
+        .collect()
+}
+
+/// Waits until the panel lists a notification for each of `names`.
+async fn panel_shows(who: &ChatBell, names: &[&str]) -> Result<(), String> {
+    let panel = who.panel()?;
+    wait_until(Limit::secs(30), &format!("the panel shows {names:?}"), || async {
+        let text = panel
+            .script(
+                "return Array.from(document.querySelectorAll('.live-list li.notification')).map(li => li.textContent).join('\\n')",
+                json!([]),
+            )
+            .await
+            .ok()?;
+        let text = text.as_str()?.to_string();
+        names.iter().all(|n| text.contains(n)).then_some(())
+    })
+    .await
+}
+
+/// The panels (`chatbell-panel`) ChatBell started, by pid.
+fn panels_of(pid: u32) -> Vec<u32> {
+    chatbell_e2e::proc::children_of(pid)
+        .into_iter()
+        .filter(|(_, comm)| comm == "chatbell-panel")
+        .map(|(p, _)| p)
+        .collect()
+}
+
+async fn light_steps(desk: &mut Desktop, org: &Org, dana: &mut ChatBell) -> Result<(), String> {
+    use chatbell_e2e::proc;
+    dana.start_with_panel(desk).await?;
+    dana.sign_in_through_panel(org, DANA).await?;
+    let names = ["Pia Panelkill", "Quentin Quiet"];
+
+    // 1. A chat on the panel, then the panel killed: ChatBell goes on.
+    let first = org
+        .new_session(Channel::WhatsApp, names[0], "+15557100001")
+        .await?;
+    org.customer_writes(first, "hello from before the crash")
+        .await?;
+    panel_shows(dana, &names[..1]).await?;
+    let killed = dana.panel_pid;
+    check(proc::signal(killed, "KILL"), || {
+        format!("could not kill the panel ({killed})")
+    })?;
+    dana.panel = None;
+    wait_until(Limit::secs(10), "the killed panel is gone", || async {
+        (!proc::alive(killed)).then_some(())
+    })
+    .await?;
+    let mark = desk.bus.toasts.mark();
+    let second = org
+        .new_session(Channel::Sms, names[1], "+15557100002")
+        .await?;
+    org.customer_writes(second, "anyone?").await?;
+    wait_until(
+        Limit::secs(30),
+        "a toast for the chat after the crash",
+        || async { (!desk.bus.toasts.matching(mark, names[1]).is_empty()).then_some(()) },
+    )
+    .await?;
+    check(dana.alive(), || "ChatBell died with its panel".into())?;
+    let status = dana.status(desk)?;
+    check(chats_in(&status, &names).len() == 2, || {
+        format!(
+            "after the panel's crash, status lists {:?}",
+            chats_in(&status, &names)
+        )
+    })?;
+
+    // 2. `chatbell open`: ChatBell starts a panel of its own, which attaches;
+    // a second panel started beside it goes at once.
+    let (code, _) = dana.cli(desk, &["open"])?;
+    check(code == 0, || format!("`chatbell open` exited with {code}"))?;
+    let reopened = wait_until(Limit::secs(30), "ChatBell starts a new panel", || async {
+        panels_of(dana.pid).first().copied()
+    })
+    .await?;
+    wait_until(Limit::secs(30), "the new panel's window is up", || async {
+        desk.window_viewable("ChatBell", "chatbell-panel")
+            .then_some(())
+    })
+    .await?;
+    let t = Instant::now();
+    let second_panel = wait_until(Limit::secs(30), "a second panel is refused", || async {
+        let out = dana.panel_command(desk).ok()?.output().ok()?;
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success() && said.contains("open already")).then_some(said)
+    })
+    .await?;
+    check(panels_of(dana.pid) == vec![reopened], || {
+        format!(
+            "after a second panel ({second_panel:?}), ChatBell's panels: {:?}",
+            panels_of(dana.pid)
+        )
+    })?;
+    println!(
+        "light: a second panel was refused in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // 3. ChatBell killed while its panel is open: the panel closes by itself.
+    dana.kill_hard();
+    wait_until(
+        Limit::secs(10),
+        "the panel closes when ChatBell dies",
+        || async { (!proc::alive(reopened)).then_some(()) },
+    )
+    .await?;
+
+    // 4. Started again: both chats are there, and one is accepted in Dynamics.
+    dana.start_with_panel(desk).await?;
+    dana.wait_online().await?;
+    panel_shows(dana, &names).await?;
+    let status = wait_until(Limit::secs(30), "both chats after the restart", || async {
+        let s = dana.status(desk).ok()?;
+        (chats_in(&s, &names).len() == 2).then_some(s)
+    })
+    .await?;
+    let id = format!("chat:{first}");
+    check(status["notifications"].to_string().contains(&id), || {
+        format!("no {id} in {status}")
+    })?;
+    let (code, out) = dana.cli(desk, &["act", &id, "accept"])?;
+    check(code == 0, || {
+        format!("accept after the restart: {code} {out}")
+    })?;
+    let dana_id = org.user_id(DANA).await?;
+    wait_until(
+        Limit::secs(30),
+        "Dana owns the chat in Dynamics",
+        || async {
+            let row = org.row("cb_chatsessions", first).await.ok()?;
+            (org::owner_of(&row).map(|(_, o)| o) == Some(dana_id)).then_some(())
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Waits until `who`'s `status` says of the desktop's clock something with
