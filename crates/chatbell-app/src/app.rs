@@ -1382,12 +1382,7 @@ fn refuse(input: Input, why: ActionError) {
 
 /// Resolves when the session has lost its sign-in (a refused refresh).
 async fn signed_out(session: &SignIn) {
-    loop {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        if !session.is_signed_in().await {
-            return;
-        }
-    }
+    session.signed_out().await;
 }
 
 /// The desk's [`Desktop`]: status, presentation, the shell.

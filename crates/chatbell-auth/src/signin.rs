@@ -25,6 +25,8 @@ pub struct SignIn {
     store: TokenStore,
     skew: Duration,
     state: Mutex<State>,
+    /// Whether there is a refresh token, for [`SignIn::signed_out`].
+    signed_in: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Default)]
@@ -56,6 +58,7 @@ impl SignIn {
             store,
             skew: DEFAULT_REFRESH_SKEW,
             state: Mutex::new(State::default()),
+            signed_in: tokio::sync::watch::channel(false).0,
         }
     }
 
@@ -81,7 +84,7 @@ impl SignIn {
     pub async fn restore(&self) -> Result<Option<Account>, AuthError> {
         let stored = self.store.load().await?;
         let mut st = self.state.lock().await;
-        Ok(stored.map(|s| {
+        let account = stored.map(|s| {
             let account = s.account.unwrap_or_default();
             *st = State {
                 refresh: Some(s.refresh_token),
@@ -89,12 +92,32 @@ impl SignIn {
                 ..State::default()
             };
             account
-        }))
+        });
+        self.publish(&st);
+        Ok(account)
     }
 
     /// Whether there is a refresh token (the user does not need to sign in).
     pub async fn is_signed_in(&self) -> bool {
         self.state.lock().await.refresh.is_some()
+    }
+
+    /// Resolves once there is no refresh token any more (signed out, or the
+    /// service refused it): heard when it happens, not polled.
+    pub async fn signed_out(&self) {
+        let mut signed_in = self.signed_in.subscribe();
+        // The sender lives as long as `self`: an error cannot happen here.
+        let _ = signed_in.wait_for(|s| !*s).await;
+    }
+
+    /// Tells [`SignIn::signed_out`] whether there is a refresh token now.
+    fn publish(&self, st: &State) {
+        self.signed_in.send_if_modified(|s| {
+            let now = st.refresh.is_some();
+            let changed = *s != now;
+            *s = now;
+            changed
+        });
     }
 
     /// The signed-in account, if known.
@@ -133,6 +156,7 @@ impl SignIn {
         let mut st = self.state.lock().await;
         *st = State::default();
         self.apply(&mut st, tokens).await;
+        self.publish(&st);
         Ok(st.account.clone().unwrap_or_default())
     }
 
@@ -195,6 +219,7 @@ impl SignIn {
     pub async fn sign_out(&self) -> Result<(), AuthError> {
         let mut st = self.state.lock().await;
         *st = State::default();
+        self.publish(&st);
         self.store.clear().await?;
         Ok(())
     }
@@ -220,6 +245,7 @@ impl SignIn {
             Err(AuthError::OAuth(e)) if e.needs_interactive_sign_in() => {
                 tracing::info!("refresh token refused ({e}); sign-in required");
                 *st = State::default();
+                self.publish(st);
                 if let Err(se) = self.store.clear().await {
                     tracing::warn!("could not delete the stored sign-in: {se}");
                 }
@@ -242,6 +268,7 @@ impl SignIn {
             st.refresh = Some(rt);
             self.persist(st).await;
         }
+        self.publish(st);
     }
 
     async fn persist(&self, st: &State) {

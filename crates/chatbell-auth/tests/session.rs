@@ -138,10 +138,17 @@ async fn concurrent_callers_share_one_refresh() {
 #[tokio::test]
 async fn invalid_grant_on_refresh_means_sign_in_required_and_forgets_the_sign_in() {
     let rig = Rig::new().await;
-    let s = rig.signed_in(DANA).await;
+    let s = std::sync::Arc::new(rig.signed_in(DANA).await);
     let ttl = rig.ttl(&s).await;
     let file = rig.dir.path().join(chatbell_auth::FILE_NAME);
     assert!(file.exists());
+    // Whoever waits for the sign-in's end hears it when the refresh is refused.
+    let heard = tokio::spawn({
+        let s = s.clone();
+        async move { s.signed_out().await }
+    });
+    tokio::task::yield_now().await;
+    assert!(!heard.is_finished(), "signed in: nothing to hear yet");
     // Unused for longer than the refresh token's lifetime (the emulator's default,
     // 90 days, like Microsoft's): the emulator refuses it as expired.
     rig.advance(90 * 24 * 3600).await;
@@ -155,6 +162,10 @@ async fn invalid_grant_on_refresh_means_sign_in_required_and_forgets_the_sign_in
         other => panic!("{other:?}"),
     }
     assert!(!s.is_signed_in().await);
+    tokio::time::timeout(std::time::Duration::from_secs(5), heard)
+        .await
+        .expect("the sign-in's end is heard")
+        .unwrap();
     assert!(!file.exists(), "the dead refresh token is not kept");
     assert!(s.access_token().await.unwrap_err().is_sign_in_required());
 }
