@@ -79,6 +79,13 @@ impl Session {
         send(self.http.delete(self.url.clone())).await.map(|_| ())
     }
 
+    /// Closes the current window, as the agent's close button does.
+    pub async fn close_window(&self) -> Result<(), String> {
+        send(self.http.delete(format!("{}/window", self.url)))
+            .await
+            .map(|_| ())
+    }
+
     /// Every element matching a CSS selector.
     pub async fn find_all(&self, css: &str) -> Result<Vec<Element>, String> {
         let v = self

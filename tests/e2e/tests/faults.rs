@@ -58,7 +58,8 @@
 //!   `chatbell open` starts a new panel (its window comes up), and a second
 //!   panel refuses to open beside it; ChatBell killed while that panel is
 //!   open: the panel closes by itself, and ChatBell started again shows both
-//!   chats in its panel (R14) and accepts one in Dynamics.
+//!   chats in its panel (R14) and accepts one in Dynamics; last, the panel's
+//!   window closed ends the panel's process and leaves ChatBell running.
 //!
 //! Sizes (the short form is what `./dev test` runs; `./dev soak` runs the long
 //! one): `CHATBELL_SOAK_KILLS` (10; long 100), `CHATBELL_SOAK_OUTAGE_SECONDS`
@@ -607,6 +608,20 @@ async fn light_steps(desk: &mut Desktop, org: &Org, dana: &mut ChatBell) -> Resu
         },
     )
     .await?;
+
+    // 5. The agent closes the panel's window: its process ends, ChatBell stays.
+    let panel_pid = dana.panel_pid;
+    let _ = dana.panel()?.close_window().await;
+    wait_until(
+        Limit::secs(10),
+        "the closed panel's process ends",
+        || async { (!proc::alive(panel_pid)).then_some(()) },
+    )
+    .await?;
+    check(dana.alive(), || {
+        "ChatBell ended with its panel's window".into()
+    })?;
+    dana.panel = None;
     Ok(())
 }
 
