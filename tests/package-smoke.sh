@@ -5,7 +5,8 @@
 # /usr/bin/chatbell as at a first login, on a virtual desktop (Xvfb and a private
 # D-Bus session with a tray host, tests/sni-watcher.py), and checks that it
 # comes up: the demo online behind the first run's welcome, its tray item
-# registered by this very process, updates left to the package manager. Then it
+# registered by this very process, the welcome's panel a process of its own
+# (/usr/bin/chatbell-panel), updates left to the package manager. Then it
 # removes the package while ChatBell runs, and checks that ChatBell stopped (and
 # cleanly), that no ChatBell process is left, that the files are gone and that
 # the agent's data is kept; last, it purges the package.
@@ -67,13 +68,17 @@ fi
 installed || { cat "$WORK/dpkg.log" >&2; fail "chatbell is not installed after dpkg -i"; }
 [ -x /usr/bin/chatbell ] || fail "no /usr/bin/chatbell"
 depends=$(dpkg-query -W -f='${Depends}' chatbell)
-for dep in libwebkit2gtk-4.1-0 libayatana-appindicator3-1; do
+for dep in libwebkit2gtk-4.1-0; do
     grep -q "$dep" <<<"$depends" || fail "the package does not depend on $dep: $depends"
 done
+# The tray icon is spoken over D-Bus: no appindicator library.
+! grep -q appindicator <<<"$depends" || fail "the package still depends on an appindicator library: $depends"
 entry=/usr/share/applications/chatbell.desktop
 [ -f "$entry" ] || fail "no desktop entry at $entry"
-grep -qx 'Exec=chatbell' "$entry" && grep -qx 'Icon=chatbell' "$entry" && grep -qx 'Name=ChatBell' "$entry" \
-    || fail "the desktop entry does not start chatbell with its icon: $(cat "$entry")"
+# The menu entry opens the panel, which starts ChatBell if it is not running.
+grep -qx 'Exec=chatbell-panel' "$entry" && grep -qx 'Icon=chatbell' "$entry" && grep -qx 'Name=ChatBell' "$entry" \
+    || fail "the desktop entry does not start chatbell-panel with ChatBell's icon: $(cat "$entry")"
+for prog in chatbell-panel chatbell-emulator; do [ -x "/usr/bin/$prog" ] || fail "no /usr/bin/$prog"; done
 for size in 32x32 128x128 256x256 512x512; do
     [ -f "/usr/share/icons/hicolor/$size/apps/chatbell.png" ] || fail "no $size icon in the hicolor theme"
 done
@@ -181,7 +186,9 @@ INNER
 # 4. Nothing of it runs, its files are gone, the agent's data is kept.
 left=$(chatbell_pids | xargs)
 [ -z "$left" ] || fail "ChatBell still runs after dpkg -r: $left"
-[ ! -e /usr/bin/chatbell ] || fail "/usr/bin/chatbell is still there after dpkg -r"
+for prog in chatbell chatbell-panel chatbell-emulator; do
+    [ ! -e "/usr/bin/$prog" ] || fail "/usr/bin/$prog is still there after dpkg -r"
+done
 [ ! -e /usr/share/applications/chatbell.desktop ] || fail "the desktop entry is still there after dpkg -r"
 [ -f "$CHATBELL_DATA_DIR/first-run-done" ] && ls "$CHATBELL_DATA_DIR"/logs/chatbell.log* >/dev/null 2>&1 \
     || fail "the agent's data dir was not kept: $(ls -R "$CHATBELL_DATA_DIR" 2>&1)"
