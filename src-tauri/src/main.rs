@@ -28,9 +28,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tauri::{Emitter as _, Manager as _};
 use tokio::sync::mpsc;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::{EnvFilter, Layer as _};
 
 /// The panel window's label (its capability names it).
 pub const PANEL: &str = "panel";
@@ -71,7 +68,7 @@ enum Heard {
 
 fn run() -> anyhow::Result<()> {
     let paths = Paths::from_env()?;
-    let _logs = init_logging(&paths);
+    let _logs = chatbell_app::logs::init(&paths, chatbell_app::logs::PANEL);
     let socket = control::default_socket_path(&paths.data_dir);
     tauri::async_runtime::block_on(resident_running(&socket))?;
 
@@ -252,38 +249,4 @@ fn bring_to_front(handle: &tauri::AppHandle) {
         tracing::warn!("could not show the panel: {e}");
     }
     let _ = panel.set_focus();
-}
-
-/// Logs to stderr and to `logs/panel.log` a day in the data dir (`RUST_LOG`
-/// filters, `info` by default).
-fn init_logging(paths: &Paths) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(filter());
-    let logs = paths.data_dir.join("logs");
-    let (file, guard) = match std::fs::create_dir_all(&logs) {
-        Ok(()) => {
-            let appender = tracing_appender::rolling::daily(&logs, "panel.log");
-            let (writer, guard) = tracing_appender::non_blocking(appender);
-            (
-                Some(
-                    tracing_subscriber::fmt::layer()
-                        .with_ansi(false)
-                        .with_writer(writer)
-                        .with_filter(filter()),
-                ),
-                Some(guard),
-            )
-        }
-        Err(e) => {
-            eprintln!("ChatBell's panel: no log files ({}: {e})", logs.display());
-            (None, None)
-        }
-    };
-    let _ = tracing_subscriber::registry()
-        .with(stderr)
-        .with(file)
-        .try_init();
-    guard
 }

@@ -25,9 +25,6 @@
 //! `set_preferences`, `cancel_signin`, `use_demo`, `set_dynamics`): see
 //! [`Request`].
 //!
-//! ```text
-//! ```
-//!
 //! Malformed input gets an error answer; a line longer than [`MAX_LINE`] gets one
 //! and the connection is closed.
 //!

@@ -98,6 +98,7 @@ pub mod doctor;
 pub mod fsutil;
 pub mod headless;
 pub mod lifecycle;
+pub mod logs;
 pub mod panels;
 pub mod prefs;
 pub mod report;

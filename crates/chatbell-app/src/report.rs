@@ -421,7 +421,7 @@ pub async fn collect(paths: &Paths, options: &Options) -> Report {
     doctor_section(&mut out, paths, options, &socket, &status).await;
     running(&mut out, &socket, &status);
     data_directory(&mut out, paths);
-    logs(&mut out, &paths.data_dir.join("logs"), options.log_lines);
+    logs(&mut out, &crate::logs::dir(paths), options.log_lines);
     section(&mut out, "Removed");
     line(
         &mut out,
@@ -955,11 +955,7 @@ fn logs(out: &mut String, dir: &Path, wanted: usize) {
     let mut files: Vec<(SystemTime, String, PathBuf)> = entries
         .flatten()
         // ChatBell's and its panel's.
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with("chatbell.log") || name.starts_with("panel.log")
-        })
+        .filter(|e| crate::logs::is_log_file(&e.file_name().to_string_lossy()))
         .filter_map(|e| {
             let meta = e.metadata().ok().filter(|m| m.is_file())?;
             Some((

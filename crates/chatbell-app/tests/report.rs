@@ -649,3 +649,25 @@ fn redaction_handles_lines_as_the_log_writer_writes_them() {
     }
     assert_eq!(clean.lines().count(), log.lines().count());
 }
+
+#[tokio::test]
+async fn report_includes_the_panels_log_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = setup(dir.path());
+    std::fs::write(
+        paths.data_dir.join("logs").join("panel.log.2026-05-01"),
+        "2026-05-01T09:00:00.000000Z  INFO chatbell_panel: the panel is open already\n\
+         2026-05-01T09:00:01.000000Z  WARN chatbell_panel: sign-in page for dana@example.org\n",
+    )
+    .unwrap();
+    let text = report::collect(&paths, &offline(dir.path()))
+        .await
+        .text()
+        .to_string();
+    assert!(
+        text.contains("--- panel.log.2026-05-01 (2 lines) ---"),
+        "{text}"
+    );
+    assert!(text.contains("the panel is open already"), "{text}");
+    assert!(!text.contains("dana@example.org"), "{text}");
+}

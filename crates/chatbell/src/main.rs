@@ -23,15 +23,13 @@
 mod panel;
 mod shell;
 
+use chatbell_app::cli::CliOutput;
 use chatbell_app::config::Paths;
 use chatbell_app::control::{self, ControlError, Request};
 use chatbell_app::report::{self, Finding};
 use chatbell_app::AppOptions;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::{EnvFilter, Layer as _};
 
 const USAGE: &str = "usage: chatbell [--no-panel | --headless]
        chatbell status [--json] | act <id> <action> [--reason TEXT] | signin | signout | open | quit | ping
@@ -84,11 +82,17 @@ fn cli(args: &[String]) -> ExitCode {
         }
     };
     let socket = control::default_socket_path(&paths.data_dir);
+    run_command(chatbell_app::cli::run(args, &socket))
+}
+
+/// Runs a command on a runtime of its own, prints what it says and exits with
+/// its code.
+fn run_command(command: impl std::future::Future<Output = CliOutput>) -> ExitCode {
     let out = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(chatbell_app::cli::run(args, &socket)),
+        Ok(rt) => rt.block_on(command),
         Err(e) => {
             eprintln!("ChatBell: {e}");
             return ExitCode::FAILURE;
@@ -169,54 +173,7 @@ fn report(args: &[String]) -> ExitCode {
         findings: desktop_findings(),
         ..report::Options::default()
     };
-    let out = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt.block_on(report::run(args, &paths, &options)),
-        Err(e) => {
-            eprintln!("ChatBell: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    print!("{}", out.stdout);
-    eprint!("{}", out.stderr);
-    ExitCode::from(u8::try_from(out.code).unwrap_or(1))
-}
-
-/// Logs to stderr and to a file a day in the data dir's `logs/` (`RUST_LOG`
-/// filters, `info` by default). Tokens never reach the logs: the sign-in types
-/// redact themselves.
-fn init_logging(paths: &Paths) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(filter());
-    let logs = paths.data_dir.join("logs");
-    let (file, guard) = match std::fs::create_dir_all(&logs) {
-        Ok(()) => {
-            let appender = tracing_appender::rolling::daily(&logs, "chatbell.log");
-            let (writer, guard) = tracing_appender::non_blocking(appender);
-            (
-                Some(
-                    tracing_subscriber::fmt::layer()
-                        .with_ansi(false)
-                        .with_writer(writer)
-                        .with_filter(filter()),
-                ),
-                Some(guard),
-            )
-        }
-        Err(e) => {
-            eprintln!("ChatBell: no log files ({}: {e})", logs.display());
-            (None, None)
-        }
-    };
-    let _ = tracing_subscriber::registry()
-        .with(stderr)
-        .with(file)
-        .try_init();
-    guard
+    run_command(report::run(args, &paths, &options))
 }
 
 /// Whether ChatBell shows its tray icon.
@@ -235,7 +192,7 @@ enum Tray {
 /// wake-ups on a host shared by dozens of agents.
 fn resident(tray: Tray) -> anyhow::Result<()> {
     let paths = Paths::from_env()?;
-    let _logs = init_logging(&paths);
+    let _logs = chatbell_app::logs::init(&paths, chatbell_app::logs::CHATBELL);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting ChatBell");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
