@@ -24,7 +24,8 @@
 # the panel opens in under 1 s warm and its memory is given back once it
 # closes. Each figure is followed by whether it meets its goal; the script
 # exits 1 if one does not. FOOTPRINT_TIMINGS=report leaves the two timings out
-# of that (still printed): CI measures while its other tests load the machine.
+# of that (still printed); FOOTPRINT_GOALS=report, every goal. The wake-ups
+# are also given by thread (the five that woke most).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IDLE=${1:-600}
@@ -75,16 +76,19 @@ dbus-run-session -- bash -s "$BIN" "$IDLE" "$PANEL_IDLE" "$WORK" 2>"$WORK/sessio
 set -euo pipefail
 BIN=$1 IDLE=$2 PANEL_IDLE=$3 WORK=$4
 ticks=$(getconf CLK_TCK)
-missed=0
 say() { echo "footprint: $*"; }
-# "meets" or "MISSES" for a figure and its goal (at most); a miss fails the run.
+# "meets" or "MISSES" for a figure and its goal (at most); a miss fails the run
+# (written down in a file: these run in $(...), a subshell).
 goal() {
-    if awk -v v="$1" -v g="$2" 'BEGIN { exit !(v <= g) }'; then echo "meets the goal"; else missed=1; echo "MISSES the goal"; fi
+    if awk -v v="$1" -v g="$2" 'BEGIN { exit !(v <= g) }'; then echo "meets the goal"; else
+        echo "$1 > $2" >>"$WORK/missed"
+        echo "MISSES the goal"
+    fi
 }
 # The same for a time, which FOOTPRINT_TIMINGS=report only prints.
 timing() {
     if awk -v v="$1" -v g="$2" 'BEGIN { exit !(v <= g) }'; then echo "meets the goal"; else
-        [ "${FOOTPRINT_TIMINGS:-}" = report ] || missed=1
+        [ "${FOOTPRINT_TIMINGS:-}" = report ] || echo "$1 ms > $2 ms" >>"$WORK/missed"
         echo "MISSES the goal"
     fi
 }
@@ -170,19 +174,27 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # CPU (the third field of /proc/<pid>/task/<tid>/schedstat). Sampled every
 # second, per thread, so that threads that come and go meanwhile (a blocking
 # pool's) are counted too: a thread first seen counts from zero.
-declare -A seen=()
+declare -A seen=() by_thread=()
 woken=0
 sample_wakeups() {
-    local p t n tid
+    local p t n tid name
     for p in "$@"; do
         for t in /proc/"$p"/task/*; do
             tid=${t##*/}
             n=$(cut -d' ' -f3 "$t/schedstat" 2>/dev/null) || continue
             [ -n "$n" ] || continue
+            name=$(cat "$t/comm" 2>/dev/null) || continue
             woken=$(( woken + n - ${seen[$tid]:-0} ))
+            by_thread[$name]=$(( ${by_thread[$name]:-0} + n - ${seen[$tid]:-0} ))
             seen[$tid]=$n
         done
     done
+}
+# The threads that woke most, by name: "name N, ...".
+busiest_threads() {
+    local name
+    for name in "${!by_thread[@]}"; do echo "${by_thread[$name]} $name"; done |
+        sort -rn | head -5 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'
 }
 
 # One idle stretch of $1 seconds over the processes `tree` finds then; sets
@@ -191,7 +203,7 @@ measure() {
     local secs=$1 t0 t1 w0 w1 p procs
     procs=$(tree "$APP" | xargs)
     seen=(); woken=0
-    sample_wakeups $procs; woken=0
+    sample_wakeups $procs; woken=0; by_thread=()
     t0=$(cpu_ticks $procs); w0=$(date +%s%N)
     for _ in $(seq "$secs"); do sleep 1; sample_wakeups $procs; done
     t1=$(cpu_ticks $procs); w1=$(date +%s%N)
@@ -246,7 +258,8 @@ say "ChatBell alone, panel closed, ${IDLE} s idle:"
 measure "$IDLE"
 closed_rss=$(mem_kb VmRSS $measured); closed_pss=$(mem_kb Pss $measured); closed_dirty=$(mem_kb Private_Dirty $measured)
 closed_cpu=$cpu_pct closed_wake=$wake_s closed_wall=$wall_s closed_procs=$(wc -w <<<"$measured")
-if grep -q -e webkit2gtk -e libgtk-3 /proc/"$APP"/maps; then missed=1; say "ChatBell's own process maps GTK or WebKit"; fi
+closed_threads=$(busiest_threads)
+if grep -q -e webkit2gtk -e libgtk-3 /proc/"$APP"/maps; then echo "GTK or WebKit" >>"$WORK/missed"; say "ChatBell's own process maps GTK or WebKit"; fi
 
 # 2. The panel: opened (first and warm), left open, closed.
 first_ms=$(open_panel)
@@ -269,12 +282,12 @@ say "start to tray icon: $tray_ms ms ($(timing "$tray_ms" 300): 300 ms)"
 say "panel closed, after ${closed_wall} s idle ($closed_procs process):"
 say "  resident: RSS $(mb "$closed_rss") MB ($(goal "$closed_rss" $((30 * 1024))): 30 MB), PSS $(mb "$closed_pss") MB, private dirty $(mb "$closed_dirty") MB"
 say "  CPU: $closed_cpu % of one core ($(goal "$closed_cpu" 0.05): 0.05 %)"
-say "  wake-ups: $closed_wake a second ($(goal "$closed_wake" 1): 1)"
+say "  wake-ups: $closed_wake a second ($(goal "$closed_wake" 1): 1); by thread: $closed_threads"
 say "panel opened: window up in $first_ms ms the first time, $warm_ms ms warm ($(timing "$warm_ms" 1000): under 1 s)"
 say "panel open, after ${open_wall} s idle ($open_procs processes): RSS $(mb "$open_rss") MB, PSS $(mb "$open_pss") MB, private dirty $(mb "$open_dirty") MB; CPU $open_cpu % of one core; $open_wake wake-ups a second"
 say "panel closed again: every panel process gone; ChatBell's RSS $(mb "$after_rss") MB 5 s later ($(goal "$after_rss" $((closed_rss + 2048))): back within 2 MB of $(mb "$closed_rss") MB)"
-if [ "$missed" = 1 ]; then
-    say "a goal was missed"
-    exit 1
+if [ -s "$WORK/missed" ]; then
+    say "a goal was missed: $(xargs <"$WORK/missed")"
+    [ "${FOOTPRINT_GOALS:-}" = report ] || exit 1
 fi
 INNER

@@ -540,3 +540,20 @@ async fn control_watch_on_a_handler_with_nothing_to_watch_is_an_error_answer() {
     assert_eq!(answer["ok"], false, "{answer}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn control_panel_on_a_handler_without_panels_is_an_error_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run").join("control.sock");
+    let server = ControlServer::bind(&path, Arc::new(Fake::default()))
+        .await
+        .unwrap();
+    let answer = control::request(&path, &Request::Panel).await.unwrap();
+    assert_eq!(answer["ok"], false, "{answer}");
+    let attached = control::attach_panel(&path, |_| true).await;
+    assert!(
+        matches!(attached, Err(ControlError::BadAnswer(_))),
+        "{attached:?}"
+    );
+    server.shutdown().await;
+}
